@@ -1,0 +1,64 @@
+use crate::facts::interp::ConnectedBy;
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds `closesocket` on a connected stream socket that was not shut down
+    /// for sending (`shutdown(s, SD_SEND)` or `SD_BOTH`) on every path before
+    /// it. A socket is a connected stream when it came from `accept`, from a
+    /// successful `connect` of a `SOCK_STREAM` socket, or (for a parameter or
+    /// field) when the same function sends, receives or shuts it down.
+    /// Listening sockets, datagram sockets, sockets whose `connect` failed, and
+    /// handle wrappers that only close are not reported.
+    ///
+    /// ### Why is this bad
+    /// Closing without `shutdown` is an abortive-risk close: with unread data
+    /// or `SO_LINGER {on, 0}` the peer receives a reset and unsent data can be
+    /// lost, and with a plain graceful close the peer cannot tell a clean end
+    /// from a crash. `shutdown(SD_RECEIVE)` alone does not help.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// let c = accept(listener, null_mut(), null_mut());
+    /// send(c, reply.as_ptr(), reply.len() as i32, 0);
+    /// closesocket(c);
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// let c = accept(listener, null_mut(), null_mut());
+    /// send(c, reply.as_ptr(), reply.len() as i32, 0);
+    /// shutdown(c, SD_SEND);
+    /// while recv(c, buf.as_mut_ptr(), buf.len() as i32, 0) > 0 {}
+    /// closesocket(c);
+    /// ```
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/winsock/graceful-shutdown-linger-options-and-socket-closure-2>
+    pub CLOSESOCKET_WITHOUT_SHUTDOWN = "closesocket_without_shutdown", Suspicious, Warn,
+    "`closesocket` on a connected stream socket without a prior `shutdown`"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &CLOSESOCKET_WITHOUT_SHUTDOWN,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let closes = cx.facts.closes_without_shutdown.clone();
+    for c in closes {
+        let origin = match c.connected_by {
+            ConnectedBy::Accept => "the socket is accepted here",
+            ConnectedBy::Connect => "the socket is connected here",
+            ConnectedBy::Usage => "the socket is used as a connected stream here",
+        };
+        cx.emit(
+            &CLOSESOCKET_WITHOUT_SHUTDOWN,
+            c.close,
+            "`closesocket` on a connected socket that was not shut down",
+            "closed without `shutdown` on some path",
+        )
+        .label(c.connected_at, origin)
+        .note("without `shutdown`, unread data or `SO_LINGER` {on, 0} makes the peer see a reset and unsent data can be lost")
+        .help("call `shutdown(s, SD_SEND)` and read until `recv` returns 0 before `closesocket`");
+    }
+}

@@ -1,0 +1,107 @@
+use crate::facts::interp::ExitKind;
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds a successful `WSAStartup` that can reach the end of whoever holds it
+    /// (the function, or the caller it was handed to) on some path without a
+    /// matching `WSACleanup`: an early `return`, a `?`, a `break` out of the
+    /// loop that would have cleaned up, or the end of `main`.
+    ///
+    /// ### Why is this bad
+    /// `WSAStartup` and `WSACleanup` are a process-wide reference count. A
+    /// reference that is never released keeps Winsock loaded for the rest of
+    /// the process, and code that counts on the last `WSACleanup` to flush and
+    /// reset its sockets never gets it. In a DLL or a long-running host the
+    /// count only grows.
+    ///
+    /// Obligations may legitimately move: a guard whose `Drop` calls
+    /// `WSACleanup`, one-time process initialisation (`Once`, `OnceLock`,
+    /// `LazyLock`, `lazy_static`), and an `init()` that tells its caller
+    /// whether it succeeded (`Ok`/`Err`, 0/error code, `true`/`false`) are
+    /// not reported. A leaked guard (`mem::forget`) is.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// fn main() -> io::Result<()> {
+    ///     let mut data = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return Err(io::Error::last_os_error());
+    ///     }
+    ///     let s = connect_to_server()?; // leaks the reference on error
+    ///     unsafe { WSACleanup() };
+    ///     Ok(())
+    /// }
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// struct Winsock;
+    /// impl Drop for Winsock {
+    ///     fn drop(&mut self) { unsafe { WSACleanup(); } }
+    /// }
+    /// fn main() -> io::Result<()> {
+    ///     let mut data = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return Err(io::Error::last_os_error());
+    ///     }
+    ///     let _winsock = Winsock;
+    ///     let s = connect_to_server()?; // the guard cleans up
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-wsacleanup>
+    pub MISSING_WSA_CLEANUP = "missing_wsa_cleanup", Correctness, Deny,
+    "a successful `WSAStartup` is not matched by `WSACleanup` on some path"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &MISSING_WSA_CLEANUP,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let leaks = cx.facts.leaks.clone();
+    for leak in leaks {
+        let message = "`WSAStartup` is not balanced by `WSACleanup` on every path";
+        if let Some(at) = leak.forgotten_at {
+            cx.emit(
+                &MISSING_WSA_CLEANUP,
+                leak.site,
+                message,
+                "this guard owns a Winsock reference",
+            )
+            .label(
+                at,
+                "the guard is leaked here, so its `Drop` never calls `WSACleanup`",
+            )
+            .help("let the guard drop normally instead of leaking it");
+            continue;
+        }
+        let primary = if leak.chain.is_empty() {
+            "this startup can leak"
+        } else {
+            "this call returns a Winsock reference that can leak"
+        };
+        let mut e = cx.emit(&MISSING_WSA_CLEANUP, leak.site, message, primary);
+        for (span, kind) in &leak.exits {
+            let label = match kind {
+                ExitKind::Question => "`?` returns here without `WSACleanup`",
+                ExitKind::Return => "returns here without `WSACleanup`",
+                ExitKind::End => "the function ends here without `WSACleanup`",
+            };
+            e = e.label(*span, label);
+        }
+        for link in &leak.chain {
+            e = e.label(link.span, link.label.clone());
+        }
+        if leak.no_release_fn {
+            e = e.note(format!(
+                "{} hands the reference to callers outside the crate, but the crate has no function that calls `WSACleanup` for them",
+                leak.holder
+            ));
+        }
+        e.help("call `WSACleanup` before returning, or hold the startup in a guard that cleans up on drop");
+    }
+}

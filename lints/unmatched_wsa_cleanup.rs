@@ -1,0 +1,84 @@
+use crate::facts::UnmatchedReason;
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds a `WSACleanup` on a path where no successful `WSAStartup` is
+    /// outstanding: after a `WSAStartup` that failed, a second cleanup for one
+    /// startup, or a cleanup in a crate-private function none of whose callers
+    /// holds a startup. A `pub` or exported function that only cleans up is the
+    /// release half of an init/deinit pair and is not reported.
+    ///
+    /// ### Why is this bad
+    /// A failed `WSAStartup` takes no reference. An extra `WSACleanup` either
+    /// fails with `WSANOTINITIALISED` or, worse, releases a reference that
+    /// another component of the process (a library, another thread) still
+    /// relies on, tearing Winsock down under it.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///     unsafe { WSACleanup() }; // nothing to clean up
+    ///     return;
+    /// }
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///     return;
+    /// }
+    /// ```
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-wsacleanup>
+    pub UNMATCHED_WSA_CLEANUP = "unmatched_wsa_cleanup", Correctness, Deny,
+    "`WSACleanup` without an outstanding successful `WSAStartup`"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &UNMATCHED_WSA_CLEANUP,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let facts = cx.facts.unmatched.clone();
+    for u in facts {
+        let (label, help) = match u.reason {
+            UnmatchedReason::AfterFailedStartup => (
+                "this cleanup can run after `WSAStartup` failed",
+                "call `WSACleanup` only after `WSAStartup` returned 0".to_string(),
+            ),
+            UnmatchedReason::Double => (
+                "this cleanup can run after the reference was already released",
+                "call `WSACleanup` exactly once for each successful `WSAStartup`".to_string(),
+            ),
+            UnmatchedReason::NoHolder => (
+                "no caller holds a Winsock reference for this cleanup",
+                format!(
+                    "call `WSACleanup` where `WSAStartup` succeeded, or make the cleanup function `pub` as the release half of an init/deinit pair (reported in {})",
+                    u.holder
+                ),
+            ),
+        };
+        let mut e = cx.emit(
+            &UNMATCHED_WSA_CLEANUP,
+            u.cleanup,
+            "`WSACleanup` without a matching successful `WSAStartup`",
+            label,
+        );
+        if let Some(prev) = u.previous {
+            let l = match u.reason {
+                UnmatchedReason::AfterFailedStartup => {
+                    "`WSAStartup` fails here and takes no reference"
+                }
+                _ => "the reference is already released here",
+            };
+            e = e.label(prev, l);
+        }
+        for link in &u.chain {
+            e = e.label(link.span, link.label.clone());
+        }
+        e.note("an unmatched `WSACleanup` fails with WSANOTINITIALISED or releases a reference another component still uses")
+            .help(help);
+    }
+}

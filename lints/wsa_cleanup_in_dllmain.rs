@@ -1,0 +1,74 @@
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds `WSACleanup` reachable from the exported `DllMain`, directly or
+    /// through any chain of crate functions, on any `fdwReason`. `DllMain` is
+    /// the function exported under that name (`#[no_mangle]`,
+    /// `#[unsafe(no_mangle)]` or `#[export_name = "DllMain"]`); a method or a
+    /// function that is not exported is not it.
+    ///
+    /// ### Why is this bad
+    /// `DllMain` runs under the loader lock. Calling `WSACleanup` there is
+    /// unsupported: it can unload service-provider DLLs while the loader lock is held and deadlock the process. Application Verifier stops on it
+    /// (UNSUPPORTED_API_CALL_IN_DLLMAIN).
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// #[no_mangle]
+    /// extern "system" fn DllMain(_: HINSTANCE, reason: u32, _: *mut c_void) -> BOOL {
+    ///     if reason == DLL_PROCESS_DETACH {
+    ///         unsafe { WSACleanup() };
+    ///     }
+    ///     TRUE
+    /// }
+    /// ```
+    /// Use instead: export `init` and `shutdown` functions that the host calls
+    /// outside the loader lock, and keep `DllMain` free of Winsock calls.
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/dlls/dynamic-link-library-best-practices>
+    pub WSA_CLEANUP_IN_DLLMAIN = "wsa_cleanup_in_dllmain", Correctness, Deny,
+    "`WSACleanup` reachable from `DllMain`"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &WSA_CLEANUP_IN_DLLMAIN,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let facts: Vec<_> = cx
+        .facts
+        .dllmain
+        .iter()
+        .filter(|f| f.target == "WSACleanup")
+        .cloned()
+        .collect();
+    for f in facts {
+        let Some(&(first, _)) = f.chain.first() else {
+            continue;
+        };
+        let label = if f.chain.len() == 1 {
+            "called inside `DllMain`, under the loader lock"
+        } else {
+            "this call inside `DllMain` reaches `WSACleanup`"
+        };
+        let mut e = cx.emit(
+            &WSA_CLEANUP_IN_DLLMAIN,
+            first,
+            "`WSACleanup` called from `DllMain`",
+            label,
+        );
+        for (i, (span, in_unit)) in f.chain.iter().enumerate().skip(1) {
+            let what = if i + 1 == f.chain.len() {
+                "`WSACleanup`".to_string()
+            } else {
+                f.chain[i + 1].1.clone()
+            };
+            e = e.label(*span, format!("{in_unit} calls {what} here"));
+        }
+        e.note("`DllMain` runs under the loader lock; it can unload service-provider DLLs while the loader lock is held and deadlock the process")
+            .help("release Winsock from an exported shutdown function that the host calls before `FreeLibrary`");
+    }
+}

@@ -1,0 +1,375 @@
+//! The command line: arguments, configuration of levels, running, rendering,
+//! exit status. Shared by `wsa-lint` and `cargo wsa-lint`; the lint catalog
+//! is handed in by the binary.
+
+use crate::diag::Level;
+use crate::discover::{self, CargoSelection};
+use crate::driver;
+use crate::engine::{LevelSource, Levels};
+use crate::lint::{Group, LintDef};
+use crate::render::{self, Format, Report};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// rustc-style diagnostics on stderr
+    Human,
+    /// one line per finding on stdout: `file:line:col: level[code]: message`
+    Short,
+    /// cargo-style `compiler-message` JSON lines on stdout
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Options shared by `wsa-lint` and `cargo wsa-lint`.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// Output format
+    #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
+    pub message_format: MessageFormat,
+
+    /// When to use colour in human output
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: Color,
+
+    /// Set lint LINT (or group: correctness, suspicious, pedantic, all) to allow
+    #[arg(short = 'A', long = "allow", value_name = "LINT", action = ArgAction::Append)]
+    pub allow: Vec<String>,
+
+    /// Set lint LINT (or group) to warn
+    #[arg(short = 'W', long = "warn", value_name = "LINT", action = ArgAction::Append)]
+    pub warn: Vec<String>,
+
+    /// Set lint LINT (or group) to deny; `-D warnings` makes every warning an error
+    #[arg(short = 'D', long = "deny", value_name = "LINT", action = ArgAction::Append)]
+    pub deny: Vec<String>,
+
+    /// Print the documentation of LINT and exit
+    #[arg(long, value_name = "LINT")]
+    pub explain: Option<String>,
+
+    /// List all lints with their default levels and exit
+    #[arg(long)]
+    pub list: bool,
+
+    /// Number of worker threads (default: number of CPUs)
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Finds Winsock misuse in Rust source code, without building or running it.
+///
+/// Exit status: 0 when no deny-level finding, 1 when at least one, 2 on usage
+/// errors, unreadable input when nothing could be linted, or internal errors.
+#[derive(Debug, Parser)]
+#[command(name = "wsa-lint", version, about, long_about)]
+pub struct Cli {
+    /// Files and directories to lint (default: `.`); a crate's other files are read as needed
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Lints the current Cargo package or workspace (found through `cargo metadata`; nothing is built).
+///
+/// Exit status: 0 when no deny-level finding, 1 when at least one, 2 on usage
+/// errors or internal errors.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo wsa-lint",
+    bin_name = "cargo wsa-lint",
+    version,
+    about,
+    long_about
+)]
+pub struct CargoCli {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+
+    /// Package to lint (repeatable)
+    #[arg(short = 'p', long = "package", value_name = "SPEC", action = ArgAction::Append)]
+    pub packages: Vec<String>,
+
+    /// Lint every member of the workspace
+    #[arg(long)]
+    pub workspace: bool,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn main_plain(lints: &[&LintDef]) -> ExitCode {
+    let cmd = Cli::command();
+    let matches = cmd.get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let order = level_order(&matches);
+    run_common(&cli.common, &order, lints, || {
+        Ok(discover::from_paths(&driver::default_paths(
+            cli.paths.clone(),
+        )))
+    })
+}
+
+pub fn main_cargo(lints: &[&LintDef]) -> ExitCode {
+    // `cargo wsa-lint ARGS` runs `cargo-wsa-lint wsa-lint ARGS`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "wsa-lint") {
+        args.remove(1);
+    }
+    let matches = CargoCli::command().get_matches_from(args);
+    let cli = match CargoCli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let order = level_order(&matches);
+    let sel = CargoSelection {
+        manifest_path: cli.manifest_path.clone(),
+        packages: cli.packages.clone(),
+        workspace: cli.workspace,
+    };
+    run_common(&cli.common, &order, lints, || {
+        discover::from_cargo(&sel).map_err(|e| e.to_string())
+    })
+}
+
+/// `-A/-W/-D` in command-line order: a later flag wins, as in rustc.
+fn level_order(m: &clap::ArgMatches) -> Vec<(usize, Level, String)> {
+    let mut out = Vec::new();
+    for (id, level) in [
+        ("allow", Level::Allow),
+        ("warn", Level::Warn),
+        ("deny", Level::Deny),
+    ] {
+        if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
+            for (i, v) in idx.zip(vals) {
+                out.push((i, level, v.clone()));
+            }
+        }
+    }
+    out.sort_by_key(|(i, _, _)| *i);
+    out
+}
+
+fn group_of(name: &str) -> Option<Option<Group>> {
+    match name {
+        "all" => Some(None),
+        "correctness" => Some(Some(Group::Correctness)),
+        "suspicious" => Some(Some(Group::Suspicious)),
+        "pedantic" => Some(Some(Group::Pedantic)),
+        _ => None,
+    }
+}
+
+fn normalize_lint_name(name: &str) -> String {
+    name.trim_start_matches("wsa_lint::").replace('-', "_")
+}
+
+pub fn build_levels(
+    order: &[(usize, Level, String)],
+    lints: &[&LintDef],
+) -> Result<Levels, String> {
+    let mut levels = Levels::default();
+    for (_, level, raw) in order {
+        let name = normalize_lint_name(raw);
+        if name == "warnings" {
+            match level {
+                Level::Deny => levels.warnings_are_errors = true,
+                _ => levels.warnings_are_errors = false,
+            }
+            continue;
+        }
+        if let Some(group) = group_of(&name) {
+            for def in lints {
+                if group.is_none_or(|g| g == def.lint.group) {
+                    levels.set(def.lint.name, *level, LevelSource::CommandLine);
+                }
+            }
+            continue;
+        }
+        match lints.iter().find(|d| d.lint.name == name) {
+            Some(def) => levels.set(def.lint.name, *level, LevelSource::CommandLine),
+            None => return Err(unknown_lint(raw, lints)),
+        }
+    }
+    Ok(levels)
+}
+
+fn unknown_lint(raw: &str, lints: &[&LintDef]) -> String {
+    let name = normalize_lint_name(raw);
+    let close = lints
+        .iter()
+        .map(|d| d.lint.name)
+        .find(|n| n.contains(&name) || name.contains(n) || edit_distance(n, &name) <= 3);
+    match close {
+        Some(c) => {
+            format!("unknown lint `{raw}`; did you mean `{c}`? (`wsa-lint --list` shows all lints)")
+        }
+        None => format!("unknown lint `{raw}` (`wsa-lint --list` shows all lints)"),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn error(msg: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {msg}");
+    ExitCode::from(2)
+}
+
+fn run_common(
+    common: &Common,
+    order: &[(usize, Level, String)],
+    lints: &[&LintDef],
+    discover: impl FnOnce() -> Result<discover::Discovered, String>,
+) -> ExitCode {
+    if common.list {
+        return print_stdout(&list(lints));
+    }
+    if let Some(name) = &common.explain {
+        let name = normalize_lint_name(name);
+        return match lints.iter().find(|d| d.lint.name == name) {
+            Some(def) => print_stdout(&explain(def)),
+            None => error(&unknown_lint(&name, lints)),
+        };
+    }
+    let levels = match build_levels(order, lints) {
+        Ok(l) => l,
+        Err(e) => return error(&e),
+    };
+    // Deeply nested input recurses in the parser and the analysis: give workers room.
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(1 << 30);
+    if let Some(n) = common.threads {
+        pool = pool.num_threads(n.max(1));
+    }
+    let pool = match pool.build() {
+        Ok(p) => p,
+        Err(e) => return error(&format!("cannot start worker threads: {e}")),
+    };
+    let discovered = match discover() {
+        Ok(d) => d,
+        Err(e) => return error(&e),
+    };
+    let missing_path = discovered
+        .problems
+        .iter()
+        .any(|p| p.message == "no such file or directory");
+    let out = pool.install(|| driver::run(discovered, lints, &levels));
+    let report = Report {
+        db: &out.db,
+        diags: &out.diags,
+        problems: &out.problems,
+    };
+    let format = match common.message_format {
+        MessageFormat::Human => Format::Human,
+        MessageFormat::Short => Format::Short,
+        MessageFormat::Json => Format::Json,
+    };
+    let written = match format {
+        Format::Human => {
+            let choice = match common.color {
+                Color::Always => ColorChoice::Always,
+                Color::Never => ColorChoice::Never,
+                Color::Auto => {
+                    if std::io::stderr().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    {
+                        ColorChoice::Auto
+                    } else {
+                        ColorChoice::Never
+                    }
+                }
+            };
+            let mut w = StandardStream::stderr(choice);
+            render::human::human(&report, &mut w)
+        }
+        Format::Short => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            render::human::short(&report, &mut w).and_then(|_| w.flush())
+        }
+        Format::Json => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            render::json::json(&report, &mut w).and_then(|_| w.flush())
+        }
+    };
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
+        }
+        return error(&format!("cannot write output: {e}"));
+    }
+    let denied = out
+        .diags
+        .iter()
+        .any(|d| d.lint.is_some() && d.severity == crate::diag::Severity::Error);
+    let nothing_linted =
+        out.linted_files == 0 && (!out.problems.is_empty() || !out.diags.is_empty());
+    if out.internal_error || nothing_linted || missing_path {
+        ExitCode::from(2)
+    } else if denied {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_stdout(s: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => error(&format!("cannot write output: {e}")),
+    }
+}
+
+pub fn list(lints: &[&LintDef]) -> String {
+    let width = lints.iter().map(|d| d.lint.name.len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for d in lints {
+        s.push_str(&format!(
+            "{:width$}  {:5}  {:11}  {}\n",
+            d.lint.name,
+            d.lint.default_level.as_str(),
+            d.lint.group.as_str(),
+            d.lint.summary,
+        ));
+    }
+    s
+}
+
+pub fn explain(def: &LintDef) -> String {
+    format!(
+        "# `{}`\n\nDefault level: {} (group `{}`). {}\n\n{}",
+        def.lint.name,
+        def.lint.default_level.as_str(),
+        def.lint.group.as_str(),
+        def.lint.summary,
+        def.lint.docs.replace("\n ", "\n").trim_start_matches(' ')
+    )
+}

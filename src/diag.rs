@@ -1,0 +1,99 @@
+//! Diagnostics as plain data: what was found, where, and how to explain it.
+//!
+//! Produced by the engine and lints, consumed by renderers. No formatting here.
+
+use crate::source::Span;
+
+/// A lint level, as configured (allow, warn, deny).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Allow,
+    Warn,
+    Deny,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Allow => "allow",
+            Level::Warn => "warn",
+            Level::Deny => "deny",
+        }
+    }
+}
+
+/// How a diagnostic is shown (rustc's vocabulary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+    pub primary: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoteKind {
+    Note,
+    Help,
+}
+
+/// A `note:` or `help:` line, optionally pointing at code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub kind: NoteKind,
+    pub message: String,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Lint name (without the `wsa_lint::` prefix); `None` for problems with the input itself.
+    pub lint: Option<&'static str>,
+    pub severity: Severity,
+    pub message: String,
+    /// The primary label comes first.
+    pub labels: Vec<Label>,
+    pub notes: Vec<Note>,
+}
+
+impl Diagnostic {
+    pub fn primary_span(&self) -> Option<Span> {
+        self.labels.iter().find(|l| l.primary).map(|l| l.span)
+    }
+
+    /// A problem with an input file (unreadable, does not parse, ...), not a lint finding.
+    pub fn input_error(span: Span, message: String, label: &str) -> Diagnostic {
+        Diagnostic {
+            lint: None,
+            severity: Severity::Error,
+            message,
+            labels: vec![Label {
+                span,
+                message: label.to_string(),
+                primary: true,
+            }],
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// A diagnostic about a path that has no text to point into (missing file, unreadable directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathProblem {
+    pub path: String,
+    pub message: String,
+}

@@ -1,0 +1,310 @@
+//! Discovery: command-line paths or `cargo metadata` -> the crates to analyze
+//! and which of their files the user asked about.
+//!
+//! Never builds or runs anything: Cargo manifests are read as TOML, and
+//! `cargo metadata --no-deps` only reads manifests.
+
+use crate::diag::PathProblem;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+/// One module tree to analyze: a target's root file (or a loose file).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CrateInput {
+    pub name: String,
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub crates: Vec<CrateInput>,
+    /// Files the user asked about; `None` means every file of the crates.
+    pub requested: Option<BTreeSet<PathBuf>>,
+    pub problems: Vec<PathProblem>,
+    /// Loose files (no Cargo package): a root reached as another root's module is dropped later.
+    pub loose_roots: BTreeSet<PathBuf>,
+}
+
+/// Files and directories from the command line.
+pub fn from_paths(paths: &[PathBuf]) -> Discovered {
+    let mut d = Discovered::default();
+    let mut requested = BTreeSet::new();
+    for p in paths {
+        let meta = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) => {
+                d.problems.push(PathProblem {
+                    path: p.display().to_string(),
+                    message: io_message(&e),
+                });
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk_dir(p, &mut requested, &mut d.problems);
+        } else {
+            match p.canonicalize() {
+                Ok(c) => {
+                    requested.insert(c);
+                }
+                Err(e) => d.problems.push(PathProblem {
+                    path: p.display().to_string(),
+                    message: io_message(&e),
+                }),
+            }
+        }
+    }
+    let mut crates = BTreeSet::new();
+    let mut packages: BTreeMap<PathBuf, Vec<CrateInput>> = BTreeMap::new();
+    for f in &requested {
+        match package_of(f) {
+            Some(manifest_dir) => {
+                let targets = packages
+                    .entry(manifest_dir.clone())
+                    .or_insert_with(|| package_targets(&manifest_dir));
+                let covered = targets.iter().any(|t| {
+                    // The file is under the directory a target's module tree can reach.
+                    t.root.parent().is_some_and(|dir| f.starts_with(dir))
+                });
+                for t in targets.iter() {
+                    let dir = t.root.parent().map(Path::to_path_buf).unwrap_or_default();
+                    if f.starts_with(&dir) || *f == t.root {
+                        crates.insert(t.clone());
+                    }
+                }
+                if !covered {
+                    crates.insert(loose(f));
+                    d.loose_roots.insert(f.clone());
+                }
+            }
+            None => {
+                crates.insert(loose(f));
+                d.loose_roots.insert(f.clone());
+            }
+        }
+    }
+    d.crates = crates.into_iter().collect();
+    d.requested = Some(requested);
+    d
+}
+
+fn loose(f: &Path) -> CrateInput {
+    CrateInput {
+        name: f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        root: f.to_path_buf(),
+    }
+}
+
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProblem>) {
+    let walker = WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            if e.depth() == 0 {
+                return true;
+            }
+            let name = e.file_name().to_string_lossy();
+            !(e.file_type().is_dir() && (name.starts_with('.') || name == "target"))
+        });
+    for entry in walker {
+        match entry {
+            Ok(e) => {
+                if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs") {
+                    match e.path().canonicalize() {
+                        Ok(c) => {
+                            out.insert(c);
+                        }
+                        Err(err) => problems.push(PathProblem {
+                            path: e.path().display().to_string(),
+                            message: io_message(&err),
+                        }),
+                    }
+                }
+            }
+            Err(err) => {
+                let path = err
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| dir.display().to_string());
+                let message = if err.loop_ancestor().is_some() {
+                    "symbolic link loop; not followed".to_string()
+                } else if let Some(io) = err.io_error() {
+                    io_message(io)
+                } else {
+                    err.to_string()
+                };
+                problems.push(PathProblem { path, message });
+            }
+        }
+    }
+}
+
+/// The directory of the nearest `Cargo.toml` with a `[package]` above `file`.
+fn package_of(file: &Path) -> Option<PathBuf> {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        let manifest = d.join("Cargo.toml");
+        if manifest.is_file() {
+            if let Ok(text) = std::fs::read_to_string(&manifest) {
+                if let Ok(v) = text.parse::<toml::Table>() {
+                    if v.contains_key("package") {
+                        return Some(d.to_path_buf());
+                    }
+                }
+            }
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// A package's targets, read from its manifest and Cargo's conventional layout.
+pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+    let table = text.parse::<toml::Table>().unwrap_or_default();
+    let pkg_name = table
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("crate")
+        .replace('-', "_");
+    let mut roots: BTreeSet<PathBuf> = BTreeSet::new();
+    let explicit = |key: &str, roots: &mut BTreeSet<PathBuf>| {
+        let entries: Vec<&toml::Value> = match table.get(key) {
+            Some(toml::Value::Array(a)) => a.iter().collect(),
+            Some(v @ toml::Value::Table(_)) => vec![v],
+            _ => Vec::new(),
+        };
+        for e in entries {
+            if let Some(p) = e.get("path").and_then(|p| p.as_str()) {
+                roots.insert(dir.join(p));
+            }
+        }
+    };
+    for key in ["lib", "bin", "example", "test", "bench"] {
+        explicit(key, &mut roots);
+    }
+    for conventional in ["src/lib.rs", "src/main.rs", "build.rs"] {
+        roots.insert(dir.join(conventional));
+    }
+    for sub in ["src/bin", "examples", "tests", "benches"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "rs") {
+                    roots.insert(p);
+                } else if p.join("main.rs").is_file() {
+                    roots.insert(p.join("main.rs"));
+                }
+            }
+        }
+    }
+    roots
+        .into_iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| p.canonicalize().ok())
+        .map(|root| CrateInput {
+            name: pkg_name.clone(),
+            root,
+        })
+        .collect()
+}
+
+/// Options of `cargo wsa-lint` that select packages.
+#[derive(Debug, Default, Clone)]
+pub struct CargoSelection {
+    pub manifest_path: Option<PathBuf>,
+    pub packages: Vec<String>,
+    pub workspace: bool,
+}
+
+#[derive(Debug)]
+pub enum CargoError {
+    Metadata(String),
+    NoSuchPackage(String),
+}
+
+impl std::fmt::Display for CargoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CargoError::Metadata(m) => write!(f, "`cargo metadata` failed: {m}"),
+            CargoError::NoSuchPackage(p) => {
+                write!(f, "package `{p}` is not a member of this workspace")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CargoError {}
+
+/// The selected packages' targets, found through `cargo metadata --no-deps` (which never builds).
+pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.no_deps();
+    if let Some(m) = &sel.manifest_path {
+        cmd.manifest_path(m);
+    }
+    let meta = cmd
+        .exec()
+        .map_err(|e| CargoError::Metadata(metadata_message(e)))?;
+    let members: BTreeSet<_> = meta.workspace_members.iter().cloned().collect();
+    let mut chosen = Vec::new();
+    if !sel.packages.is_empty() {
+        for name in &sel.packages {
+            match meta
+                .packages
+                .iter()
+                .find(|p| &*p.name == name && members.contains(&p.id))
+            {
+                Some(p) => chosen.push(p),
+                None => return Err(CargoError::NoSuchPackage(name.clone())),
+            }
+        }
+    } else if sel.workspace || meta.root_package().is_none() {
+        chosen.extend(meta.packages.iter().filter(|p| members.contains(&p.id)));
+    } else if let Some(root) = meta.root_package() {
+        chosen.push(root);
+    }
+    let mut crates = BTreeSet::new();
+    for p in chosen {
+        for t in &p.targets {
+            let root: PathBuf = t.src_path.clone().into();
+            let root = root.canonicalize().unwrap_or(root);
+            crates.insert(CrateInput {
+                name: t.name.replace('-', "_"),
+                root,
+            });
+        }
+    }
+    Ok(Discovered {
+        crates: crates.into_iter().collect(),
+        requested: None,
+        problems: Vec::new(),
+        loose_roots: BTreeSet::new(),
+    })
+}
+
+fn metadata_message(e: cargo_metadata::Error) -> String {
+    match e {
+        cargo_metadata::Error::CargoMetadata { stderr } => stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim_start_matches("error: ").to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,524 @@
+//! The crate's units (functions, methods, initialisers, closures), their call
+//! sites resolved once, closure roles, socket evidence, and the bottom-up order.
+
+use crate::ir::{Block, ClosureIr, Expr, Stmt};
+use crate::resolve::{Callee, CrateModel, FnDef, FnId, FnKind};
+use crate::source::Span;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnitId(pub u32);
+
+/// How a closure's body is run, judged by what it is passed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClosureUse {
+    /// `Once::call_once`, `OnceLock::get_or_init`, `LazyLock::new`, static initialisers: runs once for the process.
+    ProcessLifetime,
+    /// `thread::spawn`: the closure is the whole life of a thread.
+    Thread,
+    Other,
+}
+
+#[derive(Debug)]
+pub enum UnitBody<'a> {
+    Fn(&'a FnDef),
+    Closure {
+        owner: &'a FnDef,
+        closure: &'a ClosureIr,
+        index: usize,
+    },
+}
+
+#[derive(Debug)]
+pub struct Unit<'a> {
+    pub id: UnitId,
+    pub body: UnitBody<'a>,
+    pub closure_use: ClosureUse,
+    /// Calls this unit makes: (span of the call, what it reaches).
+    pub sites: Vec<(Span, Target)>,
+    /// Socket places used with send/recv/shutdown in this unit: evidence of a connected stream.
+    pub evidence: HashMap<String, Span>,
+    /// Resolution of every call and method call in the body, by the call's span.
+    pub resolved: HashMap<Span, Target>,
+}
+
+impl<'a> Unit<'a> {
+    /// The function whose module and impl resolve names in this unit.
+    pub fn ctx(&self) -> &'a FnDef {
+        match self.body {
+            UnitBody::Fn(f) => f,
+            UnitBody::Closure { owner, .. } => owner,
+        }
+    }
+
+    pub fn params(&self) -> &'a [String] {
+        match self.body {
+            UnitBody::Fn(f) => &f.ir.params,
+            UnitBody::Closure { closure, .. } => &closure.params,
+        }
+    }
+
+    pub fn closures(&self) -> &'a [ClosureIr] {
+        &self.ctx().ir.closures
+    }
+
+    pub fn display(&self) -> String {
+        match self.body {
+            UnitBody::Fn(f) => format!("`{}`", f.display),
+            UnitBody::Closure { owner, .. } => format!("a closure in `{}`", owner.display),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Winsock(String),
+    Unit(UnitId),
+    /// Constructor of `Ok`/`Err`/`Some` or of a crate type.
+    Ctor(String),
+    Unknown(String),
+}
+
+pub struct CallGraph<'a> {
+    pub units: Vec<Unit<'a>>,
+    pub fn_unit: HashMap<FnId, UnitId>,
+    /// Units with at least one call site in the crate.
+    pub called: HashSet<UnitId>,
+    /// Functions named as values (`spawn(worker)`, callbacks): called from places we cannot see.
+    pub referenced: HashSet<UnitId>,
+    /// Method names called where the receiver's type was unknown and several crate methods match.
+    pub ambiguous_methods: HashSet<String>,
+}
+
+const SOCKET_IO: &[&str] = &[
+    "send",
+    "recv",
+    "WSASend",
+    "WSARecv",
+    "WSARecvEx",
+    "shutdown",
+];
+
+impl<'a> CallGraph<'a> {
+    pub fn build(model: &'a CrateModel) -> CallGraph<'a> {
+        let mut g = CallGraph {
+            units: Vec::new(),
+            fn_unit: HashMap::new(),
+            called: HashSet::new(),
+            referenced: HashSet::new(),
+            ambiguous_methods: HashSet::new(),
+        };
+        for f in &model.fns {
+            let id = UnitId(g.units.len() as u32);
+            g.fn_unit.insert(f.id, id);
+            g.units.push(Unit {
+                id,
+                body: UnitBody::Fn(f),
+                closure_use: if f.kind == FnKind::StaticInit {
+                    ClosureUse::ProcessLifetime
+                } else {
+                    ClosureUse::Other
+                },
+                sites: Vec::new(),
+                evidence: HashMap::new(),
+                resolved: HashMap::new(),
+            });
+        }
+        // Closures: one unit each, after the functions.
+        let mut closure_unit: HashMap<(FnId, usize), UnitId> = HashMap::new();
+        for f in &model.fns {
+            for (i, c) in f.ir.closures.iter().enumerate() {
+                let id = UnitId(g.units.len() as u32);
+                closure_unit.insert((f.id, i), id);
+                g.units.push(Unit {
+                    id,
+                    body: UnitBody::Closure {
+                        owner: f,
+                        closure: c,
+                        index: i,
+                    },
+                    closure_use: if f.kind == FnKind::StaticInit {
+                        ClosureUse::ProcessLifetime
+                    } else {
+                        ClosureUse::Other
+                    },
+                    sites: Vec::new(),
+                    evidence: HashMap::new(),
+                    resolved: HashMap::new(),
+                });
+            }
+        }
+        for ui in 0..g.units.len() {
+            let mut w = Walker {
+                model,
+                ctx: g.units[ui].ctx(),
+                fn_unit: &g.fn_unit,
+                closure_unit: &closure_unit,
+                sites: Vec::new(),
+                evidence: HashMap::new(),
+                resolved: HashMap::new(),
+                closure_uses: Vec::new(),
+                referenced: Vec::new(),
+                ambiguous: Vec::new(),
+            };
+            match g.units[ui].body {
+                UnitBody::Fn(f) => w.block(&f.ir.body),
+                UnitBody::Closure { closure, .. } => w.expr(&closure.body),
+            }
+            let Walker {
+                sites,
+                evidence,
+                resolved,
+                closure_uses,
+                referenced,
+                ambiguous,
+                ..
+            } = w;
+            for (_, t) in &sites {
+                if let Target::Unit(u) = t {
+                    g.called.insert(*u);
+                }
+            }
+            g.referenced.extend(referenced);
+            g.ambiguous_methods.extend(ambiguous);
+            for (u, use_) in closure_uses {
+                let cu = &mut g.units[u.0 as usize];
+                if cu.closure_use == ClosureUse::Other {
+                    cu.closure_use = use_;
+                }
+            }
+            let unit = &mut g.units[ui];
+            unit.sites = sites;
+            unit.evidence = evidence;
+            unit.resolved = resolved;
+        }
+        g
+    }
+
+    pub fn unit(&self, id: UnitId) -> &Unit<'a> {
+        &self.units[id.0 as usize]
+    }
+
+    /// Strongly connected components, callees before callers (Tarjan, iterative).
+    pub fn bottom_up(&self) -> Vec<Vec<UnitId>> {
+        let n = self.units.len();
+        let succ: Vec<Vec<usize>> = self
+            .units
+            .iter()
+            .map(|u| {
+                let mut v: Vec<usize> = u
+                    .sites
+                    .iter()
+                    .filter_map(|(_, t)| match t {
+                        Target::Unit(x) => Some(x.0 as usize),
+                        _ => None,
+                    })
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect();
+        let mut index = vec![usize::MAX; n];
+        let mut low = vec![0usize; n];
+        let mut on_stack = vec![false; n];
+        let mut stack = Vec::new();
+        let mut out = Vec::new();
+        let mut next = 0usize;
+        for start in 0..n {
+            if index[start] != usize::MAX {
+                continue;
+            }
+            let mut work: Vec<(usize, usize)> = vec![(start, 0)];
+            index[start] = next;
+            low[start] = next;
+            next += 1;
+            stack.push(start);
+            on_stack[start] = true;
+            while let Some(&mut (v, ref mut i)) = work.last_mut() {
+                if *i < succ[v].len() {
+                    let w = succ[v][*i];
+                    *i += 1;
+                    if index[w] == usize::MAX {
+                        index[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                } else {
+                    work.pop();
+                    if let Some(&(p, _)) = work.last() {
+                        low[p] = low[p].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        let mut comp = Vec::new();
+                        while let Some(w) = stack.pop() {
+                            on_stack[w] = false;
+                            comp.push(UnitId(w as u32));
+                            if w == v {
+                                break;
+                            }
+                        }
+                        comp.sort();
+                        out.push(comp);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Shortest chain of call sites from `from` to a Winsock call named `target`,
+    /// as the spans of each call and the unit each call is in.
+    pub fn chain_to(&self, from: UnitId, target: &str) -> Vec<Vec<(Span, UnitId)>> {
+        // One chain per call site in `from` that reaches the target (directly or through callees).
+        let mut out = Vec::new();
+        for (span, t) in &self.unit(from).sites {
+            match t {
+                Target::Winsock(n) if n == target => out.push(vec![(*span, from)]),
+                Target::Unit(u) => {
+                    if let Some(mut rest) = self.bfs(*u, target) {
+                        rest.insert(0, (*span, from));
+                        out.push(rest);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn bfs(&self, start: UnitId, target: &str) -> Option<Vec<(Span, UnitId)>> {
+        let mut prev: HashMap<UnitId, (UnitId, Span)> = HashMap::new();
+        let mut seen = HashSet::from([start]);
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(u) = queue.pop_front() {
+            for (span, t) in &self.unit(u).sites {
+                match t {
+                    Target::Winsock(n) if n == target => {
+                        let mut chain = vec![(*span, u)];
+                        let mut cur = u;
+                        while let Some(&(p, s)) = prev.get(&cur) {
+                            chain.push((s, p));
+                            cur = p;
+                        }
+                        chain.reverse();
+                        return Some(chain);
+                    }
+                    Target::Unit(v) if seen.insert(*v) => {
+                        prev.insert(*v, (u, *span));
+                        queue.push_back(*v);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+}
+
+struct Walker<'m, 'a> {
+    model: &'m CrateModel,
+    ctx: &'a FnDef,
+    fn_unit: &'m HashMap<FnId, UnitId>,
+    closure_unit: &'m HashMap<(FnId, usize), UnitId>,
+    sites: Vec<(Span, Target)>,
+    evidence: HashMap<String, Span>,
+    resolved: HashMap<Span, Target>,
+    closure_uses: Vec<(UnitId, ClosureUse)>,
+    referenced: Vec<UnitId>,
+    ambiguous: Vec<String>,
+}
+
+impl Walker<'_, '_> {
+    fn target(&self, c: Callee) -> Target {
+        match c {
+            Callee::Winsock(n) => Target::Winsock(n),
+            Callee::Crate(id) => self
+                .fn_unit
+                .get(&id)
+                .map(|u| Target::Unit(*u))
+                .unwrap_or(Target::Unknown(String::new())),
+            Callee::Ctor(n) => Target::Ctor(n),
+            Callee::Unknown(n) => Target::Unknown(n),
+        }
+    }
+
+    fn block(&mut self, b: &Block) {
+        for s in &b.stmts {
+            match s {
+                Stmt::Let { init, els, .. } => {
+                    if let Some(e) = init {
+                        self.expr(e);
+                    }
+                    if let Some(b) = els {
+                        self.block(b);
+                    }
+                }
+                Stmt::Expr { expr, .. } => self.expr(expr),
+            }
+        }
+    }
+
+    fn closure_args(&mut self, args: &[Expr], use_: ClosureUse) {
+        for a in args {
+            if let Expr::Closure { index, .. } = a {
+                if let Some(u) = self.closure_unit.get(&(self.ctx.id, *index)) {
+                    self.closure_uses.push((*u, use_));
+                }
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        // Iterative over the spine of long method chains and binary operators would be nicer;
+        // recursion is bounded by the parser's nesting and runs on a large stack.
+        match e {
+            Expr::Call { func, args, span } => {
+                let t = match &**func {
+                    Expr::Path { segs, .. } => {
+                        let t = self.target(self.model.resolve_call(self.ctx, segs));
+                        let last = segs.last().map(String::as_str).unwrap_or("");
+                        let owner = segs.len().checked_sub(2).map(|i| segs[i].as_str());
+                        let use_ = match (owner, last) {
+                            (Some("LazyLock" | "Lazy" | "LazyCell" | "OnceCell"), "new") => {
+                                Some(ClosureUse::ProcessLifetime)
+                            }
+                            (_, "spawn" | "spawn_unchecked") => Some(ClosureUse::Thread),
+                            _ => None,
+                        };
+                        if let Some(u) = use_ {
+                            self.closure_args(args, u);
+                        }
+                        t
+                    }
+                    other => {
+                        self.expr(other);
+                        Target::Unknown(String::new())
+                    }
+                };
+                if let Target::Winsock(name) = &t {
+                    self.note_evidence(name, args);
+                }
+                self.resolved.insert(*span, t.clone());
+                if matches!(t, Target::Unit(_) | Target::Winsock(_)) {
+                    self.sites.push((*span, t));
+                }
+                for a in args {
+                    self.expr(a);
+                }
+            }
+            Expr::Method {
+                recv,
+                name,
+                args,
+                span,
+            } => {
+                let use_ = match name.as_str() {
+                    "call_once" | "call_once_force" | "get_or_init" | "get_or_try_init"
+                    | "get_or_insert_with" => Some(ClosureUse::ProcessLifetime),
+                    "spawn" | "spawn_scoped" => Some(ClosureUse::Thread),
+                    _ => None,
+                };
+                if let Some(u) = use_ {
+                    self.closure_args(args, u);
+                }
+                let recv_is_self = matches!(&**recv, Expr::Path { segs, .. } if segs.len() == 1 && segs[0] == "self");
+                let t = match self.model.resolve_method(self.ctx, recv_is_self, name) {
+                    Some(id) => self.target(Callee::Crate(id)),
+                    None => {
+                        self.ambiguous.push(name.clone());
+                        Target::Unknown(name.clone())
+                    }
+                };
+                self.resolved.insert(*span, t.clone());
+                if matches!(t, Target::Unit(_)) {
+                    self.sites.push((*span, t));
+                }
+                self.expr(recv);
+                for a in args {
+                    self.expr(a);
+                }
+            }
+            Expr::Path { segs, .. } => {
+                // A crate function named as a value: it may be called from anywhere.
+                if let Callee::Crate(id) = self.model.resolve_call(self.ctx, segs) {
+                    if let Some(u) = self.fn_unit.get(&id) {
+                        self.referenced.push(*u);
+                    }
+                }
+            }
+            Expr::Closure { index, span } => {
+                if let Some(u) = self.closure_unit.get(&(self.ctx.id, *index)) {
+                    // The owner may run the closure: reachability (DllMain) follows it.
+                    self.sites.push((*span, Target::Unit(*u)));
+                }
+            }
+            Expr::Lit { .. } | Expr::Continue { .. } | Expr::Other { .. } => {}
+            Expr::Unary { expr, .. }
+            | Expr::Try { expr, .. }
+            | Expr::Cast { expr, .. }
+            | Expr::Let { expr, .. } => self.expr(expr),
+            Expr::Field { base, .. } => self.expr(base),
+            Expr::Binary { lhs, rhs, .. } | Expr::Assign { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            Expr::If {
+                cond, then, els, ..
+            } => {
+                self.expr(cond);
+                self.block(then);
+                if let Some(e) = els {
+                    self.expr(e);
+                }
+            }
+            Expr::Match { expr, arms, .. } => {
+                self.expr(expr);
+                for a in arms {
+                    if let Some(g) = &a.guard {
+                        self.expr(g);
+                    }
+                    self.expr(&a.body);
+                }
+            }
+            Expr::Block { block, .. } | Expr::Loop { body: block, .. } => self.block(block),
+            Expr::While { cond, body, .. } => {
+                self.expr(cond);
+                self.block(body);
+            }
+            Expr::For { iter, body, .. } => {
+                self.expr(iter);
+                self.block(body);
+            }
+            Expr::Break { expr, .. } | Expr::Return { expr, .. } => {
+                if let Some(e) = expr {
+                    self.expr(e);
+                }
+            }
+            Expr::Macro { args, .. } | Expr::Seq { exprs: args, .. } => {
+                for a in args {
+                    self.expr(a);
+                }
+            }
+            Expr::Struct { fields, .. } => {
+                for f in fields {
+                    self.expr(f);
+                }
+            }
+        }
+    }
+
+    fn note_evidence(&mut self, name: &str, args: &[Expr]) {
+        if SOCKET_IO.contains(&name) {
+            if let Some(key) = args.first().and_then(Expr::place_key) {
+                let span = args[0].span();
+                self.evidence.entry(key).or_insert(span);
+            }
+        }
+    }
+}

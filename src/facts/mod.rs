@@ -1,0 +1,323 @@
+//! Facts about a crate that lints read: leaks, unmatched cleanups, DllMain
+//! reachability, closes of connected sockets, every Winsock call.
+//!
+//! Takes a resolved `CrateModel`; runs the path-sensitive interpreter over
+//! every unit bottom-up over the call graph, applying callee summaries at
+//! call sites. Knows no individual lint.
+
+pub mod callgraph;
+pub mod interp;
+pub mod state;
+pub mod summary;
+
+use crate::resolve::{CrateModel, FnKind};
+use crate::source::Span;
+use callgraph::{CallGraph, ClosureUse, Target, UnitBody, UnitId};
+use interp::{ConnectedBy, Cx, ExitKind, Interp};
+use state::{Link, OwnEvent};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use summary::{Leak, Role};
+
+/// A `WSAStartup` reference that some path drops without `WSACleanup`.
+#[derive(Clone, Debug)]
+pub struct LeakFact {
+    /// The `WSAStartup` call, or the call of the crate function that returned the reference.
+    pub site: Span,
+    /// How the reference came out of callees (empty for a direct `WSAStartup`).
+    pub chain: Vec<Link>,
+    /// The exits through which it escapes.
+    pub exits: Vec<(Span, ExitKind)>,
+    /// Set when a guard owning the reference was leaked (`mem::forget`).
+    pub forgotten_at: Option<Span>,
+    /// The holder, for messages (`` `main` ``).
+    pub holder: String,
+    /// The holder hands the reference out of the crate, which offers no function to release it.
+    pub no_release_fn: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnmatchedReason {
+    AfterFailedStartup,
+    Double,
+    /// Releases a caller's reference, but no caller holds one.
+    NoHolder,
+}
+
+#[derive(Clone, Debug)]
+pub struct UnmatchedFact {
+    pub cleanup: Span,
+    /// From the reporting function down to the `WSACleanup`.
+    pub chain: Vec<Link>,
+    pub previous: Option<Span>,
+    pub reason: UnmatchedReason,
+    pub holder: String,
+}
+
+/// A Winsock function reachable from the exported `DllMain`.
+#[derive(Clone, Debug)]
+pub struct DllMainFact {
+    pub target: String,
+    /// The calls from DllMain down to the Winsock call: (call span, function it is in).
+    pub chain: Vec<(Span, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CloseFact {
+    pub close: Span,
+    pub connected_at: Span,
+    pub connected_by: ConnectedBy,
+}
+
+#[derive(Clone, Debug)]
+pub struct WinsockCall {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Default)]
+pub struct CrateFacts {
+    pub leaks: Vec<LeakFact>,
+    pub unmatched: Vec<UnmatchedFact>,
+    pub dllmain: Vec<DllMainFact>,
+    pub closes_without_shutdown: Vec<CloseFact>,
+    pub winsock_calls: Vec<WinsockCall>,
+    /// Functions whose analysis hit the work bound (results there are partial).
+    pub truncated: Vec<Span>,
+}
+
+pub fn analyze(model: &CrateModel) -> CrateFacts {
+    let graph = CallGraph::build(model);
+    let mut facts = CrateFacts::default();
+
+    let guard_types: HashSet<String> = model
+        .drop_impls
+        .iter()
+        .filter(|(_, f)| {
+            graph
+                .fn_unit
+                .get(f)
+                .is_some_and(|u| !graph.chain_to(*u, "WSACleanup").is_empty())
+        })
+        .map(|(t, _)| t.clone())
+        .collect();
+
+    let roles: Vec<Role> = graph.units.iter().map(|u| role_of(&graph, u.id)).collect();
+    let mut summaries = HashMap::new();
+    let mut handoffs: Vec<(Leak, String)> = Vec::new();
+
+    for scc in graph.bottom_up() {
+        let recursive = scc.len() > 1
+            || graph
+                .unit(scc[0])
+                .sites
+                .iter()
+                .any(|(_, t)| *t == Target::Unit(scc[0]));
+        let rounds = if recursive { 3 } else { 1 };
+        for round in 0..rounds {
+            let last = round + 1 == rounds;
+            for &u in &scc {
+                let unit = graph.unit(u);
+                let cx = Cx {
+                    graph: &graph,
+                    summaries: &summaries,
+                    guard_types: &guard_types,
+                };
+                let run = Interp::run(&cx, unit);
+                let returns_guard = match unit.body {
+                    UnitBody::Fn(f) => f.ir.ret_names.iter().any(|n| {
+                        guard_types.contains(n)
+                            || (n == "Self"
+                                && f.impl_ty.as_ref().is_some_and(|t| guard_types.contains(t)))
+                    }),
+                    UnitBody::Closure { .. } => false,
+                };
+                let role = roles[u.0 as usize];
+                let display = unit.display();
+                let fin = summary::finish(
+                    &run,
+                    role,
+                    graph.called.contains(&u),
+                    unit.params(),
+                    &run.param_ids,
+                    returns_guard,
+                    &display,
+                );
+                summaries.insert(u, fin.summary);
+                if !last {
+                    continue;
+                }
+                if run.truncated {
+                    facts.truncated.push(unit.ctx().name_span());
+                }
+                for leak in fin.leaks {
+                    facts.leaks.push(LeakFact {
+                        site: leak.token.site,
+                        chain: leak.token.chain,
+                        exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
+                        forgotten_at: None,
+                        holder: display.clone(),
+                        no_release_fn: false,
+                    });
+                }
+                for f in &run.forgets {
+                    facts.leaks.push(LeakFact {
+                        site: f.guard_site,
+                        chain: Vec::new(),
+                        exits: Vec::new(),
+                        forgotten_at: Some(f.forgotten_at),
+                        holder: display.clone(),
+                        no_release_fn: false,
+                    });
+                }
+                handoffs.extend(
+                    fin.external_handoffs
+                        .into_iter()
+                        .map(|l| (l, display.clone())),
+                );
+                for ev in &run.unmatched {
+                    let reason = match ev.previous {
+                        Some((_, OwnEvent::FailedStartup)) => UnmatchedReason::AfterFailedStartup,
+                        _ => UnmatchedReason::Double,
+                    };
+                    facts.unmatched.push(UnmatchedFact {
+                        cleanup: ev.cleanup,
+                        chain: ev.chain.clone(),
+                        previous: ev.previous.map(|p| p.0),
+                        reason,
+                        holder: display.clone(),
+                    });
+                }
+                for rel in fin.orphan_releases {
+                    facts.unmatched.push(UnmatchedFact {
+                        cleanup: rel.cleanup,
+                        chain: rel.chain,
+                        previous: None,
+                        reason: UnmatchedReason::NoHolder,
+                        holder: display.clone(),
+                    });
+                }
+                for (span, ev) in &run.closes {
+                    if let Some((at, by)) = ev.unshut_connected {
+                        facts.closes_without_shutdown.push(CloseFact {
+                            close: *span,
+                            connected_at: at,
+                            connected_by: by,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    // A reference handed out of the crate is fine only if the crate offers its release half.
+    let offers_release = !guard_types.is_empty()
+        || summaries.iter().any(|(u, s)| {
+            !roles[u.0 as usize].is_root() && s.outcomes.iter().any(|o| !o.releases.is_empty())
+        });
+    if !offers_release {
+        for (leak, holder) in handoffs {
+            facts.leaks.push(LeakFact {
+                site: leak.token.site,
+                chain: leak.token.chain,
+                exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
+                forgotten_at: None,
+                holder,
+                no_release_fn: true,
+            });
+        }
+    }
+
+    for u in &graph.units {
+        if let UnitBody::Fn(f) = u.body {
+            if f.kind == FnKind::Free && f.ir.exported_as.as_deref() == Some("DllMain") {
+                for target in ["WSACleanup", "WSAStartup"] {
+                    for chain in graph.chain_to(u.id, target) {
+                        facts.dllmain.push(DllMainFact {
+                            target: target.to_string(),
+                            chain: chain
+                                .into_iter()
+                                .map(|(s, in_unit)| (s, graph.unit(in_unit).display()))
+                                .collect(),
+                        });
+                    }
+                }
+            }
+        }
+        for (span, t) in &u.sites {
+            if let Target::Winsock(name) = t {
+                facts.winsock_calls.push(WinsockCall {
+                    name: name.clone(),
+                    span: *span,
+                });
+            }
+        }
+    }
+    merge_leaks(&mut facts.leaks);
+    facts.unmatched.sort_by_key(|u| (u.cleanup, u.chain.len()));
+    facts.unmatched.dedup_by(|a, b| a.cleanup == b.cleanup);
+    facts.closes_without_shutdown.sort_by_key(|c| c.close);
+    facts.closes_without_shutdown.dedup_by_key(|c| c.close);
+    facts.winsock_calls.sort_by_key(|c| c.span);
+    facts.winsock_calls.dedup_by_key(|c| c.span);
+    facts
+}
+
+/// One leak per site: its exits together.
+fn merge_leaks(leaks: &mut Vec<LeakFact>) {
+    let mut by_site: BTreeMap<(Span, bool), LeakFact> = BTreeMap::new();
+    for l in leaks.drain(..) {
+        match by_site.entry((l.site, l.forgotten_at.is_some())) {
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let m = o.get_mut();
+                m.exits.extend(l.exits);
+                m.exits.sort();
+                m.exits.dedup();
+            }
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let mut l = l;
+                l.exits.sort();
+                l.exits.dedup();
+                v.insert(l);
+            }
+        }
+    }
+    leaks.extend(by_site.into_values());
+}
+
+fn role_of(graph: &CallGraph<'_>, u: UnitId) -> Role {
+    let unit = graph.unit(u);
+    let called = graph.called.contains(&u);
+    match unit.body {
+        UnitBody::Closure { .. } => match unit.closure_use {
+            ClosureUse::ProcessLifetime => Role::ProcessLifetime,
+            ClosureUse::Thread => Role::Thread,
+            ClosureUse::Other => Role::Transfer {
+                external: true,
+                uncalled_private: false,
+            },
+        },
+        UnitBody::Fn(f) => {
+            if f.kind == FnKind::StaticInit {
+                return Role::ProcessLifetime;
+            }
+            if f.ir.exported_as.as_deref() == Some("DllMain") && f.kind == FnKind::Free {
+                return Role::DllMain;
+            }
+            if f.ir.is_test {
+                return Role::Test;
+            }
+            if f.kind == FnKind::Free && f.ir.name == "main" && f.module.0 == 0 && !called {
+                return Role::Main;
+            }
+            let external = f.ir.is_pub
+                || f.ir.exported_as.is_some()
+                || f.trait_name.is_some()
+                || graph.referenced.contains(&u)
+                || (f.kind == FnKind::Assoc && graph.ambiguous_methods.contains(&f.ir.name));
+            Role::Transfer {
+                external,
+                uncalled_private: !external && !called,
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The abstract state of one path through a function body.
+//!
+//! A path knows: which `WSAStartup` references it holds, what it released of
+//! its caller's, each value's possible classes (zero / non-zero, `Ok` / `Err`,
+//! valid / invalid socket...), and each socket's life so far.
+
+use crate::source::Span;
+use std::collections::BTreeMap;
+
+/// Classes of values a caller can tell apart; a set is a bit mask.
+pub type ClassSet = u16;
+pub const ZERO: ClassSet = 1 << 0;
+pub const NONZERO: ClassSet = 1 << 1;
+pub const OK: ClassSet = 1 << 2;
+pub const ERR: ClassSet = 1 << 3;
+pub const TRUE: ClassSet = 1 << 4;
+pub const FALSE: ClassSet = 1 << 5;
+pub const SOME: ClassSet = 1 << 6;
+pub const NONE: ClassSet = 1 << 7;
+pub const UNIT: ClassSet = 1 << 8;
+pub const VALID: ClassSet = 1 << 9;
+pub const INVALID: ClassSet = 1 << 10;
+pub const OTHER: ClassSet = 1 << 11;
+pub const ALL: ClassSet = (1 << 12) - 1;
+
+/// Identity of a value: the span of the expression that made it, or an interned place name.
+pub type ValId = u64;
+
+pub fn val_of_span(s: Span) -> ValId {
+    ((s.lo as u64) << 32) | s.hi as u64
+}
+
+/// A value as the interpreter sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Val {
+    /// A tracked value whose classes live in the state (so a test on it refines the path).
+    Sym(ValId),
+    /// A constant; `exclusive` when it is the only value of its class (0, -1, `true`, `INVALID_SOCKET`),
+    /// so `x != c` rules the class out.
+    Lit(ClassSet, bool),
+}
+
+pub const UNKNOWN: Val = Val::Lit(ALL, false);
+
+/// One step of how a reference or release reached this point: a call and what it says.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Link {
+    pub span: Span,
+    pub label: String,
+}
+
+/// A `WSAStartup` reference held on this path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token {
+    /// Where the holder got it: the `WSAStartup` call, or the call of the crate function that returned it.
+    pub site: Span,
+    /// Inside the callee(s), down to the `WSAStartup`.
+    pub chain: Vec<Link>,
+}
+
+/// A `WSACleanup` that released a reference this function did not take (its caller's).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Release {
+    /// The `WSACleanup` call itself.
+    pub cleanup: Span,
+    /// Calls from the current function down to it (empty when direct).
+    pub chain: Vec<Link>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SockKind {
+    Stream,
+    Datagram,
+    Listening,
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// Created by `socket`/`WSASocket` here.
+    Created(Span),
+    /// Returned by `accept`.
+    Accepted(Span),
+    /// A parameter, field or other place this function did not create.
+    Foreign(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sock {
+    pub kind: SockKind,
+    pub origin: Origin,
+    /// Where it became a connected stream (`accept`, successful `connect`).
+    pub connected: Option<Span>,
+    /// `shutdown(s, SD_SEND | SD_BOTH)` ran on this path.
+    pub shut: bool,
+    pub closed: Option<Span>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct State {
+    pub vals: BTreeMap<ValId, ClassSet>,
+    pub vars: BTreeMap<String, ValId>,
+    pub held: Vec<Token>,
+    /// This path ran a `WSAStartup` or `WSACleanup` of its own: a cleanup with nothing held is then
+    /// unmatched here rather than a release of the caller's reference.
+    pub own: bool,
+    pub released: Vec<Release>,
+    pub socks: BTreeMap<ValId, Sock>,
+    /// Values that are guards owning a reference (their `Drop` cleans up): where each was made.
+    pub guards: BTreeMap<ValId, Span>,
+    /// The last own `WSACleanup` or failed `WSAStartup` on this path, to explain an unmatched cleanup.
+    pub last_own: Option<(Span, OwnEvent)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OwnEvent {
+    FailedStartup,
+    Cleanup,
+}
+
+impl State {
+    pub fn classes(&self, v: Val) -> ClassSet {
+        match v {
+            Val::Sym(id) => self.vals.get(&id).copied().unwrap_or(ALL),
+            Val::Lit(c, _) => c,
+        }
+    }
+
+    /// Keeps this path only if `v` can be in `classes`; narrows `v` to them.
+    pub fn restrict(mut self, v: Val, classes: ClassSet) -> Option<State> {
+        match v {
+            Val::Sym(id) => {
+                let cur = self.vals.get(&id).copied().unwrap_or(ALL);
+                let new = cur & classes;
+                if new == 0 {
+                    return None;
+                }
+                self.vals.insert(id, new);
+                Some(self)
+            }
+            Val::Lit(c, _) => (c & classes != 0).then_some(self),
+        }
+    }
+
+    /// Drops value facts nothing refers to any more, so equal paths compare equal.
+    pub fn gc(&mut self) {
+        let live: std::collections::BTreeSet<ValId> = self
+            .vars
+            .values()
+            .copied()
+            .chain(self.socks.keys().copied())
+            .chain(self.guards.keys().copied())
+            .collect();
+        self.vals.retain(|k, _| live.contains(k));
+    }
+}

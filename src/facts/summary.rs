@@ -1,0 +1,214 @@
+//! From a unit's exits to (a) its summary for callers and (b) the leaks and
+//! unmatched cleanups that stop with it.
+//!
+//! An obligation moves to the caller only when the caller can tell it owns one
+//! (WINSOCK.md section 7): every exit whose return value looks the same holds
+//! it too. Roots (main, DllMain, tests, thread bodies) hand nothing on.
+
+use super::interp::{Exit, ExitKind, UnitRun};
+use super::state::{ClassSet, Link, Release, Token};
+use crate::source::Span;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `fn main`: the process ends when it returns.
+    Main,
+    /// The exported `DllMain`.
+    DllMain,
+    /// A `#[test]` function.
+    Test,
+    /// The body of a spawned thread.
+    Thread,
+    /// Runs once for the process (`Once`, `OnceLock`, `LazyLock`, `lazy_static`, static initialisers):
+    /// a reference it keeps is intentionally never released.
+    ProcessLifetime,
+    /// An ordinary function: hands obligations and releases to its callers.
+    Transfer {
+        /// Callable from outside the crate (or from places we cannot see: callbacks, trait objects).
+        external: bool,
+        /// Private and never called in the crate.
+        uncalled_private: bool,
+    },
+}
+
+impl Role {
+    /// Holds what it gets: nothing is handed to a caller.
+    pub fn is_root(self) -> bool {
+        matches!(self, Role::Main | Role::Test | Role::Thread)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The return-value classes of this outcome.
+    pub classes: ClassSet,
+    /// References the caller holds after this outcome, each with its chain into the callee.
+    pub acquires: Vec<Vec<Link>>,
+    /// Caller references this outcome released.
+    pub releases: Vec<Release>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Empty when the function never returns.
+    pub outcomes: Vec<Outcome>,
+    /// Socket parameters (by index) shut down for sending on every return.
+    pub shuts_params: Vec<usize>,
+    /// Socket parameters closed on every return.
+    pub closes_params: Vec<usize>,
+    /// Returns a guard whose `Drop` releases the reference it owns.
+    pub returns_guard: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct LeakExit {
+    pub span: Span,
+    pub kind: ExitKind,
+}
+
+/// A reference that stops with this unit on some exits.
+#[derive(Clone, Debug)]
+pub struct Leak {
+    pub token: Token,
+    pub exits: Vec<LeakExit>,
+}
+
+pub struct Finished {
+    pub summary: Summary,
+    pub leaks: Vec<Leak>,
+    /// Releases of a caller's reference where no caller can hold one.
+    pub orphan_releases: Vec<Release>,
+    /// Handed to callers outside the crate: a leak unless the crate offers a way to release it.
+    pub external_handoffs: Vec<Leak>,
+}
+
+const MAX_OUTCOMES: usize = 8;
+
+pub fn finish(
+    run: &UnitRun,
+    role: Role,
+    has_callers: bool,
+    params: &[String],
+    param_ids: &[u64],
+    returns_guard: bool,
+    display: &str,
+) -> Finished {
+    let mut leaks: BTreeMap<Token, Vec<LeakExit>> = BTreeMap::new();
+    let mut handoffs: BTreeMap<Token, Vec<LeakExit>> = BTreeMap::new();
+    let mut orphan_releases = Vec::new();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for e in &run.exits {
+        let mut acquires = Vec::new();
+        for tok in &e.state.held {
+            let leak = match role {
+                // A DllMain that starts Winsock is reported by its own lint; what it keeps is not a leak too.
+                Role::ProcessLifetime | Role::DllMain => continue,
+                r if r.is_root() => true,
+                _ => !consistent(&run.exits, e, tok),
+            };
+            let exit = LeakExit {
+                span: e.span,
+                kind: e.kind,
+            };
+            if leak {
+                leaks.entry(tok.clone()).or_default().push(exit);
+                continue;
+            }
+            if let Role::Transfer { external: true, .. } = role {
+                if !has_callers {
+                    handoffs.entry(tok.clone()).or_default().push(exit);
+                }
+            }
+            let mut chain = vec![Link {
+                span: tok.site,
+                label: if tok.chain.is_empty() {
+                    format!("{display} takes the reference here")
+                } else {
+                    format!("{display} gets the reference here and hands it on")
+                },
+            }];
+            chain.extend(tok.chain.iter().cloned());
+            acquires.push(chain);
+        }
+        let releases = match role {
+            // An exported DllMain that cleans up releases its host's reference (badly: its own lint says so).
+            Role::Transfer {
+                uncalled_private: false,
+                ..
+            }
+            | Role::DllMain => e.state.released.clone(),
+            Role::ProcessLifetime => Vec::new(),
+            _ => {
+                orphan_releases.extend(e.state.released.iter().cloned());
+                Vec::new()
+            }
+        };
+        match outcomes
+            .iter_mut()
+            .find(|o| o.acquires == acquires && o.releases == releases)
+        {
+            Some(o) => o.classes |= e.classes,
+            None => outcomes.push(Outcome {
+                classes: e.classes,
+                acquires,
+                releases,
+            }),
+        }
+    }
+    if outcomes.len() > MAX_OUTCOMES {
+        // Keep the distinct effects that matter most: those with acquisitions or releases first.
+        outcomes.sort_by_key(|o| std::cmp::Reverse(o.acquires.len() + o.releases.len()));
+        let extra: ClassSet = outcomes[MAX_OUTCOMES..]
+            .iter()
+            .fold(0, |c, o| c | o.classes);
+        outcomes.truncate(MAX_OUTCOMES);
+        if let Some(last) = outcomes.last_mut() {
+            last.classes |= extra;
+        }
+    }
+    let on_every_exit = |pred: &dyn Fn(&super::state::Sock) -> bool, id: u64| {
+        !run.exits.is_empty()
+            && run
+                .exits
+                .iter()
+                .all(|e| e.state.socks.get(&id).is_some_and(pred))
+    };
+    let mut shuts_params = Vec::new();
+    let mut closes_params = Vec::new();
+    for (k, (_, id)) in params.iter().zip(param_ids).enumerate() {
+        if on_every_exit(&|s| s.shut, *id) {
+            shuts_params.push(k);
+        }
+        if on_every_exit(&|s| s.closed.is_some(), *id) {
+            closes_params.push(k);
+        }
+    }
+    orphan_releases.sort();
+    orphan_releases.dedup();
+    Finished {
+        summary: Summary {
+            outcomes,
+            shuts_params,
+            closes_params,
+            returns_guard,
+        },
+        leaks: leaks
+            .into_iter()
+            .map(|(token, exits)| Leak { token, exits })
+            .collect(),
+        orphan_releases,
+        external_handoffs: handoffs
+            .into_iter()
+            .map(|(token, exits)| Leak { token, exits })
+            .collect(),
+    }
+}
+
+/// The caller can tell it holds `tok` after exit `e`: every other exit that may
+/// return a value of the same class holds it as well.
+fn consistent(exits: &[Exit], e: &Exit, tok: &Token) -> bool {
+    exits
+        .iter()
+        .all(|o| std::ptr::eq(o, e) || o.classes & e.classes == 0 || o.state.held.contains(tok))
+}

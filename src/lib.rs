@@ -1,0 +1,25 @@
+//! wsa-lint: finds Winsock misuse in Rust source without building it.
+//!
+//! The pipeline, one module per phase, each using only those above it:
+//! `source` -> `diag` -> `ir` -> `lower`/`parse` -> `winsock` -> `resolve`
+//! -> `facts` -> `lint` -> `engine` -> `render`. `lints` (in `../lints/`) is
+//! the catalog; only the binary hands it to the engine.
+
+pub mod cli;
+pub mod diag;
+pub mod discover;
+pub mod driver;
+pub mod engine;
+pub mod facts;
+pub mod ir;
+pub mod lint;
+pub mod load;
+pub mod lower;
+pub mod parse;
+pub mod render;
+pub mod resolve;
+pub mod source;
+pub mod winsock;
+
+#[path = "../lints/mod.rs"]
+pub mod lints;

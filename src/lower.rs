@@ -1,0 +1,1103 @@
+//! Lowering: `syn` syntax tree -> `ir` values with byte spans.
+//!
+//! Runs on the thread that parsed the file (proc-macro2 span positions are
+//! thread-local). Macro invocations are looked into where their tokens form
+//! expressions; anything else becomes `Expr::Other`, never an error.
+
+use crate::ir::*;
+use crate::source::{FileId, Span};
+use proc_macro2::{TokenStream, TokenTree};
+use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+
+pub(crate) struct Lowerer {
+    file: FileId,
+    /// Bytes stripped before the text reached syn (BOM, shebang line).
+    base: usize,
+    /// Closures of the function being lowered.
+    closures: Vec<ClosureIr>,
+    nested: Vec<Item>,
+    /// `macro_rules!` defined in this file, by name: expanded at their call sites.
+    macros: std::collections::HashMap<String, Vec<MacroArm>>,
+    expanding: usize,
+}
+
+struct MacroArm {
+    matcher: TokenStream,
+    body: TokenStream,
+}
+
+impl Lowerer {
+    pub(crate) fn new(file: FileId, base: usize) -> Lowerer {
+        Lowerer {
+            file,
+            base,
+            closures: Vec::new(),
+            nested: Vec::new(),
+            macros: std::collections::HashMap::new(),
+            expanding: 0,
+        }
+    }
+
+    fn span(&self, s: proc_macro2::Span) -> Span {
+        let r = s.byte_range();
+        Span::new(self.file, self.base + r.start, self.base + r.end)
+    }
+
+    fn span_of<T: Spanned>(&self, t: &T) -> Span {
+        self.span(t.span())
+    }
+
+    pub(crate) fn file(&mut self, f: &syn::File) -> FileIr {
+        collect_macro_rules(&f.items, &mut self.macros);
+        FileIr {
+            file: self.file,
+            items: self.items(&f.items),
+        }
+    }
+
+    fn items(&mut self, items: &[syn::Item]) -> Vec<Item> {
+        let mut out = Vec::new();
+        for item in items {
+            self.item(item, &mut out);
+        }
+        out
+    }
+
+    fn item(&mut self, item: &syn::Item, out: &mut Vec<Item>) {
+        match item {
+            syn::Item::Fn(f) => {
+                let is_pub = matches!(f.vis, syn::Visibility::Public(_));
+                out.push(Item::Fn(self.func(&f.attrs, is_pub, &f.sig, &f.block)));
+            }
+            syn::Item::Mod(m) => out.push(Item::Mod(ModIr {
+                name: m.ident.to_string(),
+                span: self.span_of(&m.ident),
+                inline: m.content.as_ref().map(|(_, items)| self.items(items)),
+                path_attr: path_attr(&m.attrs),
+            })),
+            syn::Item::Use(u) => {
+                let mut entries = Vec::new();
+                flatten_use(&u.tree, &mut Vec::new(), &mut entries);
+                out.push(Item::Use(entries));
+            }
+            syn::Item::ExternCrate(c) => {
+                let name = c.ident.to_string();
+                let alias = c
+                    .rename
+                    .as_ref()
+                    .map(|(_, i)| i.to_string())
+                    .unwrap_or_else(|| name.clone());
+                out.push(Item::Use(vec![UseEntry {
+                    alias,
+                    path: vec![name],
+                }]));
+            }
+            syn::Item::ForeignMod(fm) => {
+                let names = fm
+                    .items
+                    .iter()
+                    .filter_map(|i| match i {
+                        syn::ForeignItem::Fn(f) => Some(f.sig.ident.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                out.push(Item::Extern {
+                    link: link_kind(&fm.attrs),
+                    names,
+                });
+            }
+            syn::Item::Impl(imp) => {
+                let self_ty = type_last_name(&imp.self_ty).unwrap_or_default();
+                let trait_name = imp
+                    .trait_
+                    .as_ref()
+                    .and_then(|(_, p, _)| p.segments.last())
+                    .map(|s| s.ident.to_string());
+                let mut fns = Vec::new();
+                for ii in &imp.items {
+                    if let syn::ImplItem::Fn(f) = ii {
+                        let is_pub =
+                            matches!(f.vis, syn::Visibility::Public(_)) || trait_name.is_some();
+                        fns.push(self.func(&f.attrs, is_pub, &f.sig, &f.block));
+                    }
+                }
+                out.push(Item::Impl(ImplIr {
+                    self_ty,
+                    trait_name,
+                    fns,
+                }));
+            }
+            syn::Item::Trait(t) => {
+                let mut fns = Vec::new();
+                for ti in &t.items {
+                    if let syn::TraitItem::Fn(f) = ti {
+                        if let Some(block) = &f.default {
+                            fns.push(self.func(&f.attrs, true, &f.sig, block));
+                        }
+                    }
+                }
+                out.push(Item::Impl(ImplIr {
+                    self_ty: t.ident.to_string(),
+                    trait_name: None,
+                    fns,
+                }));
+            }
+            syn::Item::Struct(s) => out.push(Item::Type {
+                name: s.ident.to_string(),
+            }),
+            syn::Item::Enum(e) => out.push(Item::Type {
+                name: e.ident.to_string(),
+            }),
+            syn::Item::Union(u) => out.push(Item::Type {
+                name: u.ident.to_string(),
+            }),
+            syn::Item::Type(t) => out.push(Item::Type {
+                name: t.ident.to_string(),
+            }),
+            syn::Item::Static(s) => {
+                let body = self.static_body(&s.ident, &s.expr);
+                out.push(Item::Static {
+                    name: s.ident.to_string(),
+                    body: Box::new(body),
+                });
+            }
+            syn::Item::Const(c) => {
+                let body = self.static_body(&c.ident, &c.expr);
+                out.push(Item::Static {
+                    name: c.ident.to_string(),
+                    body: Box::new(body),
+                });
+            }
+            syn::Item::Macro(m) => self.item_macro(m, out),
+            _ => {}
+        }
+    }
+
+    /// `lazy_static! { static ref X: T = expr; }` and `thread_local!`: each initialiser is a once-only body.
+    fn item_macro(&mut self, m: &syn::ItemMacro, out: &mut Vec<Item>) {
+        let name = m
+            .mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if name != "lazy_static" && name != "thread_local" {
+            return;
+        }
+        let parser = |input: ParseStream| -> syn::Result<Vec<(syn::Ident, syn::Expr)>> {
+            let mut v = Vec::new();
+            while !input.is_empty() {
+                input.call(syn::Attribute::parse_outer)?;
+                input.parse::<syn::Visibility>()?;
+                input.parse::<syn::Token![static]>()?;
+                if input.peek(syn::Token![ref]) {
+                    input.parse::<syn::Token![ref]>()?;
+                }
+                let ident: syn::Ident = input.parse()?;
+                input.parse::<syn::Token![:]>()?;
+                input.parse::<syn::Type>()?;
+                input.parse::<syn::Token![=]>()?;
+                let expr: syn::Expr = input.parse()?;
+                v.push((ident, expr));
+                if input.peek(syn::Token![;]) {
+                    input.parse::<syn::Token![;]>()?;
+                }
+            }
+            Ok(v)
+        };
+        if let Ok(entries) = parser.parse2(m.mac.tokens.clone()) {
+            for (ident, expr) in entries {
+                let body = self.static_body(&ident, &expr);
+                out.push(Item::Static {
+                    name: ident.to_string(),
+                    body: Box::new(body),
+                });
+            }
+        }
+    }
+
+    fn static_body(&mut self, ident: &syn::Ident, expr: &syn::Expr) -> FnIr {
+        let saved_c = std::mem::take(&mut self.closures);
+        let saved_n = std::mem::take(&mut self.nested);
+        let e = self.expr(expr);
+        let close = Span::new(self.file, e.span().hi as usize, e.span().hi as usize);
+        let body = Block {
+            stmts: vec![Stmt::Expr {
+                expr: e,
+                semi: false,
+            }],
+            close,
+        };
+        FnIr {
+            name: ident.to_string(),
+            name_span: self.span_of(ident),
+            body,
+            closures: std::mem::replace(&mut self.closures, saved_c),
+            nested: std::mem::replace(&mut self.nested, saved_n),
+            ..FnIr::default()
+        }
+    }
+
+    fn func(
+        &mut self,
+        attrs: &[syn::Attribute],
+        is_pub: bool,
+        sig: &syn::Signature,
+        block: &syn::Block,
+    ) -> FnIr {
+        let saved_c = std::mem::take(&mut self.closures);
+        let saved_n = std::mem::take(&mut self.nested);
+        let mut params = Vec::new();
+        let mut has_self = false;
+        for input in &sig.inputs {
+            match input {
+                syn::FnArg::Receiver(_) => has_self = true,
+                syn::FnArg::Typed(pt) => pat_names(&pt.pat, &mut params),
+            }
+        }
+        let (ret_names, returns_unit) = match &sig.output {
+            syn::ReturnType::Default => (Vec::new(), true),
+            syn::ReturnType::Type(_, ty) => {
+                let mut names = Vec::new();
+                type_idents(ty.to_token_stream_ref(), &mut names);
+                let unit = matches!(&**ty, syn::Type::Tuple(t) if t.elems.is_empty());
+                (names, unit)
+            }
+        };
+        let body = self.block(block);
+        FnIr {
+            name: sig.ident.to_string(),
+            name_span: self.span_of(&sig.ident),
+            is_pub,
+            exported_as: exported_name(attrs, &sig.ident.to_string()),
+            is_test: attrs
+                .iter()
+                .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test")),
+            has_self,
+            params,
+            ret_names,
+            returns_unit,
+            body,
+            closures: std::mem::replace(&mut self.closures, saved_c),
+            nested: std::mem::replace(&mut self.nested, saved_n),
+        }
+    }
+
+    fn block(&mut self, b: &syn::Block) -> Block {
+        let mut stmts = Vec::new();
+        for s in &b.stmts {
+            match s {
+                syn::Stmt::Local(l) => {
+                    let (init, els) = match &l.init {
+                        Some(init) => (
+                            Some(self.expr(&init.expr)),
+                            init.diverge.as_ref().map(|(_, e)| match &**e {
+                                syn::Expr::Block(b) => self.block(&b.block),
+                                other => Block {
+                                    stmts: vec![Stmt::Expr {
+                                        expr: self.expr(other),
+                                        semi: true,
+                                    }],
+                                    close: self.span_of(other),
+                                },
+                            }),
+                        ),
+                        None => (None, None),
+                    };
+                    stmts.push(Stmt::Let {
+                        pat: self.pat(&l.pat),
+                        init,
+                        els,
+                    });
+                }
+                syn::Stmt::Item(item) => {
+                    let mut out = Vec::new();
+                    let saved_c = std::mem::take(&mut self.closures);
+                    self.item(item, &mut out);
+                    self.closures = saved_c;
+                    self.nested.extend(out);
+                }
+                syn::Stmt::Expr(e, semi) => stmts.push(Stmt::Expr {
+                    expr: self.expr(e),
+                    semi: semi.is_some(),
+                }),
+                syn::Stmt::Macro(m) => {
+                    let span = self.span_of(&m.mac);
+                    stmts.push(Stmt::Expr {
+                        expr: self.mac(&m.mac, span),
+                        semi: m.semi_token.is_some(),
+                    })
+                }
+            }
+        }
+        Block {
+            stmts,
+            close: self.span(b.brace_token.span.close()),
+        }
+    }
+
+    fn exprs<'a>(&mut self, es: impl IntoIterator<Item = &'a syn::Expr>) -> Vec<Expr> {
+        es.into_iter().map(|e| self.expr(e)).collect()
+    }
+
+    fn boxed(&mut self, e: &syn::Expr) -> Box<Expr> {
+        Box::new(self.expr(e))
+    }
+
+    fn label(l: &Option<syn::Label>) -> Option<String> {
+        l.as_ref().map(|l| l.name.ident.to_string())
+    }
+
+    fn expr(&mut self, e: &syn::Expr) -> Expr {
+        use syn::Expr as E;
+        let span = self.span_of(e);
+        match e {
+            E::Call(c) => Expr::Call {
+                func: self.boxed(&c.func),
+                args: self.exprs(&c.args),
+                span,
+            },
+            E::MethodCall(m) => Expr::Method {
+                recv: self.boxed(&m.receiver),
+                name: m.method.to_string(),
+                args: self.exprs(&m.args),
+                span,
+            },
+            E::Path(p) => Expr::Path {
+                segs: path_segs(&p.path),
+                span,
+            },
+            E::Lit(l) => Expr::Lit {
+                lit: lit(&l.lit),
+                span,
+            },
+            E::Unary(u) => {
+                let op = match u.op {
+                    syn::UnOp::Not(_) => UnOp::Not,
+                    syn::UnOp::Neg(_) => UnOp::Neg,
+                    _ => UnOp::Deref,
+                };
+                // Fold `-1` into a literal so it classifies as a non-zero constant.
+                if let (UnOp::Neg, E::Lit(syn::ExprLit { lit: l, .. })) = (op, &*u.expr) {
+                    if let Lit::Int(v) = lit(l) {
+                        return Expr::Lit {
+                            lit: Lit::Int(-v),
+                            span,
+                        };
+                    }
+                }
+                Expr::Unary {
+                    op,
+                    expr: self.boxed(&u.expr),
+                    span,
+                }
+            }
+            E::Binary(b) => {
+                let op = match b.op {
+                    syn::BinOp::Eq(_) => BinOp::Eq,
+                    syn::BinOp::Ne(_) => BinOp::Ne,
+                    syn::BinOp::Lt(_) => BinOp::Lt,
+                    syn::BinOp::Le(_) => BinOp::Le,
+                    syn::BinOp::Gt(_) => BinOp::Gt,
+                    syn::BinOp::Ge(_) => BinOp::Ge,
+                    syn::BinOp::And(_) => BinOp::And,
+                    syn::BinOp::Or(_) => BinOp::Or,
+                    syn::BinOp::AddAssign(_)
+                    | syn::BinOp::SubAssign(_)
+                    | syn::BinOp::MulAssign(_)
+                    | syn::BinOp::DivAssign(_)
+                    | syn::BinOp::RemAssign(_)
+                    | syn::BinOp::BitXorAssign(_)
+                    | syn::BinOp::BitAndAssign(_)
+                    | syn::BinOp::BitOrAssign(_)
+                    | syn::BinOp::ShlAssign(_)
+                    | syn::BinOp::ShrAssign(_) => {
+                        // `x += y`: x now holds a value we do not track.
+                        let rhs = Expr::Seq {
+                            exprs: vec![self.expr(&b.left), self.expr(&b.right)],
+                            span,
+                        };
+                        return Expr::Assign {
+                            lhs: self.boxed(&b.left),
+                            rhs: Box::new(rhs),
+                            span,
+                        };
+                    }
+                    _ => BinOp::Other,
+                };
+                Expr::Binary {
+                    op,
+                    lhs: self.boxed(&b.left),
+                    rhs: self.boxed(&b.right),
+                    span,
+                }
+            }
+            E::Assign(a) => Expr::Assign {
+                lhs: self.boxed(&a.left),
+                rhs: self.boxed(&a.right),
+                span,
+            },
+            E::If(i) => Expr::If {
+                cond: self.boxed(&i.cond),
+                then: self.block(&i.then_branch),
+                els: i.else_branch.as_ref().map(|(_, e)| self.boxed(e)),
+                span,
+            },
+            E::Let(l) => Expr::Let {
+                pat: self.pat(&l.pat),
+                expr: self.boxed(&l.expr),
+                span,
+            },
+            E::Match(m) => Expr::Match {
+                expr: self.boxed(&m.expr),
+                arms: m
+                    .arms
+                    .iter()
+                    .map(|a| Arm {
+                        pat: self.pat(&a.pat),
+                        guard: a.guard.as_ref().map(|(_, g)| self.expr(g)),
+                        body: self.expr(&a.body),
+                    })
+                    .collect(),
+                span,
+            },
+            E::Block(b) => Expr::Block {
+                block: self.block(&b.block),
+                label: Self::label(&b.label),
+                span,
+            },
+            E::Unsafe(u) => Expr::Block {
+                block: self.block(&u.block),
+                label: None,
+                span,
+            },
+            E::Const(c) => Expr::Block {
+                block: self.block(&c.block),
+                label: None,
+                span,
+            },
+            E::Loop(l) => Expr::Loop {
+                label: Self::label(&l.label),
+                body: self.block(&l.body),
+                span,
+            },
+            E::While(w) => Expr::While {
+                label: Self::label(&w.label),
+                cond: self.boxed(&w.cond),
+                body: self.block(&w.body),
+                span,
+            },
+            E::ForLoop(f) => Expr::For {
+                label: Self::label(&f.label),
+                pat: self.pat(&f.pat),
+                iter: self.boxed(&f.expr),
+                body: self.block(&f.body),
+                span,
+            },
+            E::Break(b) => Expr::Break {
+                label: b.label.as_ref().map(|l| l.ident.to_string()),
+                expr: b.expr.as_ref().map(|e| self.boxed(e)),
+                span,
+            },
+            E::Continue(c) => Expr::Continue {
+                label: c.label.as_ref().map(|l| l.ident.to_string()),
+                span,
+            },
+            E::Return(r) => Expr::Return {
+                expr: r.expr.as_ref().map(|e| self.boxed(e)),
+                span,
+            },
+            E::Try(t) => Expr::Try {
+                expr: self.boxed(&t.expr),
+                span: self.span(t.question_token.span),
+            },
+            E::Closure(c) => {
+                let mut params = Vec::new();
+                for p in &c.inputs {
+                    pat_names(p, &mut params);
+                }
+                let body = self.expr(&c.body);
+                self.closures.push(ClosureIr { span, params, body });
+                Expr::Closure {
+                    index: self.closures.len() - 1,
+                    span,
+                }
+            }
+            E::Async(a) => {
+                // An async block runs when polled, like a closure called later.
+                let block = self.block(&a.block);
+                self.closures.push(ClosureIr {
+                    span,
+                    params: Vec::new(),
+                    body: Expr::Block {
+                        block,
+                        label: None,
+                        span,
+                    },
+                });
+                Expr::Closure {
+                    index: self.closures.len() - 1,
+                    span,
+                }
+            }
+            E::Macro(m) => self.mac(&m.mac, span),
+            E::Struct(s) => {
+                let mut fields: Vec<Expr> = s.fields.iter().map(|f| self.expr(&f.expr)).collect();
+                if let Some(r) = &s.rest {
+                    fields.push(self.expr(r));
+                }
+                Expr::Struct {
+                    path: path_segs(&s.path),
+                    fields,
+                    span,
+                }
+            }
+            E::Field(f) => Expr::Field {
+                base: self.boxed(&f.base),
+                name: match &f.member {
+                    syn::Member::Named(i) => i.to_string(),
+                    syn::Member::Unnamed(i) => i.index.to_string(),
+                },
+                span,
+            },
+            E::Cast(c) => Expr::Cast {
+                expr: self.boxed(&c.expr),
+                ty: type_string(&c.ty),
+                span,
+            },
+            E::Paren(p) => self.expr(&p.expr),
+            E::Group(g) => self.expr(&g.expr),
+            E::Reference(r) => self.expr(&r.expr),
+            E::RawAddr(r) => self.expr(&r.expr),
+            E::Await(a) => Expr::Seq {
+                exprs: vec![self.expr(&a.base)],
+                span,
+            },
+            E::Tuple(t) => Expr::Seq {
+                exprs: self.exprs(&t.elems),
+                span,
+            },
+            E::Array(a) => Expr::Seq {
+                exprs: self.exprs(&a.elems),
+                span,
+            },
+            E::Repeat(r) => Expr::Seq {
+                exprs: vec![self.expr(&r.expr), self.expr(&r.len)],
+                span,
+            },
+            E::Index(i) => Expr::Seq {
+                exprs: vec![self.expr(&i.expr), self.expr(&i.index)],
+                span,
+            },
+            E::Range(r) => Expr::Seq {
+                exprs: r
+                    .start
+                    .iter()
+                    .chain(r.end.iter())
+                    .map(|e| self.expr(e))
+                    .collect(),
+                span,
+            },
+            E::Yield(y) => Expr::Seq {
+                exprs: y.expr.iter().map(|e| self.expr(e)).collect(),
+                span,
+            },
+            E::TryBlock(t) => Expr::Block {
+                block: self.block(&t.block),
+                label: None,
+                span,
+            },
+            _ => Expr::Other { span },
+        }
+    }
+
+    /// A macro call: its tokens as comma-separated expressions where they parse.
+    fn mac(&mut self, m: &syn::Macro, span: Span) -> Expr {
+        let path = path_segs(&m.path);
+        if let [name] = path.as_slice() {
+            if self.expanding < 8 {
+                if let Some(expanded) = self.expand(name, &m.tokens) {
+                    self.expanding += 1;
+                    let e = self.expr(&expanded);
+                    self.expanding -= 1;
+                    return e;
+                }
+            }
+        }
+        let args: Vec<syn::Expr> = parse_macro_args(m.tokens.clone());
+        Expr::Macro {
+            path,
+            args: self.exprs(&args),
+            span,
+        }
+    }
+
+    /// Expands a call of a `macro_rules!` macro of this file when an arm without repetitions matches.
+    fn expand(&self, name: &str, tokens: &TokenStream) -> Option<syn::Expr> {
+        let arms = self.macros.get(name)?;
+        for arm in arms {
+            let mut binds = std::collections::HashMap::new();
+            let input: Vec<TokenTree> = tokens.clone().into_iter().collect();
+            if match_tokens(&arm.matcher, &input, &mut binds) {
+                let body = substitute(arm.body.clone(), &binds);
+                if let Ok(e) = syn::parse2::<syn::Expr>(body.clone()) {
+                    return Some(e);
+                }
+                let block = syn::parse::Parser::parse2(syn::Block::parse_within, body).ok()?;
+                return Some(syn::Expr::Block(syn::ExprBlock {
+                    attrs: Vec::new(),
+                    label: None,
+                    block: syn::Block {
+                        brace_token: Default::default(),
+                        stmts: block,
+                    },
+                }));
+            }
+        }
+        None
+    }
+
+    fn pat(&mut self, p: &syn::Pat) -> Pat {
+        use syn::Pat as P;
+        match p {
+            P::Wild(_) => Pat::Wild,
+            P::Ident(i) => Pat::Ident(
+                i.ident.to_string(),
+                i.subpat.as_ref().map(|(_, p)| Box::new(self.pat(p))),
+            ),
+            P::Lit(l) => Pat::Lit(lit(&l.lit)),
+            P::Path(p) => Pat::Path(path_segs(&p.path)),
+            P::TupleStruct(t) => Pat::TupleStruct(
+                path_segs(&t.path),
+                t.elems.iter().map(|p| self.pat(p)).collect(),
+            ),
+            P::Tuple(t) => Pat::Tuple(t.elems.iter().map(|p| self.pat(p)).collect()),
+            P::Or(o) => Pat::Or(o.cases.iter().map(|p| self.pat(p)).collect()),
+            P::Paren(p) => self.pat(&p.pat),
+            P::Reference(r) => self.pat(&r.pat),
+            P::Type(t) => self.pat(&t.pat),
+            P::Struct(s) if s.fields.is_empty() => Pat::Path(path_segs(&s.path)),
+            _ => Pat::Other,
+        }
+    }
+}
+
+/// Comma-separated expressions inside a macro call; a macro whose tokens are not
+/// expressions (`lazy_static`, a DSL) yields whatever prefix parses, or nothing.
+fn parse_macro_args(tokens: TokenStream) -> Vec<syn::Expr> {
+    let parser = Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated;
+    if let Ok(p) = parser.parse2(tokens.clone()) {
+        return p.into_iter().collect();
+    }
+    // `vec![x; n]` and `name = value` format arguments: split on top-level `,`/`;` and parse each piece.
+    let mut out = Vec::new();
+    let mut piece = TokenStream::new();
+    let flush = |piece: &mut TokenStream, out: &mut Vec<syn::Expr>| {
+        let ts = std::mem::take(piece);
+        if ts.is_empty() {
+            return;
+        }
+        if let Ok(e) = syn::parse2::<syn::Expr>(ts.clone()) {
+            out.push(e);
+        } else if let Ok(a) = syn::parse2::<syn::ExprAssign>(ts) {
+            out.push(*a.right);
+        }
+    };
+    for tt in tokens {
+        match &tt {
+            TokenTree::Punct(p) if p.as_char() == ',' || p.as_char() == ';' => {
+                flush(&mut piece, &mut out)
+            }
+            _ => piece.extend(std::iter::once(tt)),
+        }
+    }
+    flush(&mut piece, &mut out);
+    out
+}
+
+fn lit(l: &syn::Lit) -> Lit {
+    match l {
+        syn::Lit::Int(i) => i.base10_parse::<i128>().map(Lit::Int).unwrap_or(Lit::Other),
+        syn::Lit::Float(f) => Lit::Float(f.base10_digits().to_string()),
+        syn::Lit::Bool(b) => Lit::Bool(b.value),
+        syn::Lit::Str(_) | syn::Lit::ByteStr(_) | syn::Lit::CStr(_) => Lit::Str,
+        _ => Lit::Other,
+    }
+}
+
+pub(crate) fn path_segs(p: &syn::Path) -> Vec<String> {
+    let mut v: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
+    if p.leading_colon.is_some() {
+        v.insert(0, "::".to_string());
+    }
+    v
+}
+
+fn flatten_use(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<UseEntry>) {
+    match tree {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            flatten_use(&p.tree, prefix, out);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => {
+            let name = n.ident.to_string();
+            if name == "self" {
+                if let Some(last) = prefix.last() {
+                    out.push(UseEntry {
+                        alias: last.clone(),
+                        path: prefix.clone(),
+                    });
+                }
+            } else {
+                let mut path = prefix.clone();
+                path.push(name.clone());
+                out.push(UseEntry { alias: name, path });
+            }
+        }
+        syn::UseTree::Rename(r) => {
+            let mut path = prefix.clone();
+            if r.ident != "self" {
+                path.push(r.ident.to_string());
+            }
+            out.push(UseEntry {
+                alias: r.rename.to_string(),
+                path,
+            });
+        }
+        syn::UseTree::Glob(_) => out.push(UseEntry {
+            alias: "*".to_string(),
+            path: prefix.clone(),
+        }),
+        syn::UseTree::Group(g) => {
+            for t in &g.items {
+                flatten_use(t, prefix, out);
+            }
+        }
+    }
+}
+
+fn attr_is(a: &syn::Attribute, name: &str) -> bool {
+    a.path().is_ident(name)
+}
+
+/// The exported symbol name: `#[no_mangle]`, `#[unsafe(no_mangle)]`, `#[export_name = ".."]`, `#[unsafe(export_name = "..")]`.
+fn exported_name(attrs: &[syn::Attribute], fn_name: &str) -> Option<String> {
+    for a in attrs {
+        if attr_is(a, "no_mangle") {
+            return Some(fn_name.to_string());
+        }
+        if attr_is(a, "export_name") {
+            if let syn::Meta::NameValue(nv) = &a.meta {
+                if let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) = &nv.value
+                {
+                    return Some(s.value());
+                }
+            }
+        }
+        if attr_is(a, "unsafe") {
+            if let syn::Meta::List(l) = &a.meta {
+                if let Ok(inner) = l.parse_args::<syn::Meta>() {
+                    match &inner {
+                        syn::Meta::Path(p) if p.is_ident("no_mangle") => {
+                            return Some(fn_name.to_string())
+                        }
+                        syn::Meta::NameValue(nv) if nv.path.is_ident("export_name") => {
+                            if let syn::Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Str(s),
+                                ..
+                            }) = &nv.value
+                            {
+                                return Some(s.value());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs.iter().find_map(|a| {
+        if !attr_is(a, "path") {
+            return None;
+        }
+        match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        }
+    })
+}
+
+/// Which library an `extern` block links: looks at `#[link(name = ..)]`, also inside `#[cfg_attr(.., link(..))]`.
+fn link_kind(attrs: &[syn::Attribute]) -> LinkKind {
+    let mut kind = LinkKind::Unspecified;
+    for a in attrs {
+        if !(attr_is(a, "link") || attr_is(a, "cfg_attr")) {
+            continue;
+        }
+        let text = a.meta.to_token_stream_ref().to_string();
+        if let Some(name) = link_name_in(&text) {
+            let lower = name.to_ascii_lowercase();
+            let lower = lower.trim_end_matches(".dll").trim_end_matches(".lib");
+            if lower == "ws2_32" || lower == "wsock32" {
+                return LinkKind::Winsock;
+            }
+            kind = LinkKind::Other;
+        }
+    }
+    kind
+}
+
+fn link_name_in(text: &str) -> Option<String> {
+    let i = text.find("link")?;
+    let rest = &text[i..];
+    let n = rest.find("name")?;
+    let rest = &rest[n..];
+    let q1 = rest.find('"')?;
+    let rest = &rest[q1 + 1..];
+    let q2 = rest.find('"')?;
+    Some(rest[..q2].to_string())
+}
+
+fn type_last_name(t: &syn::Type) -> Option<String> {
+    match t {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        syn::Type::Reference(r) => type_last_name(&r.elem),
+        syn::Type::Paren(p) => type_last_name(&p.elem),
+        syn::Type::Group(g) => type_last_name(&g.elem),
+        _ => None,
+    }
+}
+
+fn type_string(t: &syn::Type) -> String {
+    t.to_token_stream_ref().to_string().replace(' ', "")
+}
+
+fn type_idents(ts: TokenStream, out: &mut Vec<String>) {
+    for tt in ts {
+        match tt {
+            TokenTree::Ident(i) => out.push(i.to_string()),
+            TokenTree::Group(g) => type_idents(g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+fn pat_names(p: &syn::Pat, out: &mut Vec<String>) {
+    match p {
+        syn::Pat::Ident(i) => out.push(i.ident.to_string()),
+        syn::Pat::Type(t) => pat_names(&t.pat, out),
+        syn::Pat::Reference(r) => pat_names(&r.pat, out),
+        syn::Pat::Tuple(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
+        syn::Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
+        _ => out.push("_".to_string()),
+    }
+}
+
+trait ToTokenStreamRef {
+    fn to_token_stream_ref(&self) -> TokenStream;
+}
+
+impl<T: quote::ToTokens> ToTokenStreamRef for T {
+    fn to_token_stream_ref(&self) -> TokenStream {
+        self.to_token_stream()
+    }
+}
+
+/// Collects `macro_rules! name { (matcher) => { body }; .. }` from items, inline modules and function bodies.
+fn collect_macro_rules(
+    items: &[syn::Item],
+    out: &mut std::collections::HashMap<String, Vec<MacroArm>>,
+) {
+    for item in items {
+        match item {
+            syn::Item::Macro(m) if m.mac.path.is_ident("macro_rules") => {
+                if let Some(name) = &m.ident {
+                    if let Some(arms) = parse_arms(m.mac.tokens.clone()) {
+                        out.insert(name.to_string(), arms);
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, items)) = &m.content {
+                    collect_macro_rules(items, out);
+                }
+            }
+            syn::Item::Fn(f) => {
+                let inner: Vec<syn::Item> = f
+                    .block
+                    .stmts
+                    .iter()
+                    .filter_map(|s| match s {
+                        syn::Stmt::Item(i) => Some(i.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                collect_macro_rules(&inner, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn parse_arms(tokens: TokenStream) -> Option<Vec<MacroArm>> {
+    let tts: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut arms = Vec::new();
+    let mut i = 0;
+    while i < tts.len() {
+        let TokenTree::Group(m) = &tts[i] else {
+            return None;
+        };
+        let arrow = matches!((tts.get(i + 1), tts.get(i + 2)),
+            (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b))) if a.as_char() == '=' && b.as_char() == '>');
+        if !arrow {
+            return None;
+        }
+        let TokenTree::Group(b) = tts.get(i + 3)? else {
+            return None;
+        };
+        arms.push(MacroArm {
+            matcher: m.stream(),
+            body: b.stream(),
+        });
+        i += 4;
+        if matches!(tts.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
+            i += 1;
+        }
+    }
+    Some(arms)
+}
+
+fn same_token(a: &TokenTree, b: &TokenTree) -> bool {
+    match (a, b) {
+        (TokenTree::Ident(x), TokenTree::Ident(y)) => x == y,
+        (TokenTree::Punct(x), TokenTree::Punct(y)) => x.as_char() == y.as_char(),
+        (TokenTree::Literal(x), TokenTree::Literal(y)) => x.to_string() == y.to_string(),
+        _ => false,
+    }
+}
+
+/// Matches macro input against a matcher without repetitions, binding `$name:frag`.
+fn match_tokens(
+    matcher: &TokenStream,
+    input: &[TokenTree],
+    binds: &mut std::collections::HashMap<String, TokenStream>,
+) -> bool {
+    let m: Vec<TokenTree> = matcher.clone().into_iter().collect();
+    let mut mi = 0;
+    let mut ii = 0;
+    while mi < m.len() {
+        match &m[mi] {
+            TokenTree::Punct(p) if p.as_char() == '$' => {
+                let (
+                    Some(TokenTree::Ident(name)),
+                    Some(TokenTree::Punct(colon)),
+                    Some(TokenTree::Ident(frag)),
+                ) = (m.get(mi + 1), m.get(mi + 2), m.get(mi + 3))
+                else {
+                    return false; // `$( .. )*` repetitions are not expanded
+                };
+                if colon.as_char() != ':' {
+                    return false;
+                }
+                let single = matches!(
+                    frag.to_string().as_str(),
+                    "ident" | "lifetime" | "literal" | "tt" | "block"
+                );
+                let end = if single {
+                    (ii < input.len()).then_some(ii + 1)
+                } else {
+                    // Up to the next literal token of the matcher (or the end).
+                    match m.get(mi + 4) {
+                        None => Some(input.len()),
+                        Some(next) => (ii..input.len()).find(|&k| same_token(next, &input[k])),
+                    }
+                };
+                let Some(end) = end else { return false };
+                if end == ii {
+                    return false;
+                }
+                binds.insert(name.to_string(), input[ii..end].iter().cloned().collect());
+                ii = end;
+                mi += 4;
+            }
+            TokenTree::Group(g) => {
+                let Some(TokenTree::Group(h)) = input.get(ii) else {
+                    return false;
+                };
+                if g.delimiter() != h.delimiter() {
+                    return false;
+                }
+                let inner: Vec<TokenTree> = h.stream().into_iter().collect();
+                if !match_tokens(&g.stream(), &inner, binds) {
+                    return false;
+                }
+                ii += 1;
+                mi += 1;
+            }
+            t => {
+                if !input.get(ii).is_some_and(|x| same_token(t, x)) {
+                    return false;
+                }
+                ii += 1;
+                mi += 1;
+            }
+        }
+    }
+    ii == input.len()
+}
+
+fn substitute(
+    body: TokenStream,
+    binds: &std::collections::HashMap<String, TokenStream>,
+) -> TokenStream {
+    let tts: Vec<TokenTree> = body.into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut i = 0;
+    while i < tts.len() {
+        match &tts[i] {
+            TokenTree::Punct(p) if p.as_char() == '$' => {
+                if let Some(TokenTree::Ident(name)) = tts.get(i + 1) {
+                    if let Some(b) = binds.get(&name.to_string()) {
+                        // Keep the fragment one expression, as macro_rules does.
+                        out.extend(std::iter::once(TokenTree::Group(proc_macro2::Group::new(
+                            proc_macro2::Delimiter::None,
+                            b.clone(),
+                        ))));
+                        i += 2;
+                        continue;
+                    }
+                }
+                out.extend(std::iter::once(tts[i].clone()));
+                i += 1;
+            }
+            TokenTree::Group(g) => {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), substitute(g.stream(), binds));
+                ng.set_span(g.span());
+                out.extend(std::iter::once(TokenTree::Group(ng)));
+                i += 1;
+            }
+            t => {
+                out.extend(std::iter::once(t.clone()));
+                i += 1;
+            }
+        }
+    }
+    out
+}

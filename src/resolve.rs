@@ -1,0 +1,501 @@
+//! Names: which function a call reaches.
+//!
+//! Builds the crate's module tree from lowered files (`mod`, `use`, `extern`,
+//! `impl` items) and answers, for a call path or method name written in some
+//! function, whether it is a Winsock function (any binding style of WINSOCK.md
+//! section 6), a function of this crate, or unknown. Knows nothing of flow.
+
+use crate::ir::{FnIr, ImplIr, Item, LinkKind, UseEntry};
+use crate::source::Span;
+use crate::winsock;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FnId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModId(pub u32);
+
+#[derive(Debug, Default)]
+pub struct Module {
+    pub parent: Option<ModId>,
+    pub name: String,
+    children: HashMap<String, ModId>,
+    fns: HashMap<String, FnId>,
+    /// Functions declared in `extern` blocks that link ws2_32/wsock32 (or link nothing and carry a Winsock name).
+    winsock_externs: HashSet<String>,
+    /// Functions declared in `extern` blocks of other libraries: shadow Winsock names.
+    other_externs: HashSet<String>,
+    types: HashSet<String>,
+    uses: HashMap<String, Vec<String>>,
+    globs: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FnKind {
+    Free,
+    /// In an `impl` or `trait` block.
+    Assoc,
+    /// A `static`/`const` initialiser or `lazy_static!` entry.
+    StaticInit,
+}
+
+#[derive(Debug)]
+pub struct FnDef {
+    pub id: FnId,
+    pub module: ModId,
+    pub kind: FnKind,
+    pub impl_ty: Option<String>,
+    pub trait_name: Option<String>,
+    /// `net::Conn::close`, for notes.
+    pub display: String,
+    pub ir: FnIr,
+}
+
+impl FnDef {
+    pub fn name_span(&self) -> Span {
+        self.ir.name_span
+    }
+}
+
+/// What a call expression reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callee {
+    Winsock(String),
+    Crate(FnId),
+    /// A tuple-struct or enum-variant constructor of a crate type, or `Ok`/`Err`/`Some`.
+    Ctor(String),
+    /// Not ours, not Winsock: the last segment of the path.
+    Unknown(String),
+}
+
+#[derive(Debug, Default)]
+pub struct CrateModel {
+    pub name: String,
+    pub modules: Vec<Module>,
+    pub fns: Vec<FnDef>,
+    assoc: HashMap<(String, String), FnId>,
+    methods: HashMap<String, Vec<FnId>>,
+    crate_types: HashSet<String>,
+    /// `impl Drop for T`: T -> its `drop`.
+    pub drop_impls: HashMap<String, FnId>,
+}
+
+const MAX_DEPTH: usize = 24;
+
+impl CrateModel {
+    /// Builds the model; `take_mod` hands over the items of an out-of-line `mod x;` (by the span of its name).
+    pub fn build(
+        name: String,
+        root: Vec<Item>,
+        take_mod: &mut dyn FnMut(Span) -> Option<Vec<Item>>,
+    ) -> CrateModel {
+        let mut m = CrateModel {
+            name,
+            ..CrateModel::default()
+        };
+        m.modules.push(Module {
+            name: "crate".into(),
+            ..Module::default()
+        });
+        m.add_items(ModId(0), root, take_mod, "");
+        m
+    }
+
+    fn module(&self, id: ModId) -> &Module {
+        &self.modules[id.0 as usize]
+    }
+
+    fn module_mut(&mut self, id: ModId) -> &mut Module {
+        &mut self.modules[id.0 as usize]
+    }
+
+    pub fn fn_def(&self, id: FnId) -> &FnDef {
+        &self.fns[id.0 as usize]
+    }
+
+    fn add_items(
+        &mut self,
+        mid: ModId,
+        items: Vec<Item>,
+        take_mod: &mut dyn FnMut(Span) -> Option<Vec<Item>>,
+        prefix: &str,
+    ) {
+        for item in items {
+            match item {
+                Item::Fn(f) => {
+                    let name = f.name.clone();
+                    let id = self.add_fn(mid, f, FnKind::Free, None, None, prefix);
+                    self.module_mut(mid).fns.insert(name, id);
+                }
+                Item::Mod(md) => {
+                    let items = match md.inline {
+                        Some(items) => Some(items),
+                        None => take_mod(md.span),
+                    };
+                    let child = ModId(self.modules.len() as u32);
+                    self.modules.push(Module {
+                        parent: Some(mid),
+                        name: md.name.clone(),
+                        ..Module::default()
+                    });
+                    self.module_mut(mid).children.insert(md.name.clone(), child);
+                    if let Some(items) = items {
+                        let p = format!("{prefix}{}::", md.name);
+                        self.add_items(child, items, take_mod, &p);
+                    }
+                }
+                Item::Use(entries) => {
+                    for UseEntry { alias, path } in entries {
+                        let m = self.module_mut(mid);
+                        if alias == "*" {
+                            m.globs.push(path);
+                        } else if alias != "_" {
+                            m.uses.insert(alias, path);
+                        }
+                    }
+                }
+                Item::Extern { link, names } => {
+                    let m = self.module_mut(mid);
+                    for n in names {
+                        let is_ws = match link {
+                            LinkKind::Winsock => true,
+                            LinkKind::Unspecified => winsock::is_known_function(&n),
+                            LinkKind::Other => false,
+                        };
+                        if is_ws {
+                            m.winsock_externs.insert(n);
+                        } else {
+                            m.other_externs.insert(n);
+                        }
+                    }
+                }
+                Item::Impl(ImplIr {
+                    self_ty,
+                    trait_name,
+                    fns,
+                }) => {
+                    for f in fns {
+                        let name = f.name.clone();
+                        let has_self = f.has_self;
+                        let id = self.add_fn(
+                            mid,
+                            f,
+                            FnKind::Assoc,
+                            Some(self_ty.clone()),
+                            trait_name.clone(),
+                            prefix,
+                        );
+                        self.assoc.insert((self_ty.clone(), name.clone()), id);
+                        if has_self {
+                            self.methods.entry(name.clone()).or_default().push(id);
+                        }
+                        if trait_name.as_deref() == Some("Drop") && name == "drop" {
+                            self.drop_impls.insert(self_ty.clone(), id);
+                        }
+                    }
+                }
+                Item::Type { name } => {
+                    self.crate_types.insert(name.clone());
+                    self.module_mut(mid).types.insert(name);
+                }
+                Item::Static { body, .. } => {
+                    self.add_fn(mid, *body, FnKind::StaticInit, None, None, prefix);
+                }
+            }
+        }
+    }
+
+    fn add_fn(
+        &mut self,
+        mid: ModId,
+        mut f: FnIr,
+        kind: FnKind,
+        impl_ty: Option<String>,
+        trait_name: Option<String>,
+        prefix: &str,
+    ) -> FnId {
+        let nested = std::mem::take(&mut f.nested);
+        let id = FnId(self.fns.len() as u32);
+        let display = match (&impl_ty, kind) {
+            (Some(t), _) => format!("{prefix}{t}::{}", f.name),
+            (None, FnKind::StaticInit) => format!("{prefix}{} (initialiser)", f.name),
+            _ => format!("{prefix}{}", f.name),
+        };
+        self.fns.push(FnDef {
+            id,
+            module: mid,
+            kind,
+            impl_ty,
+            trait_name,
+            display,
+            ir: f,
+        });
+        // Items declared inside a body are visible in it; we approximate by giving them to the module.
+        self.add_items(mid, nested, &mut |_| None, prefix);
+        id
+    }
+
+    /// Resolves a call path written inside `ctx`.
+    pub fn resolve_call(&self, ctx: &FnDef, segs: &[String]) -> Callee {
+        let Some(last) = segs.last() else {
+            return Callee::Unknown(String::new());
+        };
+        if segs.len() == 1 && matches!(last.as_str(), "Ok" | "Err" | "Some") {
+            return Callee::Ctor(last.clone());
+        }
+        if segs.len() == 2 && segs[0] == "Self" {
+            if let Some(t) = &ctx.impl_ty {
+                if let Some(id) = self.assoc.get(&(t.clone(), segs[1].clone())) {
+                    return Callee::Crate(*id);
+                }
+                return Callee::Ctor(t.clone());
+            }
+        }
+        if segs.len() == 1 && segs[0] == "Self" {
+            if let Some(t) = &ctx.impl_ty {
+                return Callee::Ctor(t.clone());
+            }
+        }
+        match self.resolve_in(ctx.module, segs, 0) {
+            Some(c) => c,
+            None => {
+                // `Type::new` where `Type` came in through a path we could not follow.
+                if segs.len() >= 2 {
+                    let ty = &segs[segs.len() - 2];
+                    if let Some(id) = self.assoc.get(&(ty.clone(), last.clone())) {
+                        return Callee::Crate(*id);
+                    }
+                }
+                if self.crate_types.contains(last) {
+                    return Callee::Ctor(last.clone());
+                }
+                Callee::Unknown(last.clone())
+            }
+        }
+    }
+
+    /// Resolves a method call `recv.name(..)`: the impl of the current type for `self.name()`,
+    /// otherwise the crate's only method of that name.
+    pub fn resolve_method(&self, ctx: &FnDef, recv_is_self: bool, name: &str) -> Option<FnId> {
+        if recv_is_self {
+            if let Some(t) = &ctx.impl_ty {
+                if let Some(id) = self.assoc.get(&(t.clone(), name.to_string())) {
+                    return Some(*id);
+                }
+            }
+        }
+        match self.methods.get(name).map(Vec::as_slice) {
+            Some([one]) => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// Is `name` a crate type (for constructor calls and struct literals)?
+    pub fn is_crate_type(&self, name: &str) -> bool {
+        self.crate_types.contains(name)
+    }
+
+    fn resolve_in(&self, mid: ModId, segs: &[String], depth: usize) -> Option<Callee> {
+        if depth > MAX_DEPTH || segs.is_empty() {
+            return None;
+        }
+        let first = segs[0].as_str();
+        if segs.len() == 1 {
+            return self.lookup_name(mid, first, depth);
+        }
+        match first {
+            "::" => return self.extern_path(&segs[1..]),
+            "crate" => return self.walk(ModId(0), &segs[1..], depth),
+            "self" => return self.walk(mid, &segs[1..], depth),
+            "super" => {
+                let parent = self.module(mid).parent.unwrap_or(ModId(0));
+                return self.walk(parent, &segs[1..], depth);
+            }
+            _ => {}
+        }
+        let m = self.module(mid);
+        if let Some(&child) = m.children.get(first) {
+            return self.walk(child, &segs[1..], depth);
+        }
+        if segs.len() == 2 {
+            if let Some(id) = self.assoc.get(&(first.to_string(), segs[1].clone())) {
+                if m.types.contains(first) || self.crate_types.contains(first) {
+                    return Some(Callee::Crate(*id));
+                }
+            }
+        }
+        if let Some(target) = m.uses.get(first) {
+            let mut full = target.clone();
+            full.extend_from_slice(&segs[1..]);
+            return self.resolve_use_path(mid, &full, depth + 1);
+        }
+        // A module reached through a glob import (`use crate::net::*; conn::open()`).
+        for g in &m.globs {
+            if let Some(gm) = self.module_of_path(mid, g, depth + 1) {
+                if let Some(&child) = self.module(gm).children.get(first) {
+                    return self.walk(child, &segs[1..], depth + 1);
+                }
+            }
+        }
+        self.extern_path(segs)
+    }
+
+    /// A single name in module `mid`: local items shadow imports, imports shadow globs.
+    fn lookup_name(&self, mid: ModId, name: &str, depth: usize) -> Option<Callee> {
+        let m = self.module(mid);
+        if let Some(&id) = m.fns.get(name) {
+            return Some(Callee::Crate(id));
+        }
+        if m.winsock_externs.contains(name) {
+            return Some(Callee::Winsock(name.to_string()));
+        }
+        if m.other_externs.contains(name) {
+            return Some(Callee::Unknown(name.to_string()));
+        }
+        if m.types.contains(name) {
+            return Some(Callee::Ctor(name.to_string()));
+        }
+        if let Some(target) = m.uses.get(name) {
+            return self.resolve_use_path(mid, target, depth + 1);
+        }
+        for g in &m.globs {
+            if winsock::is_winsock_module(g) {
+                if winsock::is_known_function(name) {
+                    return Some(Callee::Winsock(name.to_string()));
+                }
+                continue;
+            }
+            if let Some(gm) = self.module_of_path(mid, g, depth + 1) {
+                if gm != mid {
+                    if let Some(c) = self.lookup_name(gm, name, depth + 1) {
+                        return Some(c);
+                    }
+                }
+            }
+            // `use super::*` in a child module and the like are handled above; a glob of an
+            // enum or unknown crate contributes nothing we can name.
+        }
+        None
+    }
+
+    /// Walks `segs` down from module `mid`; the last segment is looked up there.
+    fn walk(&self, mid: ModId, segs: &[String], depth: usize) -> Option<Callee> {
+        if depth > MAX_DEPTH || segs.is_empty() {
+            return None;
+        }
+        if segs.len() == 1 {
+            return self.lookup_name(mid, &segs[0], depth + 1);
+        }
+        match segs[0].as_str() {
+            "super" => {
+                let parent = self.module(mid).parent.unwrap_or(ModId(0));
+                return self.walk(parent, &segs[1..], depth + 1);
+            }
+            "self" => return self.walk(mid, &segs[1..], depth + 1),
+            _ => {}
+        }
+        let m = self.module(mid);
+        if let Some(&child) = m.children.get(&segs[0]) {
+            return self.walk(child, &segs[1..], depth + 1);
+        }
+        if segs.len() == 2 {
+            if let Some(id) = self.assoc.get(&(segs[0].clone(), segs[1].clone())) {
+                return Some(Callee::Crate(*id));
+            }
+        }
+        if let Some(target) = m.uses.get(&segs[0]) {
+            // A re-export: `pub use windows_sys::Win32::Networking::WinSock as ws;`
+            let mut full = target.clone();
+            full.extend_from_slice(&segs[1..]);
+            return self.resolve_use_path(mid, &full, depth + 1);
+        }
+        None
+    }
+
+    /// A path as written in a `use` of module `mid` (2018 rules: crate name, `crate`, `self`, `super`, or a local name).
+    fn resolve_use_path(&self, mid: ModId, path: &[String], depth: usize) -> Option<Callee> {
+        if depth > MAX_DEPTH || path.is_empty() {
+            return None;
+        }
+        match path[0].as_str() {
+            "crate" => return self.walk(ModId(0), &path[1..], depth + 1),
+            "self" => return self.walk(mid, &path[1..], depth + 1),
+            "super" => {
+                let parent = self.module(mid).parent.unwrap_or(ModId(0));
+                return self.walk(parent, &path[1..], depth + 1);
+            }
+            "::" => return self.extern_path(&path[1..]),
+            _ => {}
+        }
+        if winsock::is_winsock_fn_path(path) {
+            return self.extern_path(path);
+        }
+        let m = self.module(mid);
+        if m.children.contains_key(&path[0]) {
+            return self.walk(mid, path, depth + 1);
+        }
+        if path.len() == 1 {
+            if let Some(c) = self.lookup_local_item(mid, &path[0]) {
+                return Some(c);
+            }
+        }
+        // 2015-style paths are relative to the crate root.
+        if self.module(ModId(0)).children.contains_key(&path[0]) {
+            return self.walk(ModId(0), path, depth + 1);
+        }
+        if path.len() >= 2 {
+            if let Some(target) = m.uses.get(&path[0]) {
+                if target.last() != Some(&path[0]) || target.len() > 1 {
+                    let mut full = target.clone();
+                    full.extend_from_slice(&path[1..]);
+                    return self.resolve_use_path(mid, &full, depth + 1);
+                }
+            }
+        }
+        self.extern_path(path)
+    }
+
+    fn lookup_local_item(&self, mid: ModId, name: &str) -> Option<Callee> {
+        let m = self.module(mid);
+        if let Some(&id) = m.fns.get(name) {
+            return Some(Callee::Crate(id));
+        }
+        if m.winsock_externs.contains(name) {
+            return Some(Callee::Winsock(name.to_string()));
+        }
+        None
+    }
+
+    /// The crate module a (glob) path names, if it is one of ours.
+    fn module_of_path(&self, mid: ModId, path: &[String], depth: usize) -> Option<ModId> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let (start, rest) = match path.first().map(String::as_str) {
+            Some("crate") => (ModId(0), &path[1..]),
+            Some("self") => (mid, &path[1..]),
+            Some("super") => (self.module(mid).parent.unwrap_or(ModId(0)), &path[1..]),
+            Some(first) if self.module(mid).children.contains_key(first) => (mid, path),
+            Some(first) if self.module(ModId(0)).children.contains_key(first) => (ModId(0), path),
+            _ => return None,
+        };
+        let mut cur = start;
+        for seg in rest {
+            if seg == "super" {
+                cur = self.module(cur).parent.unwrap_or(ModId(0));
+                continue;
+            }
+            cur = *self.module(cur).children.get(seg)?;
+        }
+        Some(cur)
+    }
+
+    /// A path into another crate: Winsock when it names a binding crate's Winsock module.
+    fn extern_path(&self, path: &[String]) -> Option<Callee> {
+        if winsock::is_winsock_fn_path(path) {
+            return path.last().map(|n| Callee::Winsock(n.clone()));
+        }
+        None
+    }
+}
