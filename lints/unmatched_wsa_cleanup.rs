@@ -54,10 +54,7 @@ fn check(cx: &mut LintCx<'_>) {
             ),
             UnmatchedReason::NoHolder => (
                 "no caller holds a Winsock reference for this cleanup",
-                format!(
-                    "call `WSACleanup` where `WSAStartup` succeeded, or make the cleanup function `pub` as the release half of an init/deinit pair (reported in {})",
-                    u.holder
-                ),
+                "call `WSACleanup` only where a successful `WSAStartup` is held, or make the function `pub` if it is the release half of an init/deinit pair".to_string(),
             ),
         };
         let mut e = cx.emit(
@@ -77,6 +74,12 @@ fn check(cx: &mut LintCx<'_>) {
         }
         for link in &u.chain {
             e = e.label(link.span, link.label.clone());
+        }
+        if u.reason == UnmatchedReason::NoHolder {
+            e = e.note(format!(
+                "{} reaches this cleanup without holding a Winsock reference",
+                u.holder
+            ));
         }
         e.note("an unmatched `WSACleanup` fails with WSANOTINITIALISED or releases a reference another component still uses")
             .help(help);

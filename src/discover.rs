@@ -103,6 +103,8 @@ pub fn io_message(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ if e.raw_os_error() == Some(40) => "symbolic link loop; not followed".to_string(),
+        std::io::ErrorKind::IsADirectory => "is a directory, not a file".to_string(),
         _ => e.to_string(),
     }
 }

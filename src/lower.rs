@@ -21,6 +21,10 @@ pub(crate) struct Lowerer {
     /// `macro_rules!` defined in this file, by name: expanded at their call sites.
     macros: std::collections::HashMap<String, Vec<MacroArm>>,
     expanding: usize,
+    /// Byte bounds of expressions already measured (by node address): `Spanned::span`
+    /// re-tokenizes the whole subtree, which is quadratic on deep nesting.
+    lo_memo: std::collections::HashMap<usize, usize>,
+    hi_memo: std::collections::HashMap<usize, usize>,
 }
 
 struct MacroArm {
@@ -37,6 +41,8 @@ impl Lowerer {
             nested: Vec::new(),
             macros: std::collections::HashMap::new(),
             expanding: 0,
+            lo_memo: std::collections::HashMap::new(),
+            hi_memo: std::collections::HashMap::new(),
         }
     }
 
@@ -47,6 +53,135 @@ impl Lowerer {
 
     fn span_of<T: Spanned>(&self, t: &T) -> Span {
         self.span(t.span())
+    }
+
+    fn lo(&self, s: proc_macro2::Span) -> usize {
+        self.base + s.byte_range().start
+    }
+
+    fn hi(&self, s: proc_macro2::Span) -> usize {
+        self.base + s.byte_range().end
+    }
+
+    /// Trees parsed out of macro tokens are dropped after lowering; their addresses may be reused.
+    fn forget_temporaries(&mut self) {
+        self.lo_memo.clear();
+        self.hi_memo.clear();
+    }
+
+    /// An expression's span from its first and last tokens, each found once per node.
+    fn expr_span(&mut self, e: &syn::Expr) -> Span {
+        let lo = self.first_lo(e);
+        let hi = self.last_hi(e);
+        Span::new(self.file, lo, hi)
+    }
+
+    fn first_lo(&mut self, e: &syn::Expr) -> usize {
+        let key = e as *const syn::Expr as usize;
+        if let Some(v) = self.lo_memo.get(&key) {
+            return *v;
+        }
+        use syn::Expr as E;
+        let v = match e {
+            E::Call(c) => self.first_lo(&c.func),
+            E::MethodCall(m) => self.first_lo(&m.receiver),
+            E::Binary(b) => self.first_lo(&b.left),
+            E::Assign(a) => self.first_lo(&a.left),
+            E::Field(f) => self.first_lo(&f.base),
+            E::Cast(c) => self.first_lo(&c.expr),
+            E::Index(i) => self.first_lo(&i.expr),
+            E::Try(t) => self.first_lo(&t.expr),
+            E::Await(a) => self.first_lo(&a.base),
+            E::Range(syn::ExprRange { start: Some(s), .. }) => self.first_lo(s),
+            E::Paren(p) => self.lo(p.paren_token.span.open()),
+            E::Tuple(t) => self.lo(t.paren_token.span.open()),
+            E::Array(a) => self.lo(a.bracket_token.span.open()),
+            E::Repeat(r) => self.lo(r.bracket_token.span.open()),
+            E::Unary(u) => self.lo(u.op.span()),
+            E::Reference(r) => self.lo(r.and_token.span),
+            E::If(i) => self.lo(i.if_token.span),
+            E::Match(m) => self.lo(m.match_token.span),
+            E::Block(b) => match &b.label {
+                Some(l) => self.lo(l.name.apostrophe),
+                None => self.lo(b.block.brace_token.span.open()),
+            },
+            E::Unsafe(u) => self.lo(u.unsafe_token.span),
+            E::Loop(l) => self.lo(l.loop_token.span),
+            E::While(w) => self.lo(w.while_token.span),
+            E::ForLoop(f) => self.lo(f.for_token.span),
+            E::Break(b) => self.lo(b.break_token.span),
+            E::Continue(c) => self.lo(c.continue_token.span),
+            E::Return(r) => self.lo(r.return_token.span),
+            E::Closure(c) => self.lo(c.or1_token.span),
+            E::Let(l) => self.lo(l.let_token.span),
+            E::Async(a) => self.lo(a.async_token.span),
+            E::Lit(l) => self.lo(l.lit.span()),
+            E::Path(p) => self.lo(p.path.span()),
+            E::Struct(s) => self.lo(s.path.span()),
+            E::Macro(m) => self.lo(m.mac.path.span()),
+            other => self.lo(other.span()),
+        };
+        self.lo_memo.insert(key, v);
+        v
+    }
+
+    fn last_hi(&mut self, e: &syn::Expr) -> usize {
+        let key = e as *const syn::Expr as usize;
+        if let Some(v) = self.hi_memo.get(&key) {
+            return *v;
+        }
+        use syn::Expr as E;
+        let v = match e {
+            E::Call(c) => self.hi(c.paren_token.span.close()),
+            E::MethodCall(m) => self.hi(m.paren_token.span.close()),
+            E::Binary(b) => self.last_hi(&b.right),
+            E::Assign(a) => self.last_hi(&a.right),
+            E::Field(f) => self.hi(f.member.span()),
+            E::Cast(c) => self.hi(c.ty.span()),
+            E::Index(i) => self.hi(i.bracket_token.span.close()),
+            E::Try(t) => self.hi(t.question_token.span),
+            E::Await(a) => self.hi(a.await_token.span),
+            E::Range(syn::ExprRange { end: Some(e), .. }) => self.last_hi(e),
+            E::Paren(p) => self.hi(p.paren_token.span.close()),
+            E::Tuple(t) => self.hi(t.paren_token.span.close()),
+            E::Array(a) => self.hi(a.bracket_token.span.close()),
+            E::Repeat(r) => self.hi(r.bracket_token.span.close()),
+            E::Unary(u) => self.last_hi(&u.expr),
+            E::Reference(r) => self.last_hi(&r.expr),
+            E::If(i) => match &i.else_branch {
+                Some((_, e)) => self.last_hi(e),
+                None => self.hi(i.then_branch.brace_token.span.close()),
+            },
+            E::Match(m) => self.hi(m.brace_token.span.close()),
+            E::Block(b) => self.hi(b.block.brace_token.span.close()),
+            E::Unsafe(u) => self.hi(u.block.brace_token.span.close()),
+            E::Loop(l) => self.hi(l.body.brace_token.span.close()),
+            E::While(w) => self.hi(w.body.brace_token.span.close()),
+            E::ForLoop(f) => self.hi(f.body.brace_token.span.close()),
+            E::Async(a) => self.hi(a.block.brace_token.span.close()),
+            E::Break(b) => match (&b.expr, &b.label) {
+                (Some(e), _) => self.last_hi(e),
+                (None, Some(l)) => self.hi(l.ident.span()),
+                _ => self.hi(b.break_token.span),
+            },
+            E::Continue(c) => match &c.label {
+                Some(l) => self.hi(l.ident.span()),
+                None => self.hi(c.continue_token.span),
+            },
+            E::Return(r) => match &r.expr {
+                Some(e) => self.last_hi(e),
+                None => self.hi(r.return_token.span),
+            },
+            E::Closure(c) => self.last_hi(&c.body),
+            E::Let(l) => self.last_hi(&l.expr),
+            E::Lit(l) => self.hi(l.lit.span()),
+            E::Path(p) => self.hi(p.path.span()),
+            E::Struct(s) => self.hi(s.brace_token.span.close()),
+            E::Macro(m) => self.hi(m.mac.delimiter.span().close()),
+            other => self.hi(other.span()),
+        };
+        self.hi_memo.insert(key, v);
+        v
     }
 
     pub(crate) fn file(&mut self, f: &syn::File) -> FileIr {
@@ -325,7 +460,11 @@ impl Lowerer {
                     semi: semi.is_some(),
                 }),
                 syn::Stmt::Macro(m) => {
-                    let span = self.span_of(&m.mac);
+                    let span = Span::new(
+                        self.file,
+                        self.lo(m.mac.path.span()),
+                        self.hi(m.mac.delimiter.span().close()),
+                    );
                     stmts.push(Stmt::Expr {
                         expr: self.mac(&m.mac, span),
                         semi: m.semi_token.is_some(),
@@ -353,7 +492,7 @@ impl Lowerer {
 
     fn expr(&mut self, e: &syn::Expr) -> Expr {
         use syn::Expr as E;
-        let span = self.span_of(e);
+        let span = self.expr_span(e);
         match e {
             E::Call(c) => Expr::Call {
                 func: self.boxed(&c.func),
@@ -623,16 +762,15 @@ impl Lowerer {
                     self.expanding += 1;
                     let e = self.expr(&expanded);
                     self.expanding -= 1;
+                    self.forget_temporaries();
                     return e;
                 }
             }
         }
         let args: Vec<syn::Expr> = parse_macro_args(m.tokens.clone());
-        Expr::Macro {
-            path,
-            args: self.exprs(&args),
-            span,
-        }
+        let args = self.exprs(&args);
+        self.forget_temporaries();
+        Expr::Macro { path, args, span }
     }
 
     /// Expands a call of a `macro_rules!` macro of this file when an arm without repetitions matches.

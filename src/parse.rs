@@ -31,9 +31,15 @@ pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
             } else {
                 (base + r.start, base + r.end)
             };
+            let what = e.to_string();
+            let what = if what == "cannot parse string into token stream" {
+                "unbalanced delimiters or an unterminated literal".to_string()
+            } else {
+                what
+            };
             Err(Diagnostic::input_error(
                 Span::new(file, lo, hi),
-                format!("this file does not parse as Rust: {e}"),
+                format!("this file does not parse as Rust: {what}"),
                 "syntax error here",
             ))
         }

@@ -81,7 +81,21 @@ pub struct CrateModel {
     pub drop_impls: HashMap<String, FnId>,
 }
 
-const MAX_DEPTH: usize = 24;
+/// Resolution steps one query may take: glob and re-export cycles (`use super::*` both ways)
+/// would otherwise make lookups exponential.
+pub struct Budget(std::cell::Cell<u32>);
+
+impl Budget {
+    fn new() -> Budget {
+        Budget(std::cell::Cell::new(256))
+    }
+
+    fn step(&self) -> bool {
+        let left = self.0.get();
+        self.0.set(left.saturating_sub(1));
+        left > 0
+    }
+}
 
 impl CrateModel {
     /// Builds the model; `take_mod` hands over the items of an out-of-line `mod x;` (by the span of its name).
@@ -257,7 +271,7 @@ impl CrateModel {
                 return Callee::Ctor(t.clone());
             }
         }
-        match self.resolve_in(ctx.module, segs, 0) {
+        match self.resolve_in(ctx.module, segs, &Budget::new()) {
             Some(c) => c,
             None => {
                 // `Type::new` where `Type` came in through a path we could not follow.
@@ -296,27 +310,27 @@ impl CrateModel {
         self.crate_types.contains(name)
     }
 
-    fn resolve_in(&self, mid: ModId, segs: &[String], depth: usize) -> Option<Callee> {
-        if depth > MAX_DEPTH || segs.is_empty() {
+    fn resolve_in(&self, mid: ModId, segs: &[String], b: &Budget) -> Option<Callee> {
+        if !b.step() || segs.is_empty() {
             return None;
         }
         let first = segs[0].as_str();
         if segs.len() == 1 {
-            return self.lookup_name(mid, first, depth);
+            return self.lookup_name(mid, first, b);
         }
         match first {
             "::" => return self.extern_path(&segs[1..]),
-            "crate" => return self.walk(ModId(0), &segs[1..], depth),
-            "self" => return self.walk(mid, &segs[1..], depth),
+            "crate" => return self.walk(ModId(0), &segs[1..], b),
+            "self" => return self.walk(mid, &segs[1..], b),
             "super" => {
                 let parent = self.module(mid).parent.unwrap_or(ModId(0));
-                return self.walk(parent, &segs[1..], depth);
+                return self.walk(parent, &segs[1..], b);
             }
             _ => {}
         }
         let m = self.module(mid);
         if let Some(&child) = m.children.get(first) {
-            return self.walk(child, &segs[1..], depth);
+            return self.walk(child, &segs[1..], b);
         }
         if segs.len() == 2 {
             if let Some(id) = self.assoc.get(&(first.to_string(), segs[1].clone())) {
@@ -328,13 +342,13 @@ impl CrateModel {
         if let Some(target) = m.uses.get(first) {
             let mut full = target.clone();
             full.extend_from_slice(&segs[1..]);
-            return self.resolve_use_path(mid, &full, depth + 1);
+            return self.resolve_use_path(mid, &full, b);
         }
         // A module reached through a glob import (`use crate::net::*; conn::open()`).
         for g in &m.globs {
-            if let Some(gm) = self.module_of_path(mid, g, depth + 1) {
+            if let Some(gm) = self.module_of_path(mid, g, b) {
                 if let Some(&child) = self.module(gm).children.get(first) {
-                    return self.walk(child, &segs[1..], depth + 1);
+                    return self.walk(child, &segs[1..], b);
                 }
             }
         }
@@ -342,7 +356,7 @@ impl CrateModel {
     }
 
     /// A single name in module `mid`: local items shadow imports, imports shadow globs.
-    fn lookup_name(&self, mid: ModId, name: &str, depth: usize) -> Option<Callee> {
+    fn lookup_name(&self, mid: ModId, name: &str, b: &Budget) -> Option<Callee> {
         let m = self.module(mid);
         if let Some(&id) = m.fns.get(name) {
             return Some(Callee::Crate(id));
@@ -357,7 +371,7 @@ impl CrateModel {
             return Some(Callee::Ctor(name.to_string()));
         }
         if let Some(target) = m.uses.get(name) {
-            return self.resolve_use_path(mid, target, depth + 1);
+            return self.resolve_use_path(mid, target, b);
         }
         for g in &m.globs {
             if winsock::is_winsock_module(g) {
@@ -366,9 +380,9 @@ impl CrateModel {
                 }
                 continue;
             }
-            if let Some(gm) = self.module_of_path(mid, g, depth + 1) {
+            if let Some(gm) = self.module_of_path(mid, g, b) {
                 if gm != mid {
-                    if let Some(c) = self.lookup_name(gm, name, depth + 1) {
+                    if let Some(c) = self.lookup_name(gm, name, b) {
                         return Some(c);
                     }
                 }
@@ -380,24 +394,24 @@ impl CrateModel {
     }
 
     /// Walks `segs` down from module `mid`; the last segment is looked up there.
-    fn walk(&self, mid: ModId, segs: &[String], depth: usize) -> Option<Callee> {
-        if depth > MAX_DEPTH || segs.is_empty() {
+    fn walk(&self, mid: ModId, segs: &[String], b: &Budget) -> Option<Callee> {
+        if !b.step() || segs.is_empty() {
             return None;
         }
         if segs.len() == 1 {
-            return self.lookup_name(mid, &segs[0], depth + 1);
+            return self.lookup_name(mid, &segs[0], b);
         }
         match segs[0].as_str() {
             "super" => {
                 let parent = self.module(mid).parent.unwrap_or(ModId(0));
-                return self.walk(parent, &segs[1..], depth + 1);
+                return self.walk(parent, &segs[1..], b);
             }
-            "self" => return self.walk(mid, &segs[1..], depth + 1),
+            "self" => return self.walk(mid, &segs[1..], b),
             _ => {}
         }
         let m = self.module(mid);
         if let Some(&child) = m.children.get(&segs[0]) {
-            return self.walk(child, &segs[1..], depth + 1);
+            return self.walk(child, &segs[1..], b);
         }
         if segs.len() == 2 {
             if let Some(id) = self.assoc.get(&(segs[0].clone(), segs[1].clone())) {
@@ -408,22 +422,22 @@ impl CrateModel {
             // A re-export: `pub use windows_sys::Win32::Networking::WinSock as ws;`
             let mut full = target.clone();
             full.extend_from_slice(&segs[1..]);
-            return self.resolve_use_path(mid, &full, depth + 1);
+            return self.resolve_use_path(mid, &full, b);
         }
         None
     }
 
     /// A path as written in a `use` of module `mid` (2018 rules: crate name, `crate`, `self`, `super`, or a local name).
-    fn resolve_use_path(&self, mid: ModId, path: &[String], depth: usize) -> Option<Callee> {
-        if depth > MAX_DEPTH || path.is_empty() {
+    fn resolve_use_path(&self, mid: ModId, path: &[String], b: &Budget) -> Option<Callee> {
+        if !b.step() || path.is_empty() {
             return None;
         }
         match path[0].as_str() {
-            "crate" => return self.walk(ModId(0), &path[1..], depth + 1),
-            "self" => return self.walk(mid, &path[1..], depth + 1),
+            "crate" => return self.walk(ModId(0), &path[1..], b),
+            "self" => return self.walk(mid, &path[1..], b),
             "super" => {
                 let parent = self.module(mid).parent.unwrap_or(ModId(0));
-                return self.walk(parent, &path[1..], depth + 1);
+                return self.walk(parent, &path[1..], b);
             }
             "::" => return self.extern_path(&path[1..]),
             _ => {}
@@ -433,7 +447,7 @@ impl CrateModel {
         }
         let m = self.module(mid);
         if m.children.contains_key(&path[0]) {
-            return self.walk(mid, path, depth + 1);
+            return self.walk(mid, path, b);
         }
         if path.len() == 1 {
             if let Some(c) = self.lookup_local_item(mid, &path[0]) {
@@ -442,14 +456,14 @@ impl CrateModel {
         }
         // 2015-style paths are relative to the crate root.
         if self.module(ModId(0)).children.contains_key(&path[0]) {
-            return self.walk(ModId(0), path, depth + 1);
+            return self.walk(ModId(0), path, b);
         }
         if path.len() >= 2 {
             if let Some(target) = m.uses.get(&path[0]) {
                 if target.last() != Some(&path[0]) || target.len() > 1 {
                     let mut full = target.clone();
                     full.extend_from_slice(&path[1..]);
-                    return self.resolve_use_path(mid, &full, depth + 1);
+                    return self.resolve_use_path(mid, &full, b);
                 }
             }
         }
@@ -468,8 +482,8 @@ impl CrateModel {
     }
 
     /// The crate module a (glob) path names, if it is one of ours.
-    fn module_of_path(&self, mid: ModId, path: &[String], depth: usize) -> Option<ModId> {
-        if depth > MAX_DEPTH {
+    fn module_of_path(&self, mid: ModId, path: &[String], b: &Budget) -> Option<ModId> {
+        if !b.step() {
             return None;
         }
         let (start, rest) = match path.first().map(String::as_str) {
