@@ -66,7 +66,7 @@ fn check(cx: &mut LintCx<'_>) {
         if let Some(prev) = u.previous {
             let l = match u.reason {
                 UnmatchedReason::AfterFailedStartup => {
-                    "`WSAStartup` fails here and takes no reference"
+                    "the startup fails here and takes no reference"
                 }
                 _ => "the reference is already released here",
             };

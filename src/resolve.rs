@@ -344,11 +344,18 @@ impl CrateModel {
             full.extend_from_slice(&segs[1..]);
             return self.resolve_use_path(mid, &full, b);
         }
-        // A module reached through a glob import (`use crate::net::*; conn::open()`).
+        // A module reached through a glob import (`use crate::net::*; conn::open()`, or
+        // `use windows_sys::Win32::Networking::*; WinSock::WSAStartup()`).
         for g in &m.globs {
             if let Some(gm) = self.module_of_path(mid, g, b) {
                 if let Some(&child) = self.module(gm).children.get(first) {
                     return self.walk(child, &segs[1..], b);
+                }
+            } else {
+                let mut full = g.clone();
+                full.extend_from_slice(segs);
+                if let Some(c) = self.extern_path(&full) {
+                    return Some(c);
                 }
             }
         }

@@ -88,6 +88,8 @@ pub struct CallGraph<'a> {
     pub referenced: HashSet<UnitId>,
     /// Method names called where the receiver's type was unknown and several crate methods match.
     pub ambiguous_methods: HashSet<String>,
+    /// The unit of each closure, by (owning function, index in its body).
+    pub closure_units: HashMap<(FnId, usize), UnitId>,
 }
 
 const SOCKET_IO: &[&str] = &[
@@ -107,6 +109,7 @@ impl<'a> CallGraph<'a> {
             called: HashSet::new(),
             referenced: HashSet::new(),
             ambiguous_methods: HashSet::new(),
+            closure_units: HashMap::new(),
         };
         for f in &model.fns {
             let id = UnitId(g.units.len() as u32);
@@ -192,6 +195,7 @@ impl<'a> CallGraph<'a> {
             unit.evidence = evidence;
             unit.resolved = resolved;
         }
+        g.closure_units = closure_unit;
         g
     }
 

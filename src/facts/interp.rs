@@ -545,7 +545,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 out
             }
-            Expr::Closure { .. } => vec![(st, Val::Lit(OTHER, false))],
+            Expr::Closure { index, span } => {
+                let mut st = st;
+                let v = self.closure(&mut st, *index, *span);
+                vec![(st, v)]
+            }
             Expr::Macro { path, .. } if path.last().map(String::as_str) == Some("matches") => {
                 self.cond_value(e, st)
             }
@@ -861,6 +865,28 @@ impl Interp<'_, '_, '_> {
         Val::Lit(OTHER, false)
     }
 
+    /// A closure that calls `WSACleanup` (a scope guard's, an `on_exit` callback) takes over one held
+    /// reference, as a guard value does: whoever runs it later releases that reference.
+    fn closure(&mut self, st: &mut State, index: usize, span: Span) -> Val {
+        let owner = self.unit.ctx().id;
+        let releases = self
+            .cx
+            .graph
+            .closure_units
+            .get(&(owner, index))
+            .and_then(|u| self.cx.summaries.get(u))
+            .is_some_and(|s| s.outcomes.iter().any(|o| !o.releases.is_empty()));
+        if releases {
+            if let Some(tok) = st.held.pop() {
+                let id = val_of_span(span);
+                st.guards.insert(id, tok.site);
+                st.vals.insert(id, OTHER);
+                return Val::Sym(id);
+            }
+        }
+        Val::Lit(OTHER, false)
+    }
+
     /// `WSACleanup` (directly, or inside a callee): releases a held reference, or the caller's.
     fn release(&mut self, st: &mut State, here: Span, cleanup: Span, chain: Vec<Link>) {
         if st.held.pop().is_some() {
@@ -985,8 +1011,14 @@ impl Interp<'_, '_, '_> {
             return;
         };
         let callee = self.cx.graph.unit(u).display();
+        let acquirer = sum.outcomes.iter().any(|o| !o.acquires.is_empty());
         for o in &sum.outcomes {
             let mut s = st.clone();
+            if acquirer && o.acquires.is_empty() {
+                // The callee's startup failed on this outcome: a cleanup now would be unmatched.
+                s.own = true;
+                s.last_own = Some((span, OwnEvent::FailedStartup));
+            }
             for acq in &o.acquires {
                 let mut chain = acq.clone();
                 if let Some(first) = chain.first_mut() {
