@@ -276,10 +276,7 @@ fn run_common(
         Ok(d) => d,
         Err(e) => return error(&e),
     };
-    let missing_path = discovered
-        .problems
-        .iter()
-        .any(|p| p.message == "no such file or directory");
+    let missing_path = discovered.missing_arg;
     let out = pool.install(|| driver::run(discovered, lints, &levels));
     let report = Report {
         db: &out.db,

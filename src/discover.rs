@@ -24,6 +24,8 @@ pub struct Discovered {
     pub problems: Vec<PathProblem>,
     /// Loose files (no Cargo package): a root reached as another root's module is dropped later.
     pub loose_roots: BTreeSet<PathBuf>,
+    /// A path named on the command line does not exist (a usage error).
+    pub missing_arg: bool,
 }
 
 /// Files and directories from the command line.
@@ -34,6 +36,7 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
         let meta = match std::fs::metadata(p) {
             Ok(m) => m,
             Err(e) => {
+                d.missing_arg |= e.kind() == std::io::ErrorKind::NotFound;
                 d.problems.push(PathProblem {
                     path: p.display().to_string(),
                     message: io_message(&e),
@@ -296,6 +299,7 @@ pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
         requested: None,
         problems: Vec::new(),
         loose_roots: BTreeSet::new(),
+        missing_arg: false,
     })
 }
 

@@ -31,6 +31,11 @@ pub fn read_source(db: &SourceDb, path: &Path) -> Result<FileId, PathProblem> {
         path: display_path(path),
         message,
     };
+    // Only regular files: reading a FIFO or device named `*.rs` would block or never end.
+    let meta = std::fs::metadata(path).map_err(|e| problem(io_message(&e)))?;
+    if !meta.is_file() {
+        return Err(problem("not a regular file; it is skipped".to_string()));
+    }
     let bytes = std::fs::read(path).map_err(|e| problem(io_message(&e)))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         problem(format!(

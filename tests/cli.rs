@@ -15,7 +15,8 @@ fn stderr(o: &std::process::Output) -> String {
 
 const LEAK: &str = "fixtures/missing_wsa_cleanup/question_mark_leaks.rs";
 const CLEAN: &str = "fixtures/missing_wsa_cleanup/cleanup_on_every_path.rs";
-const WARN_ONLY: &str = "fixtures/closesocket_without_shutdown/accepted_socket_closed_without_shutdown.rs";
+const WARN_ONLY: &str =
+    "fixtures/closesocket_without_shutdown/accepted_socket_closed_without_shutdown.rs";
 
 #[test]
 fn exit_status_follows_the_contract() {
@@ -27,7 +28,13 @@ fn exit_status_follows_the_contract() {
     assert!(stderr(&o).contains("error[wsa_lint::closesocket_without_shutdown]"));
     assert!(stderr(&o).contains("raised to an error by `-D warnings`"));
     // A later flag wins, as in rustc.
-    let o = run(wsa_lint().args(["-D", "closesocket_without_shutdown", "-A", "closesocket_without_shutdown", WARN_ONLY]));
+    let o = run(wsa_lint().args([
+        "-D",
+        "closesocket_without_shutdown",
+        "-A",
+        "closesocket_without_shutdown",
+        WARN_ONLY,
+    ]));
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     let o = run(wsa_lint().args(["-A", "missing_wsa_cleanup", LEAK]));
@@ -42,12 +49,21 @@ fn exit_status_follows_the_contract() {
 fn usage_errors_exit_2() {
     let o = run(wsa_lint().args(["-D", "missing_wsa_cleanpu", CLEAN]));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown lint `missing_wsa_cleanpu`; did you mean `missing_wsa_cleanup`?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("unknown lint `missing_wsa_cleanpu`; did you mean `missing_wsa_cleanup`?"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(wsa_lint().args(["--message-format", "xml", CLEAN]));
     assert_eq!(o.status.code(), Some(2));
     let o = run(wsa_lint().arg("no/such/path.rs"));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no/such/path.rs: no such file or directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no/such/path.rs: no such file or directory"),
+        "{}",
+        stderr(&o)
+    );
     // A missing path is reported, but the other paths are still linted.
     let o = run(wsa_lint().args(["no/such/path.rs", LEAK]));
     assert_eq!(o.status.code(), Some(2));
@@ -135,7 +151,13 @@ fn one_file_of_a_crate_is_linted_with_its_crate_around_it() {
     // main.rs alone: the obligation comes from net.rs, which is read for context.
     let o = run(wsa_lint().args(["--message-format", "short", &format!("{dir}/src/main.rs")]));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).starts_with(&format!("{dir}/src/main.rs:14:5: error[wsa_lint::missing_wsa_cleanup]")), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with(&format!(
+            "{dir}/src/main.rs:14:5: error[wsa_lint::missing_wsa_cleanup]"
+        )),
+        "{}",
+        stdout(&o)
+    );
     // net.rs alone: the finding is in main.rs, which was not asked about.
     let o = run(wsa_lint().args(["--message-format", "short", &format!("{dir}/src/net.rs")]));
     assert_eq!(o.status.code(), Some(0));
@@ -158,20 +180,50 @@ fn bad_input_is_a_diagnostic_and_the_rest_is_still_linted() {
     write(d, "latin1.rs", b"// caf\xe9\nfn main() {}\n");
     write(d, "empty.rs", b"");
     std::fs::create_dir_all(d.join("dir_named.rs")).unwrap();
-    let deep = format!("fn main() {{ let x = {}1{}; }}\n", "(".repeat(20_000), ")".repeat(20_000));
+    let deep = format!(
+        "fn main() {{ let x = {}1{}; }}\n",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
     write(d, "deep.rs", deep.as_bytes());
     std::os::unix::fs::symlink(d.join("loop"), d.join("loop")).ok();
     std::os::unix::fs::symlink(d, d.join("sub_loop")).unwrap();
     write(d, "leak.rs", LEAKY_MAIN.as_bytes());
-    let o = run(wsa_lint().args(["--message-format", "short"]).arg(d));
+    std::os::unix::fs::symlink(d.join("gone.rs"), d.join("dangling.rs")).unwrap();
+    let fifo = d.join("fifo.rs");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = run(wsa_lint()
+        .args(["--message-format", "short"])
+        .arg(d)
+        .arg(&fifo));
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
-    assert!(out.contains("broken.rs:1:10: error: this file does not parse as Rust: unbalanced delimiters"), "{out}");
-    assert!(out.contains("latin1.rs: error: file is not valid UTF-8"), "{out}");
+    assert!(
+        out.contains(
+            "broken.rs:1:10: error: this file does not parse as Rust: unbalanced delimiters"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("latin1.rs: error: file is not valid UTF-8"),
+        "{out}"
+    );
     assert!(out.contains("sub_loop: error: symbolic link loop"), "{out}");
     assert!(out.contains("loop: error: symbolic link loop"), "{out}");
-    assert!(out.contains("leak.rs:4:14: error[wsa_lint::missing_wsa_cleanup]"), "{out}");
+    assert!(
+        out.contains("leak.rs:4:14: error[wsa_lint::missing_wsa_cleanup]"),
+        "{out}"
+    );
     assert!(!out.contains("deep.rs"), "deep nesting parses: {out}");
+    assert!(
+        out.contains("dangling.rs: error: no such file or directory"),
+        "{out}"
+    );
+    assert!(out.contains("fifo.rs: error: not a regular file"), "{out}");
     assert!(!out.contains("empty.rs"), "{out}");
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
@@ -190,7 +242,9 @@ fn spans_are_right_with_bom_crlf_tabs_and_wide_characters() {
     let tmp = tempfile::tempdir().unwrap();
     let text = "\u{feff}use windows_sys::Win32::Networking::WinSock::{WSAStartup, WSADATA};\r\nfn main() {\r\n\tlet s = \"日本語\"; let mut d: WSADATA = unsafe { std::mem::zeroed() }; unsafe { WSAStartup(0x202, &mut d) };\r\n}\r\n";
     write(tmp.path(), "crlf.rs", text.as_bytes());
-    let o = run(wsa_lint().args(["--message-format", "json"]).arg(tmp.path().join("crlf.rs")));
+    let o = run(wsa_lint()
+        .args(["--message-format", "json"])
+        .arg(tmp.path().join("crlf.rs")));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
     let span = &v["message"]["spans"][0];
     assert_eq!(span["line_start"], 3);
@@ -210,12 +264,23 @@ fn cargo_wsa_lint_reads_manifests_and_never_builds() {
     write(
         d,
         "build.rs",
-        format!("fn main() {{ std::fs::write({:?}, \"x\").unwrap(); }}\n", marker.display()).as_bytes(),
+        format!(
+            "fn main() {{ std::fs::write({:?}, \"x\").unwrap(); }}\n",
+            marker.display()
+        )
+        .as_bytes(),
     );
     write(d, "src/main.rs", LEAKY_MAIN.as_bytes());
-    let o = run(cargo_wsa_lint().arg("--manifest-path").arg(d.join("Cargo.toml")).args(["--message-format", "short"]));
+    let o = run(cargo_wsa_lint()
+        .arg("--manifest-path")
+        .arg(d.join("Cargo.toml"))
+        .args(["--message-format", "short"]));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stdout(&o).contains("src/main.rs:4:14: error[wsa_lint::missing_wsa_cleanup]"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("src/main.rs:4:14: error[wsa_lint::missing_wsa_cleanup]"),
+        "{}",
+        stdout(&o)
+    );
     assert!(!marker.exists(), "the build script ran");
     assert!(!d.join("target").exists(), "something was built");
 }
@@ -223,9 +288,23 @@ fn cargo_wsa_lint_reads_manifests_and_never_builds() {
 #[test]
 fn cargo_wsa_lint_selects_packages() {
     let manifest = "fixtures/crates/workspace/Cargo.toml";
-    let o = run(cargo_wsa_lint().args(["--manifest-path", manifest, "-p", "ws-client", "--message-format", "short"]));
+    let o = run(cargo_wsa_lint().args([
+        "--manifest-path",
+        manifest,
+        "-p",
+        "ws-client",
+        "--message-format",
+        "short",
+    ]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run(cargo_wsa_lint().args(["--manifest-path", manifest, "-p", "ws-server", "--message-format", "short"]));
+    let o = run(cargo_wsa_lint().args([
+        "--manifest-path",
+        manifest,
+        "-p",
+        "ws-server",
+        "--message-format",
+        "short",
+    ]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("server/src/main.rs"));
     let o = run(cargo_wsa_lint().args(["--manifest-path", manifest, "-p", "nope"]));
@@ -233,5 +312,9 @@ fn cargo_wsa_lint_selects_packages() {
     assert!(stderr(&o).contains("package `nope` is not a member of this workspace"));
     let o = run(cargo_wsa_lint().args(["--manifest-path", "no/Cargo.toml"]));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("`cargo metadata` failed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`cargo metadata` failed"),
+        "{}",
+        stderr(&o)
+    );
 }

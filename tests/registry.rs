@@ -23,7 +23,9 @@ fn every_lint_file_is_registered_under_its_own_name() {
     assert_eq!(registered.len(), ALL.len(), "duplicate lint names");
     for def in ALL {
         let name = def.lint.name;
-        assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        assert!(name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
         let src = std::fs::read_to_string(root().join("lints").join(format!("{name}.rs"))).unwrap();
         assert!(
             src.contains(&format!("pub {} = \"{name}\"", name.to_uppercase())),
@@ -39,7 +41,11 @@ fn every_lint_is_documented() {
         for section in ["### What it does", "### Why is this bad", "### Example"] {
             assert!(docs.contains(section), "{} lacks {section}", def.lint.name);
         }
-        assert!(!def.lint.summary.ends_with('.'), "{}: summary ends with a period", def.lint.name);
+        assert!(
+            !def.lint.summary.ends_with('.'),
+            "{}: summary ends with a period",
+            def.lint.name
+        );
     }
 }
 

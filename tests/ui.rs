@@ -61,7 +61,12 @@ fn rel(p: &Path) -> String {
     p.strip_prefix(root()).unwrap_or(p).display().to_string()
 }
 
-fn check_case(case_arg: &str, files: &[PathBuf], snap_base: &Path, cargo: Option<&Path>) -> Vec<String> {
+fn check_case(
+    case_arg: &str,
+    files: &[PathBuf],
+    snap_base: &Path,
+    cargo: Option<&Path>,
+) -> Vec<String> {
     let mut failures = Vec::new();
     let mk = |fmt: &str| {
         let mut c = match cargo {
@@ -111,8 +116,14 @@ fn check_case(case_arg: &str, files: &[PathBuf], snap_base: &Path, cargo: Option
             String::from_utf8_lossy(&json.stderr)
         ));
     }
-    failures.extend(check_snapshot(&snapshot_path(snap_base, "stderr"), &human_text));
-    failures.extend(check_snapshot(&snapshot_path(snap_base, "json"), &json_text));
+    failures.extend(check_snapshot(
+        &snapshot_path(snap_base, "stderr"),
+        &human_text,
+    ));
+    failures.extend(check_snapshot(
+        &snapshot_path(snap_base, "json"),
+        &json_text,
+    ));
     failures
 }
 
@@ -137,7 +148,12 @@ fn fixture_crates_through_cargo_wsa_lint() {
             continue;
         }
         let manifest = dir.join("Cargo.toml");
-        failures.extend(check_case(&rel(&dir), &rs_files(&dir), &dir, Some(&manifest)));
+        failures.extend(check_case(
+            &rel(&dir),
+            &rs_files(&dir),
+            &dir,
+            Some(&manifest),
+        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

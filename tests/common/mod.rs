@@ -47,15 +47,14 @@ pub fn markers(files: &[PathBuf]) -> Vec<(String, usize, String)> {
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(f).expect("fixture is readable");
-        let rel = f
-            .strip_prefix(root())
-            .unwrap_or(f)
-            .display()
-            .to_string();
+        let rel = f.strip_prefix(root()).unwrap_or(f).display().to_string();
         for (i, line) in text.lines().enumerate() {
             if let Some(pos) = line.find("//~") {
                 for name in line[pos + 3..].split_whitespace() {
-                    if name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+                    if name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    {
                         out.push((rel.clone(), i + 1, name.to_string()));
                     }
                 }
@@ -90,7 +89,10 @@ pub fn findings(json: &str) -> Vec<(String, usize, String)> {
             .collect();
         assert_eq!(primary.len(), 1, "exactly one primary span: {line}");
         out.push((
-            primary[0]["file_name"].as_str().expect("file_name").to_string(),
+            primary[0]["file_name"]
+                .as_str()
+                .expect("file_name")
+                .to_string(),
             primary[0]["line_start"].as_u64().expect("line_start") as usize,
             name.to_string(),
         ));
