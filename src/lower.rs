@@ -77,6 +77,10 @@ impl Lowerer {
     }
 
     fn first_lo(&mut self, e: &syn::Expr) -> usize {
+        stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || self.first_lo_inner(e))
+    }
+
+    fn first_lo_inner(&mut self, e: &syn::Expr) -> usize {
         let key = e as *const syn::Expr as usize;
         if let Some(v) = self.lo_memo.get(&key) {
             return *v;
@@ -126,6 +130,10 @@ impl Lowerer {
     }
 
     fn last_hi(&mut self, e: &syn::Expr) -> usize {
+        stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || self.last_hi_inner(e))
+    }
+
+    fn last_hi_inner(&mut self, e: &syn::Expr) -> usize {
         let key = e as *const syn::Expr as usize;
         if let Some(v) = self.hi_memo.get(&key) {
             return *v;
@@ -491,6 +499,10 @@ impl Lowerer {
     }
 
     fn expr(&mut self, e: &syn::Expr) -> Expr {
+        stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &syn::Expr) -> Expr {
         use syn::Expr as E;
         let span = self.expr_span(e);
         match e {

@@ -181,11 +181,19 @@ fn bad_input_is_a_diagnostic_and_the_rest_is_still_linted() {
     write(d, "empty.rs", b"");
     std::fs::create_dir_all(d.join("dir_named.rs")).unwrap();
     let deep = format!(
-        "fn main() {{ let x = {}1{}; }}\n",
-        "(".repeat(20_000),
-        ")".repeat(20_000)
+        "fn main() {{ let x = {}1{}; let y = {}1{}; }}\n",
+        "(".repeat(60_000),
+        ")".repeat(60_000),
+        "{".repeat(30_000),
+        "}".repeat(30_000)
     );
     write(d, "deep.rs", deep.as_bytes());
+    let too_deep = format!(
+        "fn main() {{ let x = {}1{}; }}\n",
+        "[".repeat(100_001),
+        "]".repeat(100_001)
+    );
+    write(d, "too_deep.rs", too_deep.as_bytes());
     std::os::unix::fs::symlink(d.join("loop"), d.join("loop")).ok();
     std::os::unix::fs::symlink(d, d.join("sub_loop")).unwrap();
     write(d, "leak.rs", LEAKY_MAIN.as_bytes());
@@ -218,7 +226,13 @@ fn bad_input_is_a_diagnostic_and_the_rest_is_still_linted() {
         out.contains("leak.rs:4:14: error[wsa_lint::missing_wsa_cleanup]"),
         "{out}"
     );
-    assert!(!out.contains("deep.rs"), "deep nesting parses: {out}");
+    assert!(!out.contains("/deep.rs"), "deep nesting parses: {out}");
+    assert!(
+        out.contains(
+            "too_deep.rs:1:100020: error: expressions are nested more than 100000 levels deep"
+        ),
+        "{out}"
+    );
     assert!(
         out.contains("dangling.rs: error: no such file or directory"),
         "{out}"

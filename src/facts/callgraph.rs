@@ -379,8 +379,10 @@ impl Walker<'_, '_> {
     }
 
     fn expr(&mut self, e: &Expr) {
-        // Iterative over the spine of long method chains and binary operators would be nicer;
-        // recursion is bounded by the parser's nesting and runs on a large stack.
+        stacker::maybe_grow(256 * 1024, 8 * 1024 * 1024, || self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &Expr) {
         match e {
             Expr::Call { func, args, span } => {
                 let t = match &**func {

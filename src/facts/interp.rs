@@ -17,6 +17,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 const MAX_STATES: usize = 48;
 /// Loop bodies are re-run until nothing new appears, at most this often.
 const MAX_LOOP_ROUNDS: usize = 4;
+/// Stack left before a recursive step moves to a fresh segment, and that segment's size.
+pub(crate) const RED_ZONE: usize = 256 * 1024;
+pub(crate) const STACK_GROWTH: usize = 8 * 1024 * 1024;
 /// Work budget per unit (expression visits), so hostile input cannot hang the run.
 const MAX_STEPS: usize = 400_000;
 
@@ -379,6 +382,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
     }
 
     fn eval(&mut self, e: &Expr, st: State) -> Outs {
+        // Deeply nested input: grow the stack instead of overflowing it.
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.eval_inner(e, st))
+    }
+
+    fn eval_inner(&mut self, e: &Expr, st: State) -> Outs {
         if !self.tick() {
             return Vec::new();
         }
@@ -670,6 +678,10 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 
     /// Splits paths by a boolean condition, narrowing the values it tests.
     fn cond(&mut self, e: &Expr, st: State) -> (Vec<State>, Vec<State>) {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.cond_inner(e, st))
+    }
+
+    fn cond_inner(&mut self, e: &Expr, st: State) -> (Vec<State>, Vec<State>) {
         if !self.tick() {
             return (Vec::new(), Vec::new());
         }
