@@ -6,7 +6,7 @@ use crate::diag::Level;
 use crate::discover::{self, CargoSelection};
 use crate::driver;
 use crate::engine::{LevelSource, Levels};
-use crate::lint::{Group, LintDef};
+use crate::lint::{group_of, LintDef};
 use crate::render::{self, Format, Report};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
@@ -65,6 +65,14 @@ pub struct Common {
     /// Number of worker threads (default: number of CPUs)
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Report `// wsa-lint: allow(..)` comments that suppress nothing
+    #[arg(long)]
+    pub warn_unused_allows: bool,
+
+    /// Apply machine-applicable suggestions to the files (each written atomically), then report what is left
+    #[arg(long)]
+    pub fix: bool,
 }
 
 /// Finds Winsock misuse in Rust source code, without building or running it.
@@ -119,10 +127,10 @@ pub fn main_plain(lints: &[&LintDef]) -> ExitCode {
         Err(e) => e.exit(),
     };
     let order = level_order(&matches);
-    run_common(&cli.common, &order, lints, || {
-        Ok(discover::from_paths(&driver::default_paths(
-            cli.paths.clone(),
-        )))
+    let paths = driver::default_paths(cli.paths.clone());
+    let config_start = paths[0].clone();
+    run_common(&cli.common, &order, lints, &config_start, || {
+        Ok(discover::from_paths(&paths))
     })
 }
 
@@ -143,7 +151,11 @@ pub fn main_cargo(lints: &[&LintDef]) -> ExitCode {
         packages: cli.packages.clone(),
         workspace: cli.workspace,
     };
-    run_common(&cli.common, &order, lints, || {
+    let config_start = cli
+        .manifest_path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+    run_common(&cli.common, &order, lints, &config_start, || {
         discover::from_cargo(&sel).map_err(|e| e.to_string())
     })
 }
@@ -166,48 +178,60 @@ fn level_order(m: &clap::ArgMatches) -> Vec<(usize, Level, String)> {
     out
 }
 
-fn group_of(name: &str) -> Option<Option<Group>> {
-    match name {
-        "all" => Some(None),
-        "correctness" => Some(Some(Group::Correctness)),
-        "suspicious" => Some(Some(Group::Suspicious)),
-        "pedantic" => Some(Some(Group::Pedantic)),
-        _ => None,
-    }
-}
-
 fn normalize_lint_name(name: &str) -> String {
     name.trim_start_matches("wsa_lint::").replace('-', "_")
 }
 
+/// Levels from configuration files, then the command line (which wins).
 pub fn build_levels(
+    config: &[crate::config::Setting],
     order: &[(usize, Level, String)],
     lints: &[&LintDef],
 ) -> Result<Levels, String> {
     let mut levels = Levels::default();
+    for s in config {
+        apply_level(
+            &mut levels,
+            lints,
+            &s.name,
+            s.level,
+            LevelSource::Config(s.origin.clone()),
+        )
+        .map_err(|e| format!("{}: {e}", s.origin))?;
+    }
     for (_, level, raw) in order {
-        let name = normalize_lint_name(raw);
-        if name == "warnings" {
-            match level {
-                Level::Deny => levels.warnings_are_errors = true,
-                _ => levels.warnings_are_errors = false,
-            }
-            continue;
-        }
-        if let Some(group) = group_of(&name) {
-            for def in lints {
-                if group.is_none_or(|g| g == def.lint.group) {
-                    levels.set(def.lint.name, *level, LevelSource::CommandLine);
-                }
-            }
-            continue;
-        }
-        match lints.iter().find(|d| d.lint.name == name) {
-            Some(def) => levels.set(def.lint.name, *level, LevelSource::CommandLine),
-            None => return Err(unknown_lint(raw, lints)),
-        }
+        apply_level(&mut levels, lints, raw, *level, LevelSource::CommandLine)?;
     }
     Ok(levels)
+}
+
+fn apply_level(
+    levels: &mut Levels,
+    lints: &[&LintDef],
+    raw: &str,
+    level: Level,
+    source: LevelSource,
+) -> Result<(), String> {
+    let name = normalize_lint_name(raw);
+    if name == "warnings" {
+        levels.warnings_are_errors = level == Level::Deny;
+        return Ok(());
+    }
+    if let Some(group) = group_of(&name) {
+        for def in lints {
+            if group.is_none_or(|g| g == def.lint.group) {
+                levels.set(def.lint.name, level, source.clone());
+            }
+        }
+        return Ok(());
+    }
+    match lints.iter().find(|d| d.lint.name == name) {
+        Some(def) => {
+            levels.set(def.lint.name, level, source);
+            Ok(())
+        }
+        None => Err(unknown_lint(raw, lints)),
+    }
 }
 
 fn unknown_lint(raw: &str, lints: &[&LintDef]) -> String {
@@ -247,6 +271,7 @@ fn run_common(
     common: &Common,
     order: &[(usize, Level, String)],
     lints: &[&LintDef],
+    config_start: &std::path::Path,
     discover: impl FnOnce() -> Result<discover::Discovered, String>,
 ) -> ExitCode {
     if common.list {
@@ -259,7 +284,11 @@ fn run_common(
             None => error(&unknown_lint(&name, lints)),
         };
     }
-    let levels = match build_levels(order, lints) {
+    let config = match crate::config::discover(config_start) {
+        Ok(c) => c,
+        Err(e) => return error(&e.to_string()),
+    };
+    let levels = match build_levels(&config, order, lints) {
         Ok(l) => l,
         Err(e) => return error(&e),
     };
@@ -277,7 +306,28 @@ fn run_common(
         Err(e) => return error(&e),
     };
     let missing_path = discovered.missing_arg;
-    let out = pool.install(|| driver::run(discovered, lints, &levels));
+    let opts = driver::RunOptions {
+        warn_unused_allows: common.warn_unused_allows,
+    };
+    let mut out = pool.install(|| driver::run(discovered, lints, &levels, &opts));
+    if common.fix {
+        match crate::fix::apply(&out.db, &out.diags) {
+            Ok(fixed) => {
+                if !fixed.diags.is_empty() {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "wsa-lint: fixed {} finding{} in {} file{}",
+                        fixed.diags.len(),
+                        if fixed.diags.len() == 1 { "" } else { "s" },
+                        fixed.files,
+                        if fixed.files == 1 { "" } else { "s" },
+                    );
+                }
+                out.diags.retain(|d| !fixed.diags.contains(d));
+            }
+            Err(e) => return error(&e),
+        }
+    }
     let report = Report {
         db: &out.db,
         diags: &out.diags,
@@ -367,6 +417,6 @@ pub fn explain(def: &LintDef) -> String {
         def.lint.default_level.as_str(),
         def.lint.group.as_str(),
         def.lint.summary,
-        def.lint.docs.replace("\n ", "\n").trim_start_matches(' ')
+        crate::docs::unindent(def.lint.docs)
     )
 }

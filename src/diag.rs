@@ -59,6 +59,33 @@ pub struct Note {
     pub span: Option<Span>,
 }
 
+/// How safe a suggested edit is, in rustc's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applicability {
+    /// Safe to apply mechanically: `--fix` applies these.
+    MachineApplicable,
+    /// Probably right, but a person should look.
+    MaybeIncorrect,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::MachineApplicable => "MachineApplicable",
+            Applicability::MaybeIncorrect => "MaybeIncorrect",
+        }
+    }
+}
+
+/// A replacement of one span's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suggestion {
+    pub message: String,
+    pub span: Span,
+    pub replacement: String,
+    pub applicability: Applicability,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     /// Lint name (without the `wsa_lint::` prefix); `None` for problems with the input itself.
@@ -68,6 +95,7 @@ pub struct Diagnostic {
     /// The primary label comes first.
     pub labels: Vec<Label>,
     pub notes: Vec<Note>,
+    pub suggestions: Vec<Suggestion>,
 }
 
 impl Diagnostic {
@@ -87,6 +115,7 @@ impl Diagnostic {
                 primary: true,
             }],
             notes: Vec::new(),
+            suggestions: Vec::new(),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::lint::LintDef;
 use crate::load::{self, display_path};
 use crate::source::{FileId, SourceDb};
 use rayon::prelude::*;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 pub struct RunOutput {
@@ -24,6 +24,8 @@ pub struct RunOutput {
 }
 
 struct CrateResult {
+    /// Function items per file, for the scopes of allow comments.
+    fn_extents: Vec<(FileId, crate::suppress::FnExtent)>,
     input: CrateInput,
     files: Vec<FileId>,
     diags: Vec<Diagnostic>,
@@ -41,6 +43,18 @@ fn run_crate(
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let loaded = load::load_crate(input, db);
         let facts = crate::facts::analyze(&loaded.model);
+        let fn_extents: Vec<_> = loaded
+            .model
+            .fns
+            .iter()
+            .filter(|f| f.ir.span.hi > 0)
+            .map(|f| {
+                (
+                    f.ir.span.file,
+                    (f.ir.span.lo, f.ir.span.hi, f.ir.body_open.lo),
+                )
+            })
+            .collect();
         let mut diags = engine::check(lints, &facts, levels);
         let broken: HashSet<FileId> = loaded
             .diags
@@ -54,10 +68,11 @@ fn run_crate(
             .copied()
             .filter(|f| !broken.contains(f))
             .collect();
-        (loaded.files, diags, loaded.problems, parsed)
+        (loaded.files, diags, loaded.problems, parsed, fn_extents)
     }));
     match caught {
-        Ok((files, diags, problems, parsed)) => CrateResult {
+        Ok((files, diags, problems, parsed, fn_extents)) => CrateResult {
+            fn_extents,
             input: input.clone(),
             files,
             diags,
@@ -72,6 +87,7 @@ fn run_crate(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
             CrateResult {
+                fn_extents: Vec::new(),
                 input: input.clone(),
                 files: Vec::new(),
                 diags: Vec::new(),
@@ -88,7 +104,19 @@ fn run_crate(
     }
 }
 
-pub fn run(discovered: Discovered, lints: &[&LintDef], levels: &Levels) -> RunOutput {
+/// What the run does besides linting.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    /// Report `wsa-lint: allow(..)` comments that suppress nothing.
+    pub warn_unused_allows: bool,
+}
+
+pub fn run(
+    discovered: Discovered,
+    lints: &[&LintDef],
+    levels: &Levels,
+    opts: &RunOptions,
+) -> RunOutput {
     let db = SourceDb::default();
     let mut results: Vec<CrateResult> = discovered
         .crates
@@ -137,10 +165,16 @@ pub fn run(discovered: Discovered, lints: &[&LintDef], levels: &Levels) -> RunOu
         .map(|req| req.iter().filter_map(|p| db.id_of(p)).collect());
     let wanted = |f: FileId| requested_ids.as_ref().is_none_or(|r| r.contains(&f));
 
-    let mut diags = Vec::new();
+    let mut diags: Vec<Diagnostic> = Vec::new();
     let mut problems: Vec<PathProblem> = discovered.problems;
     let mut parsed: BTreeSet<FileId> = BTreeSet::new();
     let mut internal_error = false;
+    let mut extents: HashMap<FileId, Vec<crate::suppress::FnExtent>> = HashMap::new();
+    for r in &results {
+        for (f, e) in &r.fn_extents {
+            extents.entry(*f).or_default().push(*e);
+        }
+    }
     for r in results {
         internal_error |= r.internal_error;
         diags.extend(
@@ -151,6 +185,7 @@ pub fn run(discovered: Discovered, lints: &[&LintDef], levels: &Levels) -> RunOu
         problems.extend(r.problems);
         parsed.extend(r.parsed.into_iter().filter(|f| wanted(*f)));
     }
+    let mut diags = suppress(&db, diags, &parsed, &extents, lints, opts);
     // The same file in several crates (lib and bin) yields the same finding twice.
     let key = |d: &Diagnostic| {
         let s = d.primary_span().unwrap_or_default();
@@ -182,4 +217,77 @@ pub fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     } else {
         paths
     }
+}
+
+/// Drops findings covered by `wsa-lint: allow(..)` comments; reports unknown names in them, and
+/// (when asked) the ones that suppress nothing.
+fn suppress(
+    db: &SourceDb,
+    diags: Vec<Diagnostic>,
+    files: &BTreeSet<FileId>,
+    extents: &HashMap<FileId, Vec<crate::suppress::FnExtent>>,
+    lints: &[&LintDef],
+    opts: &RunOptions,
+) -> Vec<Diagnostic> {
+    let mut allows: HashMap<FileId, Vec<(crate::suppress::Allow, bool)>> = HashMap::new();
+    for f in files {
+        let src = db.get(*f);
+        if !src.text.contains("wsa-lint:") {
+            continue;
+        }
+        let ext = extents.get(f).map(Vec::as_slice).unwrap_or(&[]);
+        let found = crate::suppress::allows(&src, ext);
+        allows.insert(*f, found.into_iter().map(|a| (a, false)).collect());
+    }
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    for d in diags {
+        let (Some(lint), Some(primary)) = (d.lint, d.primary_span()) else {
+            out.push(d);
+            continue;
+        };
+        let Some(def) = lints.iter().find(|l| l.lint.name == lint) else {
+            out.push(d);
+            continue;
+        };
+        let mut suppressed = false;
+        if let Some(list) = allows.get_mut(&primary.file) {
+            for (a, used) in list.iter_mut() {
+                if a.scope.0 <= primary.lo
+                    && primary.lo < a.scope.1
+                    && crate::lint::names_lint(&a.lint, def)
+                {
+                    *used = true;
+                    suppressed = true;
+                }
+            }
+        }
+        if !suppressed {
+            out.push(d);
+        }
+    }
+    for list in allows.values() {
+        for (a, used) in list {
+            let known = crate::lint::is_known_name(&a.lint, lints);
+            if !known {
+                out.push(allow_warning(
+                    a,
+                    format!("unknown lint `{}` in a `wsa-lint: allow` comment", a.lint),
+                    "not a wsa-lint lint or group",
+                ));
+            } else if opts.warn_unused_allows && !used {
+                out.push(allow_warning(
+                    a,
+                    format!("unused `wsa-lint: allow({})`", a.lint),
+                    "nothing is suppressed here",
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn allow_warning(a: &crate::suppress::Allow, message: String, label: &str) -> Diagnostic {
+    let mut d = Diagnostic::input_error(a.comment, message, label);
+    d.severity = crate::diag::Severity::Warning;
+    d
 }

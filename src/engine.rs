@@ -16,10 +16,12 @@ pub struct Levels {
     pub warnings_are_errors: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LevelSource {
     Default,
     CommandLine,
+    /// A configuration file, with the line: `wsa-lint.toml:3`.
+    Config(String),
 }
 
 impl Levels {
@@ -30,7 +32,7 @@ impl Levels {
     pub fn level_of(&self, def: &LintDef) -> (Level, LevelSource) {
         self.overrides
             .get(def.lint.name)
-            .copied()
+            .cloned()
             .unwrap_or((def.lint.default_level, LevelSource::Default))
     }
 }
@@ -55,7 +57,7 @@ pub fn check(lints: &[&LintDef], facts: &CrateFacts, levels: &Levels) -> Vec<Dia
                 Level::Deny => Severity::Error,
                 _ => Severity::Warning,
             };
-            let why = match (source, level, effective) {
+            let why = match (&source, level, effective) {
                 (LevelSource::Default, Level::Warn, Level::Deny) => format!(
                     "`wsa_lint::{}` is warn by default, raised to an error by `-D warnings`",
                     def.lint.name
@@ -67,6 +69,11 @@ pub fn check(lints: &[&LintDef], facts: &CrateFacts, levels: &Levels) -> Vec<Dia
                 ),
                 (LevelSource::CommandLine, _, _) => format!(
                     "`wsa_lint::{}` is set to {} on the command line",
+                    def.lint.name,
+                    effective.as_str()
+                ),
+                (LevelSource::Config(origin), _, _) => format!(
+                    "`wsa_lint::{}` is set to {} in {origin}",
                     def.lint.name,
                     effective.as_str()
                 ),

@@ -76,6 +76,10 @@ pub struct ImplIr {
 pub struct FnIr {
     pub name: String,
     pub name_span: Span,
+    /// The whole item, from its visibility or `fn` keyword to the closing brace.
+    pub span: Span,
+    /// The body's opening brace.
+    pub body_open: Span,
     pub is_pub: bool,
     /// The symbol name when `#[no_mangle]` or `#[export_name]` exports it.
     pub exported_as: Option<String>,

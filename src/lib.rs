@@ -6,11 +6,14 @@
 //! the catalog; only the binary hands it to the engine.
 
 pub mod cli;
+pub mod config;
 pub mod diag;
 pub mod discover;
+pub mod docs;
 pub mod driver;
 pub mod engine;
 pub mod facts;
+pub mod fix;
 pub mod ir;
 pub mod lint;
 pub mod load;
@@ -19,6 +22,7 @@ pub mod parse;
 pub mod render;
 pub mod resolve;
 pub mod source;
+pub mod suppress;
 pub mod winsock;
 
 #[path = "../lints/mod.rs"]

@@ -2,7 +2,7 @@
 //! `LintDef` (a lint and its check), `LintCx` (facts in, diagnostics out) and
 //! `declare_lint!`, which keeps each lint's documentation in its declaration.
 
-use crate::diag::{Diagnostic, Label, Level, Note, NoteKind, Severity};
+use crate::diag::{Applicability, Diagnostic, Label, Level, Note, NoteKind, Severity, Suggestion};
 use crate::facts::CrateFacts;
 use crate::source::Span;
 
@@ -91,6 +91,7 @@ impl<'a> LintCx<'a> {
                 primary: true,
             }],
             notes: Vec::new(),
+            suggestions: Vec::new(),
         });
         Emission {
             diag: self.out.last_mut().expect("pushed above"),
@@ -129,6 +130,23 @@ impl Emission<'_> {
         self
     }
 
+    /// A replacement for `span`; `--fix` applies it when it is machine-applicable.
+    pub fn suggest(
+        self,
+        span: Span,
+        message: impl Into<String>,
+        replacement: impl Into<String>,
+        applicability: Applicability,
+    ) -> Self {
+        self.diag.suggestions.push(Suggestion {
+            message: message.into(),
+            span,
+            replacement: replacement.into(),
+            applicability,
+        });
+        self
+    }
+
     pub fn help(self, message: impl Into<String>) -> Self {
         self.diag.notes.push(Note {
             kind: NoteKind::Help,
@@ -137,4 +155,24 @@ impl Emission<'_> {
         });
         self
     }
+}
+
+/// A group name: `Some(None)` for `all`, `Some(Some(g))` for a group, `None` for anything else.
+pub fn group_of(name: &str) -> Option<Option<Group>> {
+    match name {
+        "all" => Some(None),
+        "correctness" => Some(Some(Group::Correctness)),
+        "suspicious" => Some(Some(Group::Suspicious)),
+        "pedantic" => Some(Some(Group::Pedantic)),
+        _ => None,
+    }
+}
+
+/// Is the lint named by `name` (the lint itself, its group, or `all`)?
+pub fn names_lint(name: &str, def: &LintDef) -> bool {
+    name == def.lint.name || group_of(name).is_some_and(|g| g.is_none_or(|g| g == def.lint.group))
+}
+
+pub fn is_known_name(name: &str, lints: &[&LintDef]) -> bool {
+    group_of(name).is_some() || lints.iter().any(|d| d.lint.name == name)
 }

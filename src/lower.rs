@@ -212,7 +212,13 @@ impl Lowerer {
         match item {
             syn::Item::Fn(f) => {
                 let is_pub = matches!(f.vis, syn::Visibility::Public(_));
-                out.push(Item::Fn(self.func(&f.attrs, is_pub, &f.sig, &f.block)));
+                out.push(Item::Fn(self.func(
+                    &f.attrs,
+                    Some(&f.vis),
+                    is_pub,
+                    &f.sig,
+                    &f.block,
+                )));
             }
             syn::Item::Mod(m) => out.push(Item::Mod(ModIr {
                 name: m.ident.to_string(),
@@ -263,7 +269,7 @@ impl Lowerer {
                     if let syn::ImplItem::Fn(f) = ii {
                         let is_pub =
                             matches!(f.vis, syn::Visibility::Public(_)) || trait_name.is_some();
-                        fns.push(self.func(&f.attrs, is_pub, &f.sig, &f.block));
+                        fns.push(self.func(&f.attrs, Some(&f.vis), is_pub, &f.sig, &f.block));
                     }
                 }
                 out.push(Item::Impl(ImplIr {
@@ -277,7 +283,7 @@ impl Lowerer {
                 for ti in &t.items {
                     if let syn::TraitItem::Fn(f) = ti {
                         if let Some(block) = &f.default {
-                            fns.push(self.func(&f.attrs, true, &f.sig, block));
+                            fns.push(self.func(&f.attrs, None, true, &f.sig, block));
                         }
                     }
                 }
@@ -387,10 +393,17 @@ impl Lowerer {
     fn func(
         &mut self,
         attrs: &[syn::Attribute],
+        vis: Option<&syn::Visibility>,
         is_pub: bool,
         sig: &syn::Signature,
         block: &syn::Block,
     ) -> FnIr {
+        let vis_lo = match vis {
+            Some(v @ (syn::Visibility::Public(_) | syn::Visibility::Restricted(_))) => {
+                Some(self.lo(v.span()))
+            }
+            _ => None,
+        };
         let saved_c = std::mem::take(&mut self.closures);
         let saved_n = std::mem::take(&mut self.nested);
         let mut params = Vec::new();
@@ -411,9 +424,15 @@ impl Lowerer {
             }
         };
         let body = self.block(block);
+        let lo = match vis_lo {
+            Some(lo) => lo,
+            None => self.lo(sig.span()),
+        };
         FnIr {
             name: sig.ident.to_string(),
             name_span: self.span_of(&sig.ident),
+            span: Span::new(self.file, lo, self.hi(block.brace_token.span.close())),
+            body_open: self.span(block.brace_token.span.open()),
             is_pub,
             exported_as: exported_name(attrs, &sig.ident.to_string()),
             is_test: attrs

@@ -115,3 +115,36 @@ pub fn is_winsock_fn_path(path: &[String]) -> bool {
         _ => false,
     }
 }
+
+/// Functions Winsock 1.1 does not have: a program calling them is a Winsock 2 program.
+pub fn is_winsock2_only(name: &str) -> bool {
+    (name.starts_with("WSA")
+        && !matches!(
+            name,
+            "WSAStartup"
+                | "WSACleanup"
+                | "WSAGetLastError"
+                | "WSASetLastError"
+                | "WSAAsyncSelect"
+                | "WSACancelBlockingCall"
+                | "WSAIsBlocking"
+                | "WSASetBlockingHook"
+                | "WSAUnhookBlockingHook"
+                | "WSARecvEx"
+        ))
+        || matches!(
+            name,
+            "getaddrinfo"
+                | "GetAddrInfoW"
+                | "GetAddrInfoExW"
+                | "freeaddrinfo"
+                | "FreeAddrInfoW"
+                | "getnameinfo"
+                | "GetNameInfoW"
+                | "inet_pton"
+                | "inet_ntop"
+                | "InetPtonW"
+                | "InetNtopW"
+                | "AcceptEx"
+        )
+}

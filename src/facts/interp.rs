@@ -65,6 +65,74 @@ pub struct ForgetEvent {
     pub forgotten_at: Span,
 }
 
+/// A Winsock call that reads or changes a socket (its first argument).
+const SOCKET_CALLS: &[&str] = &[
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "WSASend",
+    "WSARecv",
+    "WSASendTo",
+    "WSARecvFrom",
+    "WSARecvEx",
+    "shutdown",
+    "closesocket",
+    "connect",
+    "WSAConnect",
+    "bind",
+    "listen",
+    "accept",
+    "WSAAccept",
+    "setsockopt",
+    "getsockopt",
+    "getsockname",
+    "getpeername",
+    "ioctlsocket",
+    "WSAIoctl",
+    "WSAEventSelect",
+    "WSAAsyncSelect",
+    "WSADuplicateSocketA",
+    "WSADuplicateSocketW",
+];
+
+/// Calls that do not need an initialised Winsock (or manage it), so they are fine after the final cleanup.
+pub const NO_INIT_NEEDED: &[&str] = &[
+    "WSAStartup",
+    "WSACleanup",
+    "WSAGetLastError",
+    "WSASetLastError",
+    "htons",
+    "htonl",
+    "ntohs",
+    "ntohl",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AfterCleanupEvent {
+    pub call: Span,
+    pub name: String,
+    pub cleanup: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UseAfterCloseEvent {
+    pub call: Span,
+    pub name: String,
+    pub closed: Span,
+}
+
+/// The version argument of a `WSAStartup`, when it is a constant we can read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VersionArg {
+    /// `2.2 as u16`: the float's text and the integer it becomes.
+    Float {
+        text: String,
+        value: u16,
+    },
+    Word(u16),
+}
+
 #[derive(Debug, Default)]
 pub struct UnitRun {
     pub exits: Vec<Exit>,
@@ -75,9 +143,21 @@ pub struct UnitRun {
     pub truncated: bool,
     /// The value ids of the parameters, in order.
     pub param_ids: Vec<ValId>,
+    /// `WSACleanup` while a socket created here is open: (cleanup, where the socket was made).
+    pub cleanup_with_open: BTreeSet<(Span, Span)>,
+    pub after_cleanup: BTreeSet<AfterCleanupEvent>,
+    /// `WSAGetLastError` right after a failed `WSAStartup`: (the call, the startup).
+    pub lasterror_after_startup: BTreeSet<(Span, Span)>,
+    /// `WSAStartup` calls whose result is thrown away.
+    pub unchecked_startups: BTreeSet<Span>,
+    pub use_after_close: BTreeSet<UseAfterCloseEvent>,
+    /// `WSAStartup` version arguments: (the argument's span, what it is).
+    pub versions: BTreeSet<(Span, VersionArg)>,
 }
 
 pub struct Cx<'g, 'a> {
+    /// Units that make Winsock calls needing an initialised Winsock, directly or through callees.
+    pub uses_winsock: &'g HashSet<UnitId>,
     pub graph: &'g CallGraph<'a>,
     pub summaries: &'g HashMap<UnitId, Summary>,
     pub guard_types: &'g HashSet<String>,
@@ -92,6 +172,8 @@ struct LoopCtx {
 }
 
 pub struct Interp<'c, 'g, 'a> {
+    /// The value of each `WSAStartup` call, to notice when it is thrown away.
+    startup_vals: HashMap<ValId, Span>,
     cx: &'c Cx<'g, 'a>,
     unit: &'c Unit<'a>,
     returns_unit: bool,
@@ -110,6 +192,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             UnitBody::Closure { .. } => false,
         };
         let mut it = Interp {
+            startup_vals: HashMap::new(),
             cx,
             unit,
             returns_unit,
@@ -230,6 +313,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                             self.block(els, vec![miss]);
                                         }
                                     } else {
+                                        if *pat == Pat::Wild {
+                                            self.discarded(v);
+                                        }
                                         let mut st = st;
                                         self.bind(&mut st, pat, v);
                                         next.push((st, Val::Lit(UNIT, true)));
@@ -243,6 +329,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     let last = i + 1 == n && !semi;
                     for st in states {
                         for (st, v) in self.eval(expr, st) {
+                            if !last {
+                                self.discarded(v);
+                            }
                             next.push((st, if last { v } else { Val::Lit(UNIT, true) }));
                         }
                     }
@@ -297,6 +386,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     Val::Sym(id) => id,
                     Val::Lit(c, _) => {
                         let id = self.named(&format!("{name}#lit"));
+                        st.forget(id);
                         st.vals.insert(id, c);
                         id
                     }
@@ -309,7 +399,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 pat_binds(other, &mut names);
                 for n in names {
                     let id = self.named(&format!("{n}#part"));
-                    st.vals.remove(&id);
+                    st.forget(id);
                     st.vars.insert(n, id);
                 }
             }
@@ -434,6 +524,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                             Val::Sym(id) => id,
                             Val::Lit(c, _) => {
                                 let id = self.named(&format!("{key}#assigned"));
+                                st.forget(id);
                                 st.vals.insert(id, c);
                                 id
                             }
@@ -877,6 +968,15 @@ impl Interp<'_, '_, '_> {
         Val::Lit(OTHER, false)
     }
 
+    /// A value thrown away: if it is a `WSAStartup` result, nobody can know whether a cleanup is owed.
+    fn discarded(&mut self, v: Val) {
+        if let Val::Sym(id) = v {
+            if let Some(span) = self.startup_vals.get(&id) {
+                self.run.unchecked_startups.insert(*span);
+            }
+        }
+    }
+
     /// A closure that calls `WSACleanup` (a scope guard's, an `on_exit` callback) takes over one held
     /// reference, as a guard value does: whoever runs it later releases that reference.
     fn closure(&mut self, st: &mut State, index: usize, span: Span) -> Val {
@@ -901,9 +1001,21 @@ impl Interp<'_, '_, '_> {
 
     /// `WSACleanup` (directly, or inside a callee): releases a held reference, or the caller's.
     fn release(&mut self, st: &mut State, here: Span, cleanup: Span, chain: Vec<Link>) {
+        if !st.held.is_empty() || !st.own {
+            for sock in st.socks.values() {
+                if let (Origin::Created(at) | Origin::Accepted(at), None) =
+                    (&sock.origin, sock.closed)
+                {
+                    self.run.cleanup_with_open.insert((here, *at));
+                }
+            }
+        }
         if st.held.pop().is_some() {
             st.own = true;
             st.last_own = Some((here, OwnEvent::Cleanup));
+            if st.held.is_empty() && st.released.is_empty() {
+                st.final_cleanup = Some(here);
+            }
         } else if st.own {
             self.run.unmatched.insert(UnmatchedEvent {
                 cleanup,
@@ -1024,6 +1136,15 @@ impl Interp<'_, '_, '_> {
         };
         let callee = self.cx.graph.unit(u).display();
         let acquirer = sum.outcomes.iter().any(|o| !o.acquires.is_empty());
+        if let Some(cleanup) = st.final_cleanup {
+            if !acquirer && self.cx.uses_winsock.contains(&u) {
+                self.run.after_cleanup.insert(AfterCleanupEvent {
+                    call: span,
+                    name: callee.clone(),
+                    cleanup,
+                });
+            }
+        }
         for o in &sum.outcomes {
             let mut s = st.clone();
             if acquirer && o.acquires.is_empty() {
@@ -1040,6 +1161,7 @@ impl Interp<'_, '_, '_> {
                 }
                 s.held.push(Token { site: span, chain });
                 s.own = true;
+                s.final_cleanup = None;
             }
             for rel in &o.releases {
                 let mut chain = vec![Link {
@@ -1073,9 +1195,41 @@ impl Interp<'_, '_, '_> {
 
     fn winsock(&mut self, name: &str, args: &[Expr], span: Span, st: State, out: &mut Outs) {
         let id = val_of_span(span);
+        let mut st = st;
+        let failed_startup = st.startup_failed.take();
+        if name == "WSAGetLastError" {
+            if let Some(startup) = failed_startup {
+                self.run.lasterror_after_startup.insert((span, startup));
+            }
+        }
+        if let Some(cleanup) = st.final_cleanup {
+            if !NO_INIT_NEEDED.contains(&name) {
+                self.run.after_cleanup.insert(AfterCleanupEvent {
+                    call: span,
+                    name: name.to_string(),
+                    cleanup,
+                });
+            }
+        }
+        if SOCKET_CALLS.contains(&name) {
+            if let Some(sid) = self.sock_of(&mut st, args.first()) {
+                if let Some(closed) = st.socks.get(&sid).and_then(|s| s.closed) {
+                    self.run.use_after_close.insert(UseAfterCloseEvent {
+                        call: span,
+                        name: name.to_string(),
+                        closed,
+                    });
+                }
+            }
+        }
         match name {
             "WSAStartup" => {
+                self.startup_vals.insert(id, span);
+                if let Some(v) = args.first().and_then(version_arg) {
+                    self.run.versions.insert((args[0].span(), v));
+                }
                 let mut ok = st.clone();
+                ok.final_cleanup = None;
                 ok.held.push(Token {
                     site: span,
                     chain: Vec::new(),
@@ -1086,11 +1240,11 @@ impl Interp<'_, '_, '_> {
                 let mut fail = st;
                 fail.own = true;
                 fail.last_own = Some((span, OwnEvent::FailedStartup));
+                fail.startup_failed = Some(span);
                 fail.vals.insert(id, NONZERO);
                 out.push((fail, Val::Sym(id)));
             }
             "WSACleanup" => {
-                let mut st = st;
                 self.release(&mut st, span, span, Vec::new());
                 out.push((st, Val::Sym(id)));
             }
@@ -1253,6 +1407,52 @@ impl Interp<'_, '_, '_> {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Reads a `WSAStartup` version argument: `0x0202`, `MAKEWORD(2, 2)`, `2.2 as u16`, `WINSOCK_VERSION`.
+fn version_arg(e: &Expr) -> Option<VersionArg> {
+    match e {
+        Expr::Lit {
+            lit: Lit::Int(v), ..
+        } => u16::try_from(*v).ok().map(VersionArg::Word),
+        Expr::Cast { expr, .. } => match &**expr {
+            Expr::Lit {
+                lit: Lit::Float(text),
+                ..
+            } => {
+                let value = text.parse::<f64>().ok()?;
+                Some(VersionArg::Float {
+                    text: text.clone(),
+                    value: value as u16,
+                })
+            }
+            inner => version_arg(inner),
+        },
+        Expr::Call { func, args, .. } => match (&**func, args.as_slice()) {
+            (Expr::Path { segs, .. }, [a, b]) if segs.last().is_some_and(|s| s == "MAKEWORD") => {
+                match (a, b) {
+                    (
+                        Expr::Lit {
+                            lit: Lit::Int(lo), ..
+                        },
+                        Expr::Lit {
+                            lit: Lit::Int(hi), ..
+                        },
+                    ) => {
+                        let lo = u8::try_from(*lo).ok()?;
+                        let hi = u8::try_from(*hi).ok()?;
+                        Some(VersionArg::Word(u16::from(lo) | (u16::from(hi) << 8)))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        Expr::Path { segs, .. } if segs.last().is_some_and(|s| s == "WINSOCK_VERSION") => {
+            Some(VersionArg::Word(0x0202))
+        }
+        _ => None,
     }
 }
 

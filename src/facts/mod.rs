@@ -13,7 +13,9 @@ pub mod summary;
 use crate::resolve::{CrateModel, FnKind};
 use crate::source::Span;
 use callgraph::{CallGraph, ClosureUse, Target, UnitBody, UnitId};
-use interp::{ConnectedBy, Cx, ExitKind, Interp};
+use interp::{
+    AfterCleanupEvent, ConnectedBy, Cx, ExitKind, Interp, UseAfterCloseEvent, VersionArg,
+};
 use state::{Link, OwnEvent};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use summary::{Leak, Role};
@@ -83,6 +85,17 @@ pub struct CrateFacts {
     pub winsock_calls: Vec<WinsockCall>,
     /// Functions whose analysis hit the work bound (results there are partial).
     pub truncated: Vec<Span>,
+    /// `WSACleanup` with a socket made in the same function still open: (cleanup, creation).
+    pub cleanup_with_open_sockets: Vec<(Span, Span)>,
+    pub winsock_after_cleanup: Vec<AfterCleanupEvent>,
+    /// `WSAGetLastError` reading a `WSAStartup` failure: (the call, the startup).
+    pub lasterror_after_startup: Vec<(Span, Span)>,
+    pub unchecked_startups: Vec<Span>,
+    pub use_after_close: Vec<UseAfterCloseEvent>,
+    /// Constant `WSAStartup` version arguments.
+    pub startup_versions: Vec<(Span, VersionArg)>,
+    /// The crate calls functions that only Winsock 2 has.
+    pub uses_winsock2_api: bool,
 }
 
 pub fn analyze(model: &CrateModel) -> CrateFacts {
@@ -102,6 +115,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
         .collect();
 
     let roles: Vec<Role> = graph.units.iter().map(|u| role_of(&graph, u.id)).collect();
+    let uses_winsock = units_using_winsock(&graph);
     let mut summaries = HashMap::new();
     let mut handoffs: Vec<(Leak, String)> = Vec::new();
 
@@ -118,6 +132,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
             for &u in &scc {
                 let unit = graph.unit(u);
                 let cx = Cx {
+                    uses_winsock: &uses_winsock,
                     graph: &graph,
                     summaries: &summaries,
                     guard_types: &guard_types,
@@ -196,6 +211,22 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                         holder: display.clone(),
                     });
                 }
+                facts
+                    .cleanup_with_open_sockets
+                    .extend(run.cleanup_with_open.iter().copied());
+                facts
+                    .winsock_after_cleanup
+                    .extend(run.after_cleanup.iter().cloned());
+                facts
+                    .lasterror_after_startup
+                    .extend(run.lasterror_after_startup.iter().copied());
+                facts
+                    .unchecked_startups
+                    .extend(run.unchecked_startups.iter().copied());
+                facts
+                    .use_after_close
+                    .extend(run.use_after_close.iter().cloned());
+                facts.startup_versions.extend(run.versions.iter().cloned());
                 for (span, ev) in &run.closes {
                     if let Some((at, by)) = ev.unshut_connected {
                         facts.closes_without_shutdown.push(CloseFact {
@@ -253,6 +284,22 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
         }
     }
     merge_leaks(&mut facts.leaks);
+    facts.uses_winsock2_api = facts
+        .winsock_calls
+        .iter()
+        .any(|c| crate::winsock::is_winsock2_only(&c.name));
+    facts.cleanup_with_open_sockets.sort();
+    facts.cleanup_with_open_sockets.dedup();
+    facts.winsock_after_cleanup.sort();
+    facts.winsock_after_cleanup.dedup_by_key(|e| e.call);
+    facts.lasterror_after_startup.sort();
+    facts.lasterror_after_startup.dedup_by_key(|e| e.0);
+    facts.unchecked_startups.sort();
+    facts.unchecked_startups.dedup();
+    facts.use_after_close.sort();
+    facts.use_after_close.dedup_by_key(|e| e.call);
+    facts.startup_versions.sort();
+    facts.startup_versions.dedup();
     facts.unmatched.sort_by_key(|u| (u.cleanup, u.chain.len()));
     facts.unmatched.dedup_by(|a, b| a.cleanup == b.cleanup);
     facts.closes_without_shutdown.sort_by_key(|c| c.close);
@@ -320,4 +367,32 @@ fn role_of(graph: &CallGraph<'_>, u: UnitId) -> Role {
             }
         }
     }
+}
+
+/// Units that reach a Winsock call needing an initialised Winsock (through any chain of calls).
+fn units_using_winsock(graph: &CallGraph<'_>) -> HashSet<UnitId> {
+    let mut uses: HashSet<UnitId> = HashSet::new();
+    let mut callers: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
+    let mut work = Vec::new();
+    for u in &graph.units {
+        for (_, t) in &u.sites {
+            match t {
+                Target::Winsock(n)
+                    if !interp::NO_INIT_NEEDED.contains(&n.as_str()) && uses.insert(u.id) =>
+                {
+                    work.push(u.id);
+                }
+                Target::Unit(v) => callers.entry(*v).or_default().push(u.id),
+                _ => {}
+            }
+        }
+    }
+    while let Some(u) = work.pop() {
+        for c in callers.get(&u).into_iter().flatten() {
+            if uses.insert(*c) {
+                work.push(*c);
+            }
+        }
+    }
+    uses
 }

@@ -110,6 +110,11 @@ pub struct State {
     pub guards: BTreeMap<ValId, Span>,
     /// The last own `WSACleanup` or failed `WSAStartup` on this path, to explain an unmatched cleanup.
     pub last_own: Option<(Span, OwnEvent)>,
+    /// The `WSACleanup` that released this path's last reference (and no caller's): Winsock is
+    /// down from here until the next `WSAStartup`.
+    pub final_cleanup: Option<Span>,
+    /// The `WSAStartup` that just failed, when no other Winsock call came after it.
+    pub startup_failed: Option<Span>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,6 +145,13 @@ impl State {
             }
             Val::Lit(c, _) => (c & classes != 0).then_some(self),
         }
+    }
+
+    /// A value id is about to name a new value: what was known of the old one goes.
+    pub fn forget(&mut self, id: ValId) {
+        self.vals.remove(&id);
+        self.socks.remove(&id);
+        self.guards.remove(&id);
     }
 
     /// Drops value facts nothing refers to any more, so equal paths compare equal.

@@ -83,14 +83,15 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
         };
         labels.push(label.with_message(&l.message));
     }
-    let notes = d
-        .notes
+    let mut notes: Vec<String> = d
+        .suggestions
         .iter()
-        .map(|n| match n.kind {
-            NoteKind::Note => format!("note: {}", n.message),
-            NoteKind::Help => format!("help: {}", n.message),
-        })
+        .map(|s| format!("help: {}: `{}`", s.message, s.replacement))
         .collect();
+    notes.extend(d.notes.iter().map(|n| match n.kind {
+        NoteKind::Note => format!("note: {}", n.message),
+        NoteKind::Help => format!("help: {}", n.message),
+    }));
     out.with_labels(labels).with_notes(notes)
 }
 

@@ -186,24 +186,38 @@ fn diagnostic<'a>(db: &SourceDb, files: &CsFiles, d: &'a Diagnostic) -> RustcDia
              }| json_span(db, *span, Some(message), *primary),
         )
         .collect();
-    let children = d
-        .notes
-        .iter()
-        .map(|n| RustcDiagnostic {
+    let suggestions = d.suggestions.iter().map(|s| {
+        let mut span = json_span(db, s.span, None, true);
+        span.suggested_replacement = Some(s.replacement.clone());
+        span.suggestion_applicability = Some(s.applicability.as_str().to_string());
+        RustcDiagnostic {
             message_type: "diagnostic",
-            message: &n.message,
+            message: &s.message,
             code: None,
-            level: match n.kind {
-                NoteKind::Note => "note",
-                NoteKind::Help => "help",
-            },
-            spans: n
-                .span
-                .map(|s| vec![json_span(db, s, None, false)])
-                .unwrap_or_default(),
+            level: "help",
+            spans: vec![span],
             children: Vec::new(),
             rendered: None,
-        })
+        }
+    });
+    let children = suggestions
+        .chain(d.notes.iter().map(|n| {
+            RustcDiagnostic {
+                message_type: "diagnostic",
+                message: &n.message,
+                code: None,
+                level: match n.kind {
+                    NoteKind::Note => "note",
+                    NoteKind::Help => "help",
+                },
+                spans: n
+                    .span
+                    .map(|s| vec![json_span(db, s, None, false)])
+                    .unwrap_or_default(),
+                children: Vec::new(),
+                rendered: None,
+            }
+        }))
         .collect();
     RustcDiagnostic {
         message_type: "diagnostic",

@@ -1,0 +1,104 @@
+use crate::diag::Applicability;
+use crate::facts::interp::VersionArg;
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds a `WSAStartup` version request that cannot mean what was meant:
+    /// a float cast to an integer (`2.2 as u16` is 2, that is version 2.0), a
+    /// word with its bytes swapped (`0x0201` asks for 1.2, `0x0200` for 0.2),
+    /// or a Winsock 1.x request in a program that calls Winsock 2 functions.
+    ///
+    /// ### Why is this bad
+    /// The version is a WORD whose low byte is the major version and whose
+    /// high byte is the minor version: 2.2 is `0x0202` (`MAKEWORD(2, 2)`). A
+    /// wrong request either fails with `WSAVERNOTSUPPORTED` or negotiates
+    /// Winsock 1.1 semantics the rest of the program does not expect.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// WSAStartup(2.2 as u16, &mut data);
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// WSAStartup(0x0202, &mut data);
+    /// ```
+    ///
+    /// ### Fix safety
+    /// The float fix keeps the version the float spelled out and is applied by
+    /// `--fix`; the other fixes change the requested version and are only
+    /// suggested.
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-wsastartup>
+    pub MALFORMED_WSA_VERSION = "malformed_wsa_version", Suspicious, Warn,
+    "a malformed `WSAStartup` version request"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &MALFORMED_WSA_VERSION,
+    check,
+};
+
+fn word(major: u16, minor: u16) -> String {
+    format!("0x{:02x}{:02x}", minor & 0xff, major & 0xff)
+}
+
+fn check(cx: &mut LintCx<'_>) {
+    let winsock2 = cx.facts.uses_winsock2_api;
+    let facts = cx.facts.startup_versions.clone();
+    for (span, v) in facts {
+        match v {
+            VersionArg::Float { text, value } => {
+                let mut parts = text.splitn(2, '.');
+                let major: u16 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(2);
+                let minor: u16 = parts
+                    .next()
+                    .and_then(|p| p.trim_end_matches(char::is_alphabetic).parse().ok())
+                    .unwrap_or(0);
+                let fixed = word(major, minor);
+                cx.emit(
+                    &MALFORMED_WSA_VERSION,
+                    span,
+                    "a float is not a Winsock version",
+                    format!("this is {value}, which requests version {}.0", value & 0xff),
+                )
+                .note("the version is a WORD: low byte major, high byte minor (`MAKEWORD(major, minor)`)")
+                .suggest(span, format!("request version {major}.{minor}"), fixed, Applicability::MachineApplicable);
+            }
+            VersionArg::Word(w) => {
+                let (major, minor) = (w & 0xff, w >> 8);
+                if major == 0 || (major == 1 && minor == 2) {
+                    let swapped = (w >> 8) | ((w & 0xff) << 8);
+                    cx.emit(
+                        &MALFORMED_WSA_VERSION,
+                        span,
+                        "the bytes of this Winsock version are swapped",
+                        format!("this requests version {major}.{minor}"),
+                    )
+                    .note("the version is a WORD: low byte major, high byte minor (`MAKEWORD(major, minor)`)")
+                    .suggest(
+                        span,
+                        format!("request version {}.{}", swapped & 0xff, swapped >> 8),
+                        format!("0x{swapped:04x}"),
+                        Applicability::MaybeIncorrect,
+                    );
+                } else if major == 1 && winsock2 {
+                    cx.emit(
+                        &MALFORMED_WSA_VERSION,
+                        span,
+                        "Winsock 1.x requested by a program that uses Winsock 2",
+                        format!("this requests version {major}.{minor}"),
+                    )
+                    .note("Winsock 2 functions are called elsewhere in this crate")
+                    .suggest(
+                        span,
+                        "request version 2.2",
+                        "0x0202",
+                        Applicability::MaybeIncorrect,
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds a socket used after `closesocket` on some path: `send`, `recv`,
+    /// `shutdown`, `connect`, socket options, or a second `closesocket`. It is
+    /// the static twin of Application Verifier's `WSA_SOCKET_ALREADY_CLOSED`.
+    ///
+    /// ### Why is this bad
+    /// A closed handle is invalid; the call fails with `WSAENOTSOCK`. Worse,
+    /// Windows reuses handle values, so by the time of the late call the same
+    /// number may name another socket (opened by another thread or library),
+    /// which then receives the data or gets closed.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// closesocket(s);
+    /// if failed {
+    ///     closesocket(s); // closes it twice
+    /// }
+    /// ```
+    /// Use instead: close each socket exactly once, and set the variable to
+    /// `INVALID_SOCKET` (or drop its owner) when it is closed.
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-closesocket>
+    pub SOCKET_USE_AFTER_CLOSE = "socket_use_after_close", Correctness, Deny,
+    "a socket is used after `closesocket`"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &SOCKET_USE_AFTER_CLOSE,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let facts = cx.facts.use_after_close.clone();
+    for e in facts {
+        let (message, label) = if e.name == "closesocket" {
+            ("socket closed twice", "the socket is closed again here")
+        } else {
+            ("socket used after `closesocket`", "the socket is used here")
+        };
+        cx.emit(&SOCKET_USE_AFTER_CLOSE, e.call, message, format!("{label} (`{}`)", e.name))
+            .label(e.closed, "the socket is closed here")
+            .note("a closed socket handle is invalid, and Windows may already have reused it for another socket")
+            .help("use and close each socket before `closesocket`, exactly once");
+    }
+}

@@ -1,0 +1,44 @@
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds a `WSAStartup` whose result is thrown away (`WSAStartup(..);` or
+    /// `let _ = WSAStartup(..);`).
+    ///
+    /// ### Why is this bad
+    /// Only a successful `WSAStartup` takes a reference. Code that does not
+    /// look at the result cannot know whether it owes a `WSACleanup`, nor
+    /// whether the sockets it creates next can work at all.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// WSAStartup(0x202, &mut data);
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// let rc = WSAStartup(0x202, &mut data);
+    /// if rc != 0 {
+    ///     return Err(io::Error::from_raw_os_error(rc));
+    /// }
+    /// ```
+    pub UNCHECKED_WSA_STARTUP = "unchecked_wsa_startup", Pedantic, Warn,
+    "the result of `WSAStartup` is ignored"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &UNCHECKED_WSA_STARTUP,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let facts = cx.facts.unchecked_startups.clone();
+    for span in facts {
+        cx.emit(
+            &UNCHECKED_WSA_STARTUP,
+            span,
+            "the result of `WSAStartup` is ignored",
+            "whether this succeeded decides whether `WSACleanup` is owed",
+        )
+        .help("check that `WSAStartup` returned 0 before using Winsock, and clean up only then");
+    }
+}

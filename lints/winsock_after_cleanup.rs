@@ -1,0 +1,57 @@
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds a Winsock call (direct, or through a crate function that makes
+    /// one) on a path after the `WSACleanup` that released the last reference
+    /// this code held, with no new `WSAStartup` in between. `WSAGetLastError`,
+    /// byte-order helpers and `WSACleanup` itself (see `unmatched_wsa_cleanup`)
+    /// are not counted.
+    ///
+    /// ### Why is this bad
+    /// After the final `WSACleanup`, Winsock is torn down: every call fails with
+    /// `WSANOTINITIALISED` (10093), so the socket operation silently does
+    /// nothing, and error handling built for network errors sees a different
+    /// code.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// WSACleanup();
+    /// closesocket(s); // fails with WSANOTINITIALISED
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// closesocket(s);
+    /// WSACleanup();
+    /// ```
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-wsacleanup>
+    pub WINSOCK_AFTER_CLEANUP = "winsock_after_cleanup", Correctness, Deny,
+    "a Winsock call after the final `WSACleanup`"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &WINSOCK_AFTER_CLEANUP,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let facts = cx.facts.winsock_after_cleanup.clone();
+    for e in facts {
+        let what = if e.name.starts_with('`') {
+            format!("{} makes Winsock calls", e.name)
+        } else {
+            format!("`{}` is a Winsock call", e.name)
+        };
+        cx.emit(
+            &WINSOCK_AFTER_CLEANUP,
+            e.call,
+            "Winsock is used after the final `WSACleanup`",
+            format!("{what} after Winsock was cleaned up"),
+        )
+        .label(e.cleanup, "the last reference is released here")
+        .note("after the final `WSACleanup` every Winsock call fails with WSANOTINITIALISED")
+        .help("move this call before the `WSACleanup`, or call `WSAStartup` again first");
+    }
+}

@@ -1,0 +1,55 @@
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds a `WSACleanup` (direct, or through a crate function) on a path
+    /// where a socket that the same function created or accepted is still
+    /// open.
+    ///
+    /// ### Why is this bad
+    /// The final `WSACleanup` resets every socket that is still open, as if
+    /// `closesocket` had been called on it abortively: the peer sees a reset,
+    /// unsent data is lost, and pending overlapped operations fail with
+    /// `WSA_OPERATION_ABORTED` without signalling. Even when it is not the final
+    /// cleanup, the socket outlives the reference that kept Winsock up for it.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// let s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    /// connect(s, addr, len);
+    /// send(s, buf.as_ptr(), n, 0);
+    /// WSACleanup(); // `s` is reset
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// shutdown(s, SD_SEND);
+    /// while recv(s, buf.as_mut_ptr(), len, 0) > 0 {}
+    /// closesocket(s);
+    /// WSACleanup();
+    /// ```
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-wsacleanup>
+    pub WSA_CLEANUP_WITH_OPEN_SOCKETS = "wsa_cleanup_with_open_sockets", Suspicious, Warn,
+    "`WSACleanup` while a socket created in the same function is still open"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &WSA_CLEANUP_WITH_OPEN_SOCKETS,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let facts = cx.facts.cleanup_with_open_sockets.clone();
+    for (cleanup, created) in facts {
+        cx.emit(
+            &WSA_CLEANUP_WITH_OPEN_SOCKETS,
+            cleanup,
+            "`WSACleanup` while a socket is still open",
+            "Winsock is cleaned up here",
+        )
+        .label(created, "this socket is still open on some path to the cleanup")
+        .note("the final `WSACleanup` resets open sockets: the peer sees a reset and unsent data is lost")
+        .help("shut down and close every socket before `WSACleanup`");
+    }
+}

@@ -1,0 +1,51 @@
+use crate::lint::{LintCx, LintDef};
+
+crate::declare_lint! {
+    /// ### What it does
+    /// Finds `WSAGetLastError` called on the path where `WSAStartup` has just
+    /// failed, to read why it failed.
+    ///
+    /// ### Why is this bad
+    /// `WSAStartup` returns its error code directly and does not set the
+    /// last-error value; when it fails, ws2_32 may not even be initialised
+    /// enough for `WSAGetLastError` to mean anything. The code reported is
+    /// stale or zero.
+    ///
+    /// ### Example
+    /// ```rust,ignore
+    /// if WSAStartup(0x202, &mut data) != 0 {
+    ///     return Err(WSAGetLastError());
+    /// }
+    /// ```
+    /// Use instead:
+    /// ```rust,ignore
+    /// let rc = WSAStartup(0x202, &mut data);
+    /// if rc != 0 {
+    ///     return Err(rc);
+    /// }
+    /// ```
+    ///
+    /// ### References
+    /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-wsastartup#return-value>
+    pub WSAGETLASTERROR_AFTER_WSASTARTUP = "wsagetlasterror_after_wsastartup", Suspicious, Warn,
+    "`WSAGetLastError` used to read a `WSAStartup` failure"
+}
+
+pub static DEF: LintDef = LintDef {
+    lint: &WSAGETLASTERROR_AFTER_WSASTARTUP,
+    check,
+};
+
+fn check(cx: &mut LintCx<'_>) {
+    let facts = cx.facts.lasterror_after_startup.clone();
+    for (call, startup) in facts {
+        cx.emit(
+            &WSAGETLASTERROR_AFTER_WSASTARTUP,
+            call,
+            "`WSAGetLastError` does not report why `WSAStartup` failed",
+            "this reads a stale last-error value",
+        )
+        .label(startup, "`WSAStartup` returns its error code directly")
+        .help("use the value `WSAStartup` returned as the error code");
+    }
+}
