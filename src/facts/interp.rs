@@ -163,6 +163,14 @@ pub struct Cx<'g, 'a> {
     pub guard_types: &'g HashSet<String>,
 }
 
+/// What starts each round of a loop.
+#[derive(Clone, Copy)]
+enum LoopHead<'e> {
+    None,
+    While(&'e Expr),
+    Each(&'e Pat),
+}
+
 struct LoopCtx {
     label: Option<String>,
     /// A labeled block (only `break 'label` leaves it) rather than a loop.
@@ -590,10 +598,10 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     self.block(block, vec![st])
                 }
             }
-            Expr::Loop { label, body, .. } => self.run_loop(label, None, body, vec![st]),
+            Expr::Loop { label, body, .. } => self.run_loop(label, LoopHead::None, body, vec![st]),
             Expr::While {
                 label, cond, body, ..
-            } => self.run_loop(label, Some(cond), body, vec![st]),
+            } => self.run_loop(label, LoopHead::While(cond), body, vec![st]),
             Expr::For {
                 label,
                 pat,
@@ -603,9 +611,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             } => {
                 let mut out = Vec::new();
                 for (st, _) in self.eval(iter, st) {
-                    let mut st = st;
-                    self.bind(&mut st, pat, UNKNOWN);
-                    out.extend(self.run_loop(label, None, body, vec![st.clone()]));
+                    out.extend(self.run_loop(label, LoopHead::Each(pat), body, vec![st.clone()]));
                     // Zero iterations.
                     out.push((st, Val::Lit(UNIT, true)));
                 }
@@ -709,7 +715,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
     fn run_loop(
         &mut self,
         label: &Option<String>,
-        cond: Option<&Expr>,
+        head: LoopHead<'_>,
         body: &Block,
         entry: Vec<State>,
     ) -> Outs {
@@ -727,8 +733,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             if frontier.is_empty() {
                 break;
             }
-            let into_body = match cond {
-                Some(c) => {
+            let into_body = match head {
+                LoopHead::While(c) => {
                     let mut t_all = Vec::new();
                     for st in frontier {
                         let (t, f) = self.cond(c, st);
@@ -737,7 +743,15 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     }
                     t_all
                 }
-                None => frontier,
+                // Each iteration binds a new item: facts about the previous one do not carry over.
+                LoopHead::Each(pat) => frontier
+                    .into_iter()
+                    .map(|mut st| {
+                        self.bind(&mut st, pat, UNKNOWN);
+                        st
+                    })
+                    .collect(),
+                LoopHead::None => frontier,
             };
             let after = self.block(body, into_body);
             let ctx = self.loops.last_mut().expect("pushed above");
