@@ -60,8 +60,9 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
     }
     let mut crates = BTreeSet::new();
     let mut packages: BTreeMap<PathBuf, Vec<CrateInput>> = BTreeMap::new();
+    let mut manifests = BTreeMap::new();
     for f in &requested {
-        match package_of(f) {
+        match package_of(f, &mut manifests) {
             Some(manifest_dir) => {
                 let targets = packages
                     .entry(manifest_dir.clone())
@@ -157,23 +158,29 @@ fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProb
     }
 }
 
-/// The directory of the nearest `Cargo.toml` with a `[package]` above `file`.
-fn package_of(file: &Path) -> Option<PathBuf> {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        let manifest = d.join("Cargo.toml");
-        if manifest.is_file() {
-            if let Ok(text) = std::fs::read_to_string(&manifest) {
-                if let Ok(v) = text.parse::<toml::Table>() {
-                    if v.contains_key("package") {
-                        return Some(d.to_path_buf());
-                    }
-                }
-            }
-        }
-        dir = d.parent();
+/// The directory of the nearest `Cargo.toml` with a `[package]` above `file`. Answers are cached
+/// per directory, ancestors included: a tree has thousands of files and few manifests.
+fn package_of(file: &Path, cache: &mut BTreeMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+    package_of_dir(file.parent()?, cache)
+}
+
+fn package_of_dir(dir: &Path, cache: &mut BTreeMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+    if let Some(hit) = cache.get(dir) {
+        return hit.clone();
     }
-    None
+    let manifest = dir.join("Cargo.toml");
+    let here = manifest.is_file()
+        && std::fs::read_to_string(&manifest)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .is_some_and(|v| v.contains_key("package"));
+    let found = if here {
+        Some(dir.to_path_buf())
+    } else {
+        dir.parent().and_then(|p| package_of_dir(p, cache))
+    };
+    cache.insert(dir.to_path_buf(), found.clone());
+    found
 }
 
 /// A package's targets, read from its manifest and Cargo's conventional layout.

@@ -41,8 +41,7 @@ fn run_crate(
     levels: &Levels,
 ) -> CrateResult {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let loaded = load::load_crate(input, db);
-        let facts = crate::facts::analyze(&loaded.model);
+        let (loaded, facts) = load_and_analyze(input, db);
         let fn_extents: Vec<_> = loaded
             .model
             .fns
@@ -109,6 +108,40 @@ fn run_crate(
 pub struct RunOptions {
     /// Report `wsa-lint: allow(..)` comments that suppress nothing.
     pub warn_unused_allows: bool,
+}
+
+/// Rounds of pulling in files that call crate functions with Winsock effects.
+const MAX_DEMAND_ROUNDS: usize = 4;
+
+/// Loads a crate (parsing only what can matter), analyzes it, and pulls in the files that mention
+/// functions with Winsock effects until nothing new is needed.
+fn load_and_analyze(input: &CrateInput, db: &SourceDb) -> (load::LoadedCrate, crate::facts::CrateFacts) {
+    let mut demand: HashSet<PathBuf> = HashSet::new();
+    let mut round = 0;
+    loop {
+        let loaded = load::load_crate(input, db, &demand);
+        if loaded.parsed.is_empty() {
+            return (loaded, crate::facts::CrateFacts::default());
+        }
+        let facts = crate::facts::analyze(&loaded.model);
+        round += 1;
+        if round >= MAX_DEMAND_ROUNDS || loaded.unparsed.is_empty() || facts.interesting_names.is_empty() {
+            return (loaded, facts);
+        }
+        let names = crate::scan::Names::new(&facts.interesting_names);
+        let more: Vec<PathBuf> = loaded
+            .unparsed
+            .par_iter()
+            .filter(|p| {
+                load::read_text(p).is_ok_and(|t| names.found_in(t.as_bytes()))
+            })
+            .cloned()
+            .collect();
+        if more.is_empty() {
+            return (loaded, facts);
+        }
+        demand.extend(more);
+    }
 }
 
 pub fn run(

@@ -19,6 +19,7 @@ pub mod lint;
 pub mod load;
 pub mod lower;
 pub mod parse;
+pub mod scan;
 pub mod render;
 pub mod resolve;
 pub mod source;

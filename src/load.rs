@@ -18,15 +18,16 @@ pub struct LoadedCrate {
     pub model: CrateModel,
     /// Every file of the tree, root first.
     pub files: Vec<FileId>,
+    /// Files of the tree that were only scanned for `mod` declarations, not parsed.
+    pub unparsed: Vec<PathBuf>,
+    /// Files that were parsed (the others cannot contain anything to report).
+    pub parsed: Vec<FileId>,
     pub diags: Vec<Diagnostic>,
     pub problems: Vec<PathProblem>,
 }
 
-/// Reads a source file into the database: `Err` with a user-facing message when it cannot.
-pub fn read_source(db: &SourceDb, path: &Path) -> Result<FileId, PathProblem> {
-    if let Some(id) = db.id_of(path) {
-        return Ok(id);
-    }
+/// Reads a file's text: `Err` with a user-facing message when it cannot be used.
+pub fn read_text(path: &Path) -> Result<String, PathProblem> {
     let problem = |message: String| PathProblem {
         path: display_path(path),
         message,
@@ -37,22 +38,24 @@ pub fn read_source(db: &SourceDb, path: &Path) -> Result<FileId, PathProblem> {
         return Err(problem("not a regular file; it is skipped".to_string()));
     }
     let bytes = std::fs::read(path).map_err(|e| problem(io_message(&e)))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         problem(format!(
             "file is not valid UTF-8 (invalid byte at offset {}); it is skipped",
             e.utf8_error().valid_up_to()
         ))
-    })?;
-    Ok(db.add(path.to_path_buf(), display_path(path), text))
+    })
 }
 
 /// A path as shown to users: relative to the working directory when below it.
 pub fn display_path(path: &Path) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        let cwd = cwd.canonicalize().unwrap_or(cwd);
-        if let Ok(rel) = path.strip_prefix(&cwd) {
-            return rel.display().to_string();
-        }
+    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| {
+        std::env::current_dir()
+            .ok()
+            .map(|c| c.canonicalize().unwrap_or(c))
+    });
+    if let Some(rel) = cwd.as_ref().and_then(|c| path.strip_prefix(c).ok()) {
+        return rel.display().to_string();
     }
     path.display().to_string()
 }
@@ -65,7 +68,39 @@ struct Pending {
     child_dir: PathBuf,
 }
 
-pub fn load_crate(input: &CrateInput, db: &SourceDb) -> LoadedCrate {
+/// What happened to one file of the tree.
+enum Visit {
+    Parsed(FileId, Result<FileIr, Diagnostic>),
+    Scanned(FileId, FileIr),
+}
+
+fn visit(db: &SourceDb, path: &Path, demanded: bool) -> Result<Visit, PathProblem> {
+    let text = read_text(path)?;
+    // Files with allow comments are parsed too: the comments' scopes and use are checked.
+    if demanded
+        || crate::scan::needs_parse(text.as_bytes())
+        || memchr::memmem::find(text.as_bytes(), b"wsa-lint:").is_some()
+    {
+        let id = db.add(path.to_path_buf(), display_path(path), text);
+        let src = db.get(id);
+        return Ok(Visit::Parsed(id, crate::parse::parse(id, &src.text)));
+    }
+    let id = db.add(path.to_path_buf(), display_path(path), String::new());
+    // Only module structure is needed from such a file; without `mod` it has none.
+    let items = if crate::scan::may_declare_modules(text.as_bytes()) {
+        crate::scan::mod_items(&text, id)
+    } else {
+        Vec::new()
+    };
+    Ok(Visit::Scanned(id, FileIr { file: id, items }))
+}
+
+/// Loads a crate's module tree; files that cannot matter are scanned, not parsed, unless `demand`ed.
+pub fn load_crate(
+    input: &CrateInput,
+    db: &SourceDb,
+    demand: &std::collections::HashSet<PathBuf>,
+) -> LoadedCrate {
     let mut diags = Vec::new();
     let mut problems = Vec::new();
     let mut parsed: HashMap<FileId, FileIr> = HashMap::new();
@@ -85,30 +120,40 @@ pub fn load_crate(input: &CrateInput, db: &SourceDb) -> LoadedCrate {
     }];
     seen.insert(input.root.clone());
     let mut root_id = None;
+    let mut unparsed = Vec::new();
+    let mut parsed_files = Vec::new();
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
-            .map(|p| {
-                let id = read_source(db, &p.path)?;
-                let src = db.get(id);
-                Ok::<_, PathProblem>((id, crate::parse::parse(id, &src.text)))
-            })
+            .map(|p| visit(db, &p.path, demand.contains(&p.path)))
             .collect();
         let mut next = Vec::new();
         for (p, r) in level.iter().zip(results) {
-            match r {
+            let (id, ir) = match r {
                 Err(problem) => {
                     // A missing module file of a `mod x;` is often `cfg`-gated out: say so quietly.
                     if p.decl.is_none() || !problem.message.contains("no such file") {
                         problems.push(problem);
                     }
+                    continue;
                 }
-                Ok((id, Err(d))) => {
+                Ok(Visit::Parsed(id, Err(d))) => {
                     root_id.get_or_insert(id);
                     order.push(id);
                     diags.push(d);
+                    continue;
                 }
-                Ok((id, Ok(ir))) => {
+                Ok(Visit::Parsed(id, Ok(ir))) => {
+                    parsed_files.push(id);
+                    (id, ir)
+                }
+                Ok(Visit::Scanned(id, ir)) => {
+                    unparsed.push(p.path.clone());
+                    (id, ir)
+                }
+            };
+            {
+                {
                     root_id.get_or_insert(id);
                     order.push(id);
                     if let Some(decl) = p.decl {
@@ -147,6 +192,8 @@ pub fn load_crate(input: &CrateInput, db: &SourceDb) -> LoadedCrate {
     LoadedCrate {
         model,
         files: order,
+        unparsed,
+        parsed: parsed_files,
         diags,
         problems,
     }

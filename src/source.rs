@@ -120,10 +120,15 @@ struct DbInner {
 
 impl SourceDb {
     /// Adds a file, or returns the id it already has (the same file can belong to several crates).
+    /// A file that was only scanned keeps an empty text; adding it again with its text fills it in.
     pub fn add(&self, path: PathBuf, display: String, text: String) -> FileId {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(id) = inner.by_path.get(&path) {
-            return *id;
+        if let Some(&id) = inner.by_path.get(&path) {
+            if inner.files[id.0 as usize].text.is_empty() && !text.is_empty() {
+                inner.files[id.0 as usize] =
+                    std::sync::Arc::new(SourceFile::new(id, path, display, text));
+            }
+            return id;
         }
         let id = FileId(inner.files.len() as u32);
         inner.by_path.insert(path.clone(), id);

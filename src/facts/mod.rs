@@ -96,6 +96,8 @@ pub struct CrateFacts {
     pub startup_versions: Vec<(Span, VersionArg)>,
     /// The crate calls functions that only Winsock 2 has.
     pub uses_winsock2_api: bool,
+    /// Functions and types whose callers matter (they reach Winsock): files naming them must be parsed.
+    pub interesting_names: Vec<String>,
 }
 
 pub fn analyze(model: &CrateModel) -> CrateFacts {
@@ -283,6 +285,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
             }
         }
     }
+    facts.interesting_names = interesting_names(&graph, &guard_types);
     merge_leaks(&mut facts.leaks);
     // A cleanup after an unchecked startup that failed is that startup's fault: `unchecked_wsa_startup`
     // reports it once, at its cause.
@@ -402,4 +405,37 @@ fn units_using_winsock(graph: &CallGraph<'_>) -> HashSet<UnitId> {
         }
     }
     uses
+}
+
+/// Names of crate functions that reach any Winsock call, and of guard types: a caller of one
+/// elsewhere in the crate changes what the analysis concludes.
+fn interesting_names(graph: &CallGraph<'_>, guard_types: &HashSet<String>) -> Vec<String> {
+    let mut reach: HashSet<UnitId> = HashSet::new();
+    let mut callers: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
+    let mut work = Vec::new();
+    for u in &graph.units {
+        for (_, t) in &u.sites {
+            match t {
+                Target::Winsock(_) if reach.insert(u.id) => work.push(u.id),
+                Target::Unit(v) => callers.entry(*v).or_default().push(u.id),
+                _ => {}
+            }
+        }
+    }
+    while let Some(u) = work.pop() {
+        for c in callers.get(&u).into_iter().flatten() {
+            if reach.insert(*c) {
+                work.push(*c);
+            }
+        }
+    }
+    let mut names: std::collections::BTreeSet<String> = guard_types.iter().cloned().collect();
+    for u in reach {
+        if let UnitBody::Fn(f) = graph.unit(u).body {
+            if !matches!(f.ir.name.as_str(), "main" | "drop" | "DllMain") {
+                names.insert(f.ir.name.clone());
+            }
+        }
+    }
+    names.into_iter().collect()
 }

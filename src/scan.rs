@@ -1,0 +1,482 @@
+//! Byte-level scanning that decides what is worth parsing.
+//!
+//! Parsing is the expensive step, and almost no file in a large tree calls
+//! Winsock. `needs_parse` looks for call-shaped uses of Winsock names (and
+//! `DllMain`); a file without any is only lexed for its `mod` declarations so
+//! the module tree stays whole. Files that call crate functions with Winsock
+//! effects are pulled in later by name (`Names`).
+
+use crate::ir::{Item, ModIr};
+use crate::source::{FileId, Span};
+
+/// Names whose call (`name(`) marks a file as possibly calling Winsock.
+const CALL_NAMES: &[&[u8]] = &[
+    b"closesocket", b"ioctlsocket", b"setsockopt", b"getsockopt", b"getsockname",
+    b"getpeername", b"gethostbyname", b"gethostbyaddr", b"gethostname", b"getaddrinfo",
+    b"GetAddrInfoW", b"GetAddrInfoExW", b"freeaddrinfo", b"FreeAddrInfoW", b"getnameinfo",
+    b"GetNameInfoW", b"inet_addr", b"inet_ntoa", b"inet_pton", b"inet_ntop", b"InetPtonW",
+    b"InetNtopW", b"AcceptEx", b"socket", b"accept", b"bind", b"listen", b"connect", b"send",
+    b"recv", b"sendto", b"recvfrom", b"shutdown", b"select", b"DllMain", b"__WSAFDIsSet",
+];
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+fn patterns() -> Vec<&'static [u8]> {
+    let mut pats: Vec<&[u8]> = CALL_NAMES.to_vec();
+    pats.push(b"WSA");
+    pats.push(b" as ");
+    pats
+}
+
+/// Patterns whose hits are checked by `needs_parse`: names, `DllMain`, and ` as ` (renames).
+fn needles() -> &'static aho_corasick::AhoCorasick {
+    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(patterns())
+            .expect("static patterns build")
+    })
+}
+
+/// Does this text call something that may be Winsock, or define `DllMain`?
+pub fn needs_parse(text: &[u8]) -> bool {
+    let ac = needles();
+    let as_pat = CALL_NAMES.len() + 1;
+    for hit in ac.find_iter(text) {
+        let (start, end) = (hit.start(), hit.end());
+        let pat = hit.pattern().as_usize();
+        if pat == as_pat {
+            // `use ..::{WSAStartup as startup}`: the calls then use the new name.
+            let mut s = start;
+            while s > 0 && is_ident_byte(text[s - 1]) {
+                s -= 1;
+            }
+            let name = &text[s..start];
+            if name.starts_with(b"WSA") || CALL_NAMES.contains(&name) {
+                return true;
+            }
+            continue;
+        }
+        if start > 0 && is_ident_byte(text[start - 1]) {
+            continue;
+        }
+        if &text[start..end] == b"DllMain" {
+            return true;
+        }
+        // The whole identifier (`WSA` is a prefix pattern).
+        let mut e = end;
+        while e < text.len() && is_ident_byte(text[e]) {
+            e += 1;
+        }
+        if e != end && &text[start..end] != b"WSA" {
+            continue;
+        }
+        let mut k = e;
+        while k < text.len() && (text[k] == b' ' || text[k] == b'\t') {
+            k += 1;
+        }
+        if k >= text.len() || text[k] != b'(' {
+            continue;
+        }
+        // A method call (`.send(`) is not a Winsock call; a declaration (`fn WSAStartup(`) is not a call.
+        if start > 0 && text[start - 1] == b'.' {
+            continue;
+        }
+        let mut p = start;
+        while p > 0 && text[p - 1].is_ascii_whitespace() {
+            p -= 1;
+        }
+        if p >= 2 && &text[p - 2..p] == b"fn" && (p == 2 || !is_ident_byte(text[p - 3])) {
+            continue;
+        }
+        return true;
+    }
+    false
+}
+
+/// Crate function and type names that matter: a file mentioning one (as a whole word) is parsed.
+pub struct Names {
+    matcher: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Names {
+    pub fn new(names: &[String]) -> Names {
+        let matcher = if names.is_empty() {
+            None
+        } else {
+            aho_corasick::AhoCorasick::new(names).ok()
+        };
+        Names { matcher }
+    }
+
+    pub fn found_in(&self, text: &[u8]) -> bool {
+        let Some(m) = &self.matcher else {
+            return false;
+        };
+        m.find_overlapping_iter(text).any(|hit| {
+            let before = hit.start() == 0 || !is_ident_byte(text[hit.start() - 1]);
+            let after = hit.end() >= text.len() || !is_ident_byte(text[hit.end()]);
+            before && after
+        })
+    }
+}
+
+/// Could the text declare a module (`mod name;` or `mod name {`)? A cheap test before lexing.
+pub fn may_declare_modules(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"mod").any(|at| {
+        if at > 0 && is_ident_byte(text[at - 1]) {
+            return false;
+        }
+        let mut k = at + 3;
+        let ws = k;
+        while k < text.len() && text[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if k == ws {
+            return false;
+        }
+        let name = k;
+        while k < text.len() && is_ident_byte(text[k]) {
+            k += 1;
+        }
+        if k == name {
+            return false;
+        }
+        while k < text.len() && text[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        k < text.len() && (text[k] == b';' || text[k] == b'{')
+    })
+}
+
+/// An inline module being read: its items so far, the brace depth it opened at, its name.
+struct OpenMod {
+    items: Vec<Item>,
+    depth: usize,
+    name: String,
+    span: Span,
+    path_attr: Option<String>,
+}
+
+impl OpenMod {
+    fn close(self) -> Item {
+        Item::Mod(ModIr {
+            name: self.name,
+            span: self.span,
+            inline: Some(self.items),
+            path_attr: self.path_attr,
+        })
+    }
+}
+
+/// The module structure of a file without parsing it: `mod x;` and `mod x { .. }` (with
+/// `#[path]`), as `Item::Mod`s.
+pub fn mod_items(text: &str, file: FileId) -> Vec<Item> {
+    let b = text.as_bytes();
+    let mut lx = Lexer { b, i: 0 };
+    let mut stack = vec![OpenMod {
+        items: Vec::new(),
+        depth: 0,
+        name: String::new(),
+        span: Span::default(),
+        path_attr: None,
+    }];
+    let mut depth = 0usize;
+    let mut pending_path: Option<String> = None;
+    // Small state machines instead of a token window: `mod NAME ;|{` and `# [ path = "x" ]`.
+    let mut mod_state: Option<Option<(usize, usize)>> = None;
+    let mut attr_state = 0u8;
+    let mut attr_value: Option<(usize, usize)> = None;
+    while let Some(t) = lx.next() {
+        // `#[path = "x"]`: 1 `#`, 2 `[`, 3 `path`, 4 `=`, 5 string, then `]`.
+        attr_state = match (attr_state, t) {
+            (_, Tok::Punct(b'#')) => 1,
+            (1, Tok::Punct(b'[')) => 2,
+            (2, Tok::Ident(lo, hi)) if &text[lo..hi] == "path" => 3,
+            (3, Tok::Punct(b'=')) => 4,
+            (4, Tok::Str(lo, hi)) => {
+                attr_value = Some((lo, hi));
+                5
+            }
+            (5, Tok::Punct(b']')) => {
+                if let Some((lo, hi)) = attr_value.take() {
+                    pending_path = Some(text[lo..hi].to_string());
+                }
+                0
+            }
+            _ => 0,
+        };
+        let decl = match (mod_state, t) {
+            (_, Tok::Ident(lo, hi)) if &text[lo..hi] == "mod" => {
+                mod_state = Some(None);
+                None
+            }
+            (Some(None), Tok::Ident(lo, hi)) => {
+                mod_state = Some(Some((lo, hi)));
+                None
+            }
+            (Some(Some(name)), Tok::Punct(b';' | b'{')) => {
+                mod_state = None;
+                Some(name)
+            }
+            _ => {
+                mod_state = None;
+                None
+            }
+        };
+        match t {
+            Tok::Punct(b'{') => {
+                depth += 1;
+                if let Some((lo, hi)) = decl {
+                    stack.push(OpenMod {
+                        items: Vec::new(),
+                        depth,
+                        name: text[lo..hi].to_string(),
+                        span: Span::new(file, lo, hi),
+                        path_attr: pending_path.take(),
+                    });
+                    continue;
+                }
+                pending_path = None;
+            }
+            Tok::Punct(b'}') => {
+                if stack.len() > 1 && stack.last().is_some_and(|s| s.depth == depth) {
+                    let m = stack.pop().expect("checked above");
+                    if let Some(parent) = stack.last_mut() {
+                        parent.items.push(m.close());
+                    }
+                }
+                depth = depth.saturating_sub(1);
+                pending_path = None;
+            }
+            Tok::Punct(b';') => {
+                if let Some((lo, hi)) = decl {
+                    if let Some(top) = stack.last_mut() {
+                        top.items.push(Item::Mod(ModIr {
+                            name: text[lo..hi].to_string(),
+                            span: Span::new(file, lo, hi),
+                            inline: None,
+                            path_attr: pending_path.take(),
+                        }));
+                    }
+                }
+                pending_path = None;
+            }
+            _ => {}
+        }
+    }
+    // Close whatever is still open (unbalanced input): keep what was found.
+    while stack.len() > 1 {
+        let m = stack.pop().expect("len > 1");
+        if let Some(parent) = stack.last_mut() {
+            parent.items.push(m.close());
+        }
+    }
+    stack.pop().map(|s| s.items).unwrap_or_default()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    Ident(usize, usize),
+    /// A string literal's contents (between the quotes).
+    Str(usize, usize),
+    Punct(u8),
+    Other,
+}
+
+struct Lexer<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Lexer<'_> {
+    fn next(&mut self) -> Option<Tok> {
+        let b = self.b;
+        loop {
+            while self.i < b.len() && b[self.i].is_ascii_whitespace() {
+                self.i += 1;
+            }
+            if self.i >= b.len() {
+                return None;
+            }
+            if b[self.i..].starts_with(b"//") {
+                self.i = memchr::memchr(b'\n', &b[self.i..]).map_or(b.len(), |k| self.i + k);
+                continue;
+            }
+            if b[self.i..].starts_with(b"/*") {
+                let mut nest = 0usize;
+                while self.i < b.len() {
+                    if b[self.i..].starts_with(b"/*") {
+                        nest += 1;
+                        self.i += 2;
+                    } else if b[self.i..].starts_with(b"*/") {
+                        nest -= 1;
+                        self.i += 2;
+                        if nest == 0 {
+                            break;
+                        }
+                    } else {
+                        self.i += 1;
+                    }
+                }
+                continue;
+            }
+            break;
+        }
+        let c = b[self.i];
+        // Raw strings: r"..", r#".."#, br#".."#.
+        let raw_start = if c == b'r' {
+            Some(self.i + 1)
+        } else if c == b'b' && b.get(self.i + 1) == Some(&b'r') {
+            Some(self.i + 2)
+        } else {
+            None
+        };
+        if let Some(mut k) = raw_start {
+            let mut hashes = 0;
+            while k < b.len() && b[k] == b'#' {
+                hashes += 1;
+                k += 1;
+            }
+            if k < b.len() && b[k] == b'"' {
+                let start = k + 1;
+                let mut j = start;
+                while j < b.len() {
+                    if b[j] == b'"' && b[j + 1..].iter().take(hashes).filter(|&&h| h == b'#').count() == hashes {
+                        self.i = j + 1 + hashes;
+                        return Some(Tok::Str(start, j));
+                    }
+                    j += 1;
+                }
+                self.i = b.len();
+                return Some(Tok::Other);
+            }
+        }
+        if c == b'"' || (c == b'b' && b.get(self.i + 1) == Some(&b'"')) || (c == b'c' && b.get(self.i + 1) == Some(&b'"')) {
+            let start = if c == b'"' { self.i + 1 } else { self.i + 2 };
+            let mut j = start;
+            while j < b.len() && b[j] != b'"' {
+                if b[j] == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            self.i = (j + 1).min(b.len());
+            return Some(Tok::Str(start, j.min(b.len())));
+        }
+        if c == b'\'' {
+            // Char literal or lifetime.
+            if b.get(self.i + 1) == Some(&b'\\') {
+                let mut j = self.i + 2;
+                while j < b.len() && b[j] != b'\'' {
+                    j += 1;
+                }
+                self.i = (j + 1).min(b.len());
+                return Some(Tok::Other);
+            }
+            let ch_len = std::str::from_utf8(&b[self.i + 1..(self.i + 5).min(b.len())])
+                .ok()
+                .or_else(|| {
+                    (1..4).rev().find_map(|l| std::str::from_utf8(&b[self.i + 1..(self.i + 1 + l).min(b.len())]).ok())
+                })
+                .and_then(|s| s.chars().next())
+                .map_or(1, char::len_utf8);
+            if b.get(self.i + 1 + ch_len) == Some(&b'\'') {
+                self.i += 2 + ch_len;
+                return Some(Tok::Other);
+            }
+            self.i += 1;
+            while self.i < b.len() && is_ident_byte(b[self.i]) {
+                self.i += 1;
+            }
+            return Some(Tok::Other);
+        }
+        if is_ident_byte(c) && !c.is_ascii_digit() {
+            let start = self.i;
+            while self.i < b.len() && is_ident_byte(b[self.i]) {
+                self.i += 1;
+            }
+            return Some(Tok::Ident(start, self.i));
+        }
+        if c.is_ascii_digit() {
+            while self.i < b.len() && (is_ident_byte(b[self.i]) || b[self.i] == b'.' && b.get(self.i + 1).is_some_and(u8::is_ascii_digit)) {
+                self.i += 1;
+            }
+            return Some(Tok::Other);
+        }
+        self.i += 1;
+        Some(Tok::Punct(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mods(text: &str) -> Vec<String> {
+        fn walk(items: &[Item], prefix: &str, out: &mut Vec<String>) {
+            for i in items {
+                if let Item::Mod(m) = i {
+                    let name = format!("{prefix}{}{}", m.name, m.path_attr.as_ref().map(|p| format!("@{p}")).unwrap_or_default());
+                    match &m.inline {
+                        Some(children) => {
+                            out.push(format!("{name}{{}}"));
+                            walk(children, &format!("{name}::"), out);
+                        }
+                        None => out.push(name),
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&mod_items(text, FileId(0)), "", &mut out);
+        out
+    }
+
+    #[test]
+    fn finds_module_declarations() {
+        let text = r##"
+            // mod commented;
+            /* mod also_commented; /* nested */ */
+            const S: &str = "mod in_string;";
+            const R: &str = r#"mod in_raw; "quoted""#;
+            const C: char = '{';
+            fn f<'a>(x: &'a str) {}
+            pub mod a;
+            #[cfg(windows)]
+            #[path = "sys/win.rs"]
+            mod sys;
+            pub(crate) mod outer {
+                mod inner;
+                fn g() { let x = { 1 }; }
+            }
+            mod after;
+        "##;
+        assert_eq!(
+            mods(text),
+            vec!["a", "sys@sys/win.rs", "outer{}", "outer::inner", "after"]
+        );
+    }
+
+    #[test]
+    fn call_shaped_winsock_names_need_a_parse() {
+        assert!(needs_parse(b"unsafe { WSAStartup(0x202, &mut d) };"));
+        assert!(needs_parse(b"syscall!(closesocket (s))"));
+        assert!(needs_parse(b"#[export_name = \"DllMain\"]"));
+        assert!(needs_parse(b"use ws::{WSAStartup as start};"));
+        assert!(!needs_parse(b"pub fn WSAStartup(v: u16) -> i32;"));
+        assert!(!needs_parse(b"stream.send(buf); conn.shutdown(Shutdown::Both)"));
+        assert!(!needs_parse(b"use windows_sys::Win32::Networking::WinSock::SOCKADDR;"));
+        assert!(!needs_parse(b"fn resend(x: u8) {}"));
+    }
+
+    #[test]
+    fn names_match_whole_words() {
+        let n = Names::new(&["init".to_string()]);
+        assert!(n.found_in(b"net::init()?;"));
+        assert!(!n.found_in(b"initialize(); reinit();"));
+    }
+}
