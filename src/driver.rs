@@ -115,7 +115,10 @@ const MAX_DEMAND_ROUNDS: usize = 4;
 
 /// Loads a crate (parsing only what can matter), analyzes it, and pulls in the files that mention
 /// functions with Winsock effects until nothing new is needed.
-fn load_and_analyze(input: &CrateInput, db: &SourceDb) -> (load::LoadedCrate, crate::facts::CrateFacts) {
+fn load_and_analyze(
+    input: &CrateInput,
+    db: &SourceDb,
+) -> (load::LoadedCrate, crate::facts::CrateFacts) {
     let mut demand: HashSet<PathBuf> = HashSet::new();
     let mut round = 0;
     loop {
@@ -125,16 +128,17 @@ fn load_and_analyze(input: &CrateInput, db: &SourceDb) -> (load::LoadedCrate, cr
         }
         let facts = crate::facts::analyze(&loaded.model);
         round += 1;
-        if round >= MAX_DEMAND_ROUNDS || loaded.unparsed.is_empty() || facts.interesting_names.is_empty() {
+        if round >= MAX_DEMAND_ROUNDS
+            || loaded.unparsed.is_empty()
+            || facts.interesting_names.is_empty()
+        {
             return (loaded, facts);
         }
         let names = crate::scan::Names::new(&facts.interesting_names);
         let more: Vec<PathBuf> = loaded
             .unparsed
             .par_iter()
-            .filter(|p| {
-                load::read_text(p).is_ok_and(|t| names.found_in(t.as_bytes()))
-            })
+            .filter(|p| load::read_text(p).is_ok_and(|t| names.found_in(t.as_bytes())))
             .cloned()
             .collect();
         if more.is_empty() {

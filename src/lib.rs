@@ -19,12 +19,15 @@ pub mod lint;
 pub mod load;
 pub mod lower;
 pub mod parse;
-pub mod scan;
 pub mod render;
 pub mod resolve;
+pub mod scan;
 pub mod source;
 pub mod suppress;
 pub mod winsock;
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 #[path = "../lints/mod.rs"]
 pub mod lints;

@@ -9,15 +9,65 @@
 use crate::ir::{Item, ModIr};
 use crate::source::{FileId, Span};
 
-/// Names whose call (`name(`) marks a file as possibly calling Winsock.
+/// Names whose call (`name(`) marks a file as possibly calling Winsock. The first
+/// `GENERIC` of them are also ordinary words (`TcpStream::connect(..)`): they count only in
+/// a file that also names a Winsock binding (`MARKERS`).
 const CALL_NAMES: &[&[u8]] = &[
-    b"closesocket", b"ioctlsocket", b"setsockopt", b"getsockopt", b"getsockname",
-    b"getpeername", b"gethostbyname", b"gethostbyaddr", b"gethostname", b"getaddrinfo",
-    b"GetAddrInfoW", b"GetAddrInfoExW", b"freeaddrinfo", b"FreeAddrInfoW", b"getnameinfo",
-    b"GetNameInfoW", b"inet_addr", b"inet_ntoa", b"inet_pton", b"inet_ntop", b"InetPtonW",
-    b"InetNtopW", b"AcceptEx", b"socket", b"accept", b"bind", b"listen", b"connect", b"send",
-    b"recv", b"sendto", b"recvfrom", b"shutdown", b"select", b"DllMain", b"__WSAFDIsSet",
+    b"socket",
+    b"accept",
+    b"bind",
+    b"listen",
+    b"connect",
+    b"send",
+    b"recv",
+    b"sendto",
+    b"recvfrom",
+    b"shutdown",
+    b"select",
+    b"getaddrinfo",
+    b"freeaddrinfo",
+    b"gethostname",
+    b"getnameinfo",
+    b"inet_pton",
+    b"inet_ntop",
+    b"inet_addr",
+    b"inet_ntoa",
+    b"setsockopt",
+    b"getsockopt",
+    b"getsockname",
+    b"getpeername",
+    b"closesocket",
+    b"ioctlsocket",
+    b"gethostbyname",
+    b"gethostbyaddr",
+    b"GetAddrInfoW",
+    b"GetAddrInfoExW",
+    b"FreeAddrInfoW",
+    b"GetNameInfoW",
+    b"InetPtonW",
+    b"InetNtopW",
+    b"AcceptEx",
+    b"DllMain",
+    b"__WSAFDIsSet",
 ];
+const GENERIC: usize = 23;
+
+/// Words that only a file using Winsock bindings contains.
+const MARKERS: &[&[u8]] = &[
+    b"WinSock",
+    b"winsock",
+    b"ws2_32",
+    b"wsock32",
+    b"ws2tcpip",
+    b"ws2def",
+    b"SOCKET",
+];
+
+fn has_marker(text: &[u8]) -> bool {
+    MARKERS
+        .iter()
+        .any(|m| memchr::memmem::find(text, m).is_some())
+}
 
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
@@ -45,6 +95,7 @@ fn needles() -> &'static aho_corasick::AhoCorasick {
 pub fn needs_parse(text: &[u8]) -> bool {
     let ac = needles();
     let as_pat = CALL_NAMES.len() + 1;
+    let mut marker: Option<bool> = None;
     for hit in ac.find_iter(text) {
         let (start, end) = (hit.start(), hit.end());
         let pat = hit.pattern().as_usize();
@@ -65,6 +116,11 @@ pub fn needs_parse(text: &[u8]) -> bool {
         }
         if &text[start..end] == b"DllMain" {
             return true;
+        }
+        if pat < GENERIC {
+            if !*marker.get_or_insert_with(|| has_marker(text)) {
+                continue;
+            }
         }
         // The whole identifier (`WSA` is a prefix pattern).
         let mut e = end;
@@ -175,6 +231,85 @@ impl OpenMod {
 /// The module structure of a file without parsing it: `mod x;` and `mod x { .. }` (with
 /// `#[path]`), as `Item::Mod`s.
 pub fn mod_items(text: &str, file: FileId) -> Vec<Item> {
+    line_mod_items(text, file).unwrap_or_else(|| lexed_mod_items(text, file))
+}
+
+/// The fast path for the common shape (generated bindings, `mod.rs` files): every module
+/// declaration is `[pub[(..)]] mod name;` alone on its line, with `#[path]` (if any) on the
+/// lines just above, and no inline `mod name {`. `None` when the file needs the lexer.
+fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
+    if text.contains("/*") {
+        return None;
+    }
+    let b = text.as_bytes();
+    let mut items = Vec::new();
+    for at in memchr::memmem::find_iter(b, b"mod") {
+        if at > 0 && is_ident_byte(b[at - 1]) || b.get(at + 3).is_some_and(|&c| is_ident_byte(c)) {
+            continue;
+        }
+        let line_start = b[..at]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1);
+        let line_end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |p| at + p);
+        let before = text[line_start..at].trim();
+        let after = text[at + 3..line_end].trim_end_matches('\r');
+        let prefix = &text[line_start..at];
+        let in_string = prefix.bytes().filter(|&c| c == b'"').count() % 2 == 1;
+        let in_comment = prefix.contains("//") && !in_string;
+        if in_comment || in_string {
+            continue;
+        }
+        let name_len = after
+            .trim_start()
+            .bytes()
+            .take_while(|&c| is_ident_byte(c))
+            .count();
+        let lead = after.len() - after.trim_start().len();
+        let rest = after.trim_start()[name_len..].trim();
+        let item_prefix = before.is_empty()
+            || before == "pub"
+            || (before.starts_with("pub(") && before.ends_with(')'))
+            || before.starts_with("#[");
+        if name_len == 0 || !item_prefix {
+            // `mod` in other code (a parameter, a string on another line): let the lexer decide.
+            return None;
+        }
+        if rest.starts_with('{') {
+            return None;
+        }
+        if !rest.starts_with(';') {
+            return None;
+        }
+        let name_lo = at + 3 + lead;
+        let name_hi = name_lo + name_len;
+        items.push(Item::Mod(ModIr {
+            name: text[name_lo..name_hi].to_string(),
+            span: Span::new(file, name_lo, name_hi),
+            inline: None,
+            path_attr: path_attr_above(text, line_start),
+        }));
+    }
+    Some(items)
+}
+
+/// A `#[path = ".."]` attribute on the attribute lines right above `line_start`.
+fn path_attr_above(text: &str, line_start: usize) -> Option<String> {
+    for line in text[..line_start].lines().rev() {
+        let t = line.trim();
+        if !t.starts_with("#[") {
+            return None;
+        }
+        if let Some(rest) = t.strip_prefix("#[path") {
+            let q1 = rest.find('"')?;
+            let q2 = rest[q1 + 1..].find('"')?;
+            return Some(rest[q1 + 1..q1 + 1 + q2].to_string());
+        }
+    }
+    None
+}
+
+fn lexed_mod_items(text: &str, file: FileId) -> Vec<Item> {
     let b = text.as_bytes();
     let mut lx = Lexer { b, i: 0 };
     let mut stack = vec![OpenMod {
@@ -345,7 +480,14 @@ impl Lexer<'_> {
                 let start = k + 1;
                 let mut j = start;
                 while j < b.len() {
-                    if b[j] == b'"' && b[j + 1..].iter().take(hashes).filter(|&&h| h == b'#').count() == hashes {
+                    if b[j] == b'"'
+                        && b[j + 1..]
+                            .iter()
+                            .take(hashes)
+                            .filter(|&&h| h == b'#')
+                            .count()
+                            == hashes
+                    {
                         self.i = j + 1 + hashes;
                         return Some(Tok::Str(start, j));
                     }
@@ -355,7 +497,10 @@ impl Lexer<'_> {
                 return Some(Tok::Other);
             }
         }
-        if c == b'"' || (c == b'b' && b.get(self.i + 1) == Some(&b'"')) || (c == b'c' && b.get(self.i + 1) == Some(&b'"')) {
+        if c == b'"'
+            || (c == b'b' && b.get(self.i + 1) == Some(&b'"'))
+            || (c == b'c' && b.get(self.i + 1) == Some(&b'"'))
+        {
             let start = if c == b'"' { self.i + 1 } else { self.i + 2 };
             let mut j = start;
             while j < b.len() && b[j] != b'"' {
@@ -380,7 +525,9 @@ impl Lexer<'_> {
             let ch_len = std::str::from_utf8(&b[self.i + 1..(self.i + 5).min(b.len())])
                 .ok()
                 .or_else(|| {
-                    (1..4).rev().find_map(|l| std::str::from_utf8(&b[self.i + 1..(self.i + 1 + l).min(b.len())]).ok())
+                    (1..4).rev().find_map(|l| {
+                        std::str::from_utf8(&b[self.i + 1..(self.i + 1 + l).min(b.len())]).ok()
+                    })
                 })
                 .and_then(|s| s.chars().next())
                 .map_or(1, char::len_utf8);
@@ -402,7 +549,10 @@ impl Lexer<'_> {
             return Some(Tok::Ident(start, self.i));
         }
         if c.is_ascii_digit() {
-            while self.i < b.len() && (is_ident_byte(b[self.i]) || b[self.i] == b'.' && b.get(self.i + 1).is_some_and(u8::is_ascii_digit)) {
+            while self.i < b.len()
+                && (is_ident_byte(b[self.i])
+                    || b[self.i] == b'.' && b.get(self.i + 1).is_some_and(u8::is_ascii_digit))
+            {
                 self.i += 1;
             }
             return Some(Tok::Other);
@@ -420,7 +570,14 @@ mod tests {
         fn walk(items: &[Item], prefix: &str, out: &mut Vec<String>) {
             for i in items {
                 if let Item::Mod(m) = i {
-                    let name = format!("{prefix}{}{}", m.name, m.path_attr.as_ref().map(|p| format!("@{p}")).unwrap_or_default());
+                    let name = format!(
+                        "{prefix}{}{}",
+                        m.name,
+                        m.path_attr
+                            .as_ref()
+                            .map(|p| format!("@{p}"))
+                            .unwrap_or_default()
+                    );
                     match &m.inline {
                         Some(children) => {
                             out.push(format!("{name}{{}}"));
@@ -433,7 +590,21 @@ mod tests {
         }
         let mut out = Vec::new();
         walk(&mod_items(text, FileId(0)), "", &mut out);
+        // Both paths agree where the fast one applies.
+        if let Some(fast) = line_mod_items(text, FileId(0)) {
+            let mut via_fast = Vec::new();
+            walk(&fast, "", &mut via_fast);
+            assert_eq!(via_fast, out);
+        }
         out
+    }
+
+    #[test]
+    fn simple_files_take_the_line_path() {
+        let text = "// generated\n#[cfg(feature = \"A\")]\npub mod A;\n#[cfg(feature = \"Z\")] pub mod Z;\n#[path = \"b_impl.rs\"]\npub(crate) mod b;\nmod c;\nconst X: u8 = 1;\n";
+        assert_eq!(mods(text), vec!["A", "Z", "b@b_impl.rs", "c"]);
+        assert!(line_mod_items(text, FileId(0)).is_some());
+        assert!(line_mod_items("mod t { mod u; }", FileId(0)).is_none());
     }
 
     #[test]
@@ -468,9 +639,17 @@ mod tests {
         assert!(needs_parse(b"#[export_name = \"DllMain\"]"));
         assert!(needs_parse(b"use ws::{WSAStartup as start};"));
         assert!(!needs_parse(b"pub fn WSAStartup(v: u16) -> i32;"));
-        assert!(!needs_parse(b"stream.send(buf); conn.shutdown(Shutdown::Both)"));
-        assert!(!needs_parse(b"use windows_sys::Win32::Networking::WinSock::SOCKADDR;"));
+        assert!(!needs_parse(
+            b"stream.send(buf); conn.shutdown(Shutdown::Both)"
+        ));
+        assert!(!needs_parse(
+            b"use windows_sys::Win32::Networking::WinSock::SOCKADDR;"
+        ));
         assert!(!needs_parse(b"fn resend(x: u8) {}"));
+        assert!(!needs_parse(b"let s = TcpStream::connect(addr)?;"));
+        assert!(needs_parse(
+            b"use windows_sys::Win32::Networking::WinSock::*; connect(s, a, n);"
+        ));
     }
 
     #[test]

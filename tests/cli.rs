@@ -177,7 +177,11 @@ fn bad_input_is_a_diagnostic_and_the_rest_is_still_linted() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     write(d, "broken.rs", b"fn main( {\n");
-    write(d, "broken_winsock.rs", b"fn main() { unsafe { WSACleanup() }; let = 1; }\n");
+    write(
+        d,
+        "broken_winsock.rs",
+        b"fn main() { unsafe { WSACleanup() }; let = 1; }\n",
+    );
     write(d, "latin1.rs", b"// caf\xe9\nfn main() {}\n");
     write(d, "empty.rs", b"");
     std::fs::create_dir_all(d.join("dir_named.rs")).unwrap();
@@ -246,7 +250,11 @@ fn bad_input_is_a_diagnostic_and_the_rest_is_still_linted() {
 #[test]
 fn nothing_lintable_exits_2() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "broken.rs", b"fn main( { WSAStartup(0x202, &mut d) }\n");
+    write(
+        tmp.path(),
+        "broken.rs",
+        b"fn main( { WSAStartup(0x202, &mut d) }\n",
+    );
     let o = run(wsa_lint().arg(tmp.path()));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("does not parse"));
@@ -286,6 +294,39 @@ fn cargo_wsa_lint_reads_manifests_and_never_builds() {
         .as_bytes(),
     );
     write(d, "src/main.rs", LEAKY_MAIN.as_bytes());
+    // A proc-macro dependency whose build script and expansion would also leave the marker.
+    let manifest = std::fs::read_to_string(d.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        d.join("Cargo.toml"),
+        manifest.replace(
+            "[workspace]",
+            "[dependencies]\nplanted-macro = { path = \"macro\" }\n\n[workspace]",
+        ),
+    )
+    .unwrap();
+    write(
+        d,
+        "macro/Cargo.toml",
+        b"[package]\nname = \"planted-macro\"\nversion = \"0.1.0\"\nedition = \"2021\"\nbuild = \"build.rs\"\n\n[lib]\nproc-macro = true\n",
+    );
+    write(
+        d,
+        "macro/build.rs",
+        format!(
+            "fn main() {{ std::fs::write({:?}, \"x\").unwrap(); }}\n",
+            marker.display()
+        )
+        .as_bytes(),
+    );
+    write(
+        d,
+        "macro/src/lib.rs",
+        format!(
+            "#[proc_macro]\npub fn planted(_: proc_macro::TokenStream) -> proc_macro::TokenStream {{ std::fs::write({:?}, \"x\").unwrap(); Default::default() }}\n",
+            marker.display()
+        )
+        .as_bytes(),
+    );
     let o = run(cargo_wsa_lint()
         .arg("--manifest-path")
         .arg(d.join("Cargo.toml"))
@@ -296,8 +337,9 @@ fn cargo_wsa_lint_reads_manifests_and_never_builds() {
         "{}",
         stdout(&o)
     );
-    assert!(!marker.exists(), "the build script ran");
+    assert!(!marker.exists(), "a build script or proc macro ran");
     assert!(!d.join("target").exists(), "something was built");
+    assert!(!d.join("Cargo.lock").exists(), "a lock file was written");
 }
 
 #[test]

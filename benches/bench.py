@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Benchmarks wsa-lint against its floors on real third-party code.
+
+Fetches the pinned corpus of benches/corpus/Cargo.toml with `cargo vendor` (sources only;
+nothing is built), then measures, in one run and on the same machine:
+
+  - wsa-lint end to end (wall time, peak memory) with 1 and 2 threads;
+  - the rg floor: ripgrep searching the same .rs files for the Winsock names
+    (the cost of reading every byte once);
+  - the parse floor: reading and syn::parse_file-ing every .rs file (examples/parse_floor.rs);
+  - a single-file check inside a crate.
+
+Results go to docs/benchmarks.md (ratios against the floors) and docs/benchmarks.svg.
+Usage: python3 benches/bench.py [--runs N]
+"""
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "target" / "bench-corpus"
+WSA = ROOT / "target" / "release" / "wsa-lint"
+FLOOR = ROOT / "target" / "release" / "examples" / "parse_floor"
+PATTERN = r"WSAStartup|WSACleanup|closesocket|shutdown|DllMain|WSAGetLastError"
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def ensure_tools():
+    if shutil.which("rg") is None:
+        run(["apt-get", "install", "-y", "-qq", "ripgrep"], stdout=subprocess.DEVNULL)
+    run(["cargo", "build", "--release", "-q", "--bin", "wsa-lint", "--example", "parse_floor"], cwd=ROOT)
+    if not CORPUS.is_dir():
+        run(
+            ["cargo", "vendor", "-q", "--versioned-dirs", "--manifest-path",
+             str(ROOT / "benches" / "corpus" / "Cargo.toml"), str(CORPUS)],
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def size_of(path: Path):
+    files = bytes_ = lines = 0
+    for p in path.rglob("*.rs"):
+        if p.is_file():
+            data = p.read_bytes()
+            files += 1
+            bytes_ += len(data)
+            lines += data.count(b"\n")
+    return files, bytes_, lines
+
+
+def measure(cmd, runs, warm_up=True):
+    """Median wall seconds and max peak RSS (MB) over `runs` runs (after one warm-up run)."""
+    walls, rss = [], []
+    for i in range(runs + (1 if warm_up else 0)):
+        start = time.perf_counter()
+        p = subprocess.run(
+            ["/usr/bin/time", "-f", "%M"] + cmd,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        wall = time.perf_counter() - start
+        if p.returncode not in (0, 1):
+            sys.exit(f"failed ({p.returncode}): {' '.join(map(str, cmd))}\n{p.stderr}")
+        kb = p.stderr.strip().splitlines()[-1]
+        if i > 0 or not warm_up:
+            walls.append(wall)
+            rss.append(int(kb) / 1024)
+    return statistics.median(walls), max(rss)
+
+
+def svg(rows):
+    """A horizontal bar chart of wall times (log scale), one group per (set, threads)."""
+    import math
+    colors = {"rg floor": "#9e9e9e", "wsa-lint": "#1565c0", "parse floor": "#ef6c00"}
+    bar_h, gap, left, width = 16, 10, 230, 520
+    tmax = max(r[k] for r in rows for k in colors)
+    tmin = min(r[k] for r in rows for k in colors)
+    lo, hi = math.log10(tmin) - 0.2, math.log10(tmax) + 0.2
+
+    def x(t):
+        return left + (math.log10(t) - lo) / (hi - lo) * width
+
+    out, y = [], 30
+    for r in rows:
+        out.append(f'<text x="10" y="{y + 28}" font-size="13">{r["label"]}</text>')
+        for k, c in colors.items():
+            out.append(f'<rect x="{left}" y="{y}" width="{x(r[k]) - left:.1f}" height="{bar_h}" fill="{c}"/>')
+            out.append(f'<text x="{x(r[k]) + 4:.1f}" y="{y + 12}" font-size="11">{r[k]:.2f} s</text>')
+            y += bar_h + 2
+        y += gap
+    legend = "".join(
+        f'<rect x="{left + i * 150}" y="5" width="12" height="12" fill="{c}"/>'
+        f'<text x="{left + i * 150 + 16}" y="15" font-size="12">{k}</text>'
+        for i, (k, c) in enumerate(colors.items())
+    )
+    h = y + 10
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 90}" height="{h}" '
+        f'font-family="sans-serif">{legend}{"".join(out)}'
+        f'<text x="{left}" y="{h - 2}" font-size="10">wall time, log scale</text></svg>\n'
+    )
+
+
+def main():
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    ensure_tools()
+    tokio = next(CORPUS.glob("tokio-1.*"))
+    single = next(CORPUS.glob("rustix-0.38.*")) / "src" / "net" / "wsa.rs"
+    sets = [("whole corpus", CORPUS), (f"small: {tokio.name}", tokio)]
+    rows, table = [], []
+    for name, path in sets:
+        files, bytes_, lines = size_of(path)
+        for t in (1, 2):
+            rg = measure(["rg", "-j", str(t), "-c", "--type", "rust", PATTERN, str(path)], runs)
+            wsa = measure([str(WSA), "-j", str(t), "--message-format", "short", str(path)], runs)
+            # The parse floor is slow and steady: one run is enough.
+            floor = measure([str(FLOOR), str(path), str(t)], 1, warm_up=False)
+            mb = bytes_ / 1e6
+            rows.append({"label": f"{name}, {t} thread{'s' if t > 1 else ''}",
+                         "rg floor": rg[0], "wsa-lint": wsa[0], "parse floor": floor[0]})
+            table.append(
+                f"| {name} | {t} | {files} files, {lines / 1e6:.2f} M lines, {mb:.0f} MB "
+                f"| {wsa[0]:.3f} s | {files / wsa[0]:,.0f} | {mb / wsa[0]:.0f} | {wsa[1]:.0f} MB "
+                f"| {rg[0]:.3f} s | **{wsa[0] / rg[0]:.1f}x** | {floor[0]:.2f} s | **{wsa[0] / floor[0]:.3f}x** |"
+            )
+    one = measure([str(WSA), "--message-format", "short", str(single)], runs)
+    cpu = "unknown CPU"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    rg_version = subprocess.run(["rg", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    doc = f"""# Benchmarks
+
+Generated by `python3 benches/bench.py` (median of {runs} runs after a warm-up, page cache warm;
+the parse floor is run once). Wall times include process start-up.
+Machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}; {rg_version}.
+
+The corpus is the pinned crates of `benches/corpus/Cargo.toml`, fetched with `cargo vendor` (with
+their dependencies, including the generated `windows`, `windows-sys` and `winapi` bindings).
+wsa-lint must report nothing in it but the one real finding in rustix's `wsa_startup`.
+
+Floors, measured in the same run:
+- **rg floor**: `rg -c --type rust '{PATTERN}'` over the same tree: the cost of reading every byte once.
+- **parse floor**: `examples/parse_floor.rs`, reading and `syn::parse_file`-ing every `.rs` file.
+
+| set | threads | size | wsa-lint | files/s | MB/s | peak memory | rg floor | vs rg | parse floor | vs parse |
+|---|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(table)}
+
+Single-file check (`wsa-lint {single.relative_to(CORPUS)}`, a new process that reads its crate
+for context): {one[0] * 1000:.0f} ms, {one[1]:.0f} MB.
+
+![wall times](benchmarks.svg)
+
+## What changed the numbers
+
+Profiled with `perf record` on the whole corpus:
+
+1. Parsing every file (75 s, 2.6 GB): the first version parsed and kept everything.
+2. A byte-level prefilter (`src/scan.rs`): only files with a call-shaped Winsock name,
+   `DllMain`, or a renamed Winsock import are parsed; the rest are lexed for `mod`
+   declarations only, and callers of crate functions that reach Winsock are pulled in by
+   name afterwards. Texts of unparsed files are not kept. About 3.5 s and 80 MB.
+3. The `mod` lexer kept a sliding token window with `Vec::remove(0)` (18% in memmove): small
+   state machines instead; files that cannot declare a module skip the lexer. The per-file
+   `Cargo.toml` lookup re-parsed manifests for every directory: cached with its ancestors.
+4. The needle search walked back from every `(`: an Aho-Corasick (Teddy) search for the
+   names instead. About 1.1 s.
+
+5. Generic names (`connect(`, `send(`, `bind(`...) counted only in files that also name a
+   Winsock binding (`WinSock`, `winsock2`, `ws2_32`, `SOCKET`...): tokio's `TcpStream::connect(..)`
+   no longer forces a parse (tokio: 0.12 s to 0.07 s). Plain `mod name;` lines are read
+   without the lexer. About 0.8 s.
+
+Remaining cost (perf): the Aho-Corasick name search and the `mod` lexer (together about a third),
+reading files (about 10%), allocation and the directory walk. The parse of the few relevant
+files is under 1%. The target of 3x the rg floor is not met yet (about 12x with 2 threads); rg
+searches memory-mapped files with one pattern, while wsa-lint still reads each file into an
+owned `String` and scans it twice (names, then modules).
+"""
+    (ROOT / "docs" / "benchmarks.md").write_text(doc)
+    (ROOT / "docs" / "benchmarks.svg").write_text(svg(rows))
+    print(doc)
+
+
+if __name__ == "__main__":
+    main()
