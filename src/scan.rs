@@ -117,10 +117,8 @@ pub fn needs_parse(text: &[u8]) -> bool {
         if &text[start..end] == b"DllMain" {
             return true;
         }
-        if pat < GENERIC {
-            if !*marker.get_or_insert_with(|| has_marker(text)) {
-                continue;
-            }
+        if pat < GENERIC && !*marker.get_or_insert_with(|| has_marker(text)) {
+            continue;
         }
         // The whole identifier (`WSA` is a prefix pattern).
         let mut e = end;
