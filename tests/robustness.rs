@@ -83,7 +83,7 @@ fn files_that_vanish_during_the_run() {
     for f in 0..20_000 {
         write(t.path(), &format!("f{f}.rs"), LEAK);
     }
-    let mut child = wsa_lint()
+    let child = wsa_lint()
         .args(["--message-format", "short"])
         .arg(t.path())
         .stdout(std::process::Stdio::piped())
