@@ -22,6 +22,10 @@ pub enum MessageFormat {
     Short,
     /// cargo-style `compiler-message` JSON lines on stdout
     Json,
+    /// SARIF 2.1.0 on stdout (code scanning)
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=..`) on stdout
+    Github,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -328,15 +332,19 @@ fn run_common(
             Err(e) => return error(&e),
         }
     }
+    let rules = rules(lints);
     let report = Report {
         db: &out.db,
         diags: &out.diags,
         problems: &out.problems,
+        rules: &rules,
     };
     let format = match common.message_format {
         MessageFormat::Human => Format::Human,
         MessageFormat::Short => Format::Short,
         MessageFormat::Json => Format::Json,
+        MessageFormat::Sarif => Format::Sarif,
+        MessageFormat::Github => Format::Github,
     };
     let written = match format {
         Format::Human => {
@@ -364,6 +372,14 @@ fn run_common(
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
             render::json::json(&report, &mut w).and_then(|_| w.flush())
         }
+        Format::Sarif => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            render::sarif::sarif(&report, &mut w).and_then(|_| w.flush())
+        }
+        Format::Github => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            render::github::github(&report, &mut w).and_then(|_| w.flush())
+        }
     };
     if let Err(e) = written {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -384,6 +400,35 @@ fn run_common(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The catalog as SARIF rules.
+fn rules(lints: &[&LintDef]) -> Vec<render::Rule> {
+    lints
+        .iter()
+        .map(|d| {
+            let docs = crate::docs::unindent(d.lint.docs);
+            let what = docs
+                .split("### ")
+                .find_map(|s| s.strip_prefix("What it does"))
+                .unwrap_or("")
+                .trim()
+                .replace('\n', " ");
+            render::Rule {
+                name: d.lint.name,
+                summary: d.lint.summary,
+                what_it_does: what,
+                docs,
+                help_uri: format!(
+                    "{}/blob/main/docs/lints.md#{}",
+                    env!("CARGO_PKG_HOMEPAGE"),
+                    d.lint.name
+                ),
+                default_level: d.lint.default_level,
+                group: d.lint.group.as_str(),
+            }
+        })
+        .collect()
 }
 
 fn print_stdout(s: &str) -> ExitCode {

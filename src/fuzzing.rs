@@ -31,8 +31,11 @@ pub fn run_bytes(data: &[u8], lints: &[&LintDef]) {
         db: &db,
         diags: &diags,
         problems: &[],
+        rules: &[],
     };
     let mut sink = codespan_reporting::term::termcolor::NoColor::new(Vec::new());
     let _ = crate::render::human::human(&report, &mut sink);
     let _ = crate::render::json::json(&report, &mut Vec::new());
+    let _ = crate::render::sarif::sarif(&report, &mut Vec::new());
+    let _ = crate::render::github::github(&report, &mut Vec::new());
 }

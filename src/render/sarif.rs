@@ -1,0 +1,210 @@
+//! `sarif`: SARIF 2.1.0, one run, one rule per lint, locations relative to the repository root.
+
+use super::{Report, Rule};
+use crate::diag::{Diagnostic, Severity};
+use crate::source::{SourceDb, Span};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The repository root: the nearest ancestor of the working directory with `.git`, else the
+/// working directory itself.
+fn repo_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    cwd.ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&cwd)
+        .to_path_buf()
+}
+
+fn uri_of(root: &Path, path: &Path) -> (String, bool) {
+    match path.strip_prefix(root) {
+        Ok(rel) => (
+            rel.components()
+                .map(|c| percent(&c.as_os_str().to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join("/"),
+            true,
+        ),
+        Err(_) => (
+            format!("file://{}", percent(&path.display().to_string())),
+            false,
+        ),
+    }
+}
+
+/// Percent-encodes what a URI path segment may not hold.
+fn percent(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn location(db: &SourceDb, root: &Path, span: Span, message: Option<&str>) -> Value {
+    let f = db.get(span.file);
+    let abs = f.path.canonicalize().unwrap_or_else(|_| f.path.clone());
+    let (uri, relative) = uri_of(root, &abs);
+    let start = f.line_col(span.lo);
+    let end = f.line_col(span.hi);
+    let mut artifact = json!({ "uri": uri });
+    if relative {
+        artifact["uriBaseId"] = json!("%SRCROOT%");
+    }
+    let mut loc = json!({
+        "physicalLocation": {
+            "artifactLocation": artifact,
+            "region": {
+                "startLine": start.line,
+                "startColumn": start.col,
+                "endLine": end.line,
+                "endColumn": end.col.max(if end.line == start.line { start.col } else { 1 }),
+            }
+        }
+    });
+    if let Some(m) = message {
+        loc["message"] = json!({ "text": m });
+    }
+    loc
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+fn result(db: &SourceDb, root: &Path, rules: &[Rule], d: &Diagnostic) -> Option<Value> {
+    let lint = d.lint?;
+    let index = rules.iter().position(|r| r.name == lint)?;
+    let primary = d.primary_span()?;
+    let mut text = d.message.clone();
+    for n in &d.notes {
+        text.push_str(&format!(
+            "\n{}: {}",
+            match n.kind {
+                crate::diag::NoteKind::Note => "note",
+                crate::diag::NoteKind::Help => "help",
+            },
+            n.message
+        ));
+    }
+    let related: Vec<Value> = d
+        .labels
+        .iter()
+        .filter(|l| !l.primary)
+        .enumerate()
+        .map(|(i, l)| {
+            let mut v = location(db, root, l.span, Some(&l.message));
+            v["id"] = json!(i + 1);
+            v
+        })
+        .collect();
+    let primary_label = d
+        .labels
+        .iter()
+        .find(|l| l.primary)
+        .map(|l| l.message.as_str());
+    let mut r = json!({
+        "ruleId": format!("wsa_lint::{lint}"),
+        "ruleIndex": index,
+        "level": level(d.severity),
+        "message": { "text": text },
+        "locations": [location(db, root, primary, primary_label)],
+    });
+    if !related.is_empty() {
+        r["relatedLocations"] = json!(related);
+    }
+    if !d.suggestions.is_empty() {
+        r["fixes"] = json!(d
+            .suggestions
+            .iter()
+            .map(|s| {
+                let loc = location(db, root, s.span, None);
+                json!({
+                    "description": { "text": s.message },
+                    "artifactChanges": [{
+                        "artifactLocation": loc["physicalLocation"]["artifactLocation"],
+                        "replacements": [{
+                            "deletedRegion": loc["physicalLocation"]["region"],
+                            "insertedContent": { "text": s.replacement }
+                        }]
+                    }]
+                })
+            })
+            .collect::<Vec<_>>());
+    }
+    Some(r)
+}
+
+pub fn sarif(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
+    let root = repo_root();
+    let rules: Vec<Value> = report
+        .rules
+        .iter()
+        .map(|r| {
+            json!({
+                "id": format!("wsa_lint::{}", r.name),
+                "name": r.name,
+                "shortDescription": { "text": r.summary },
+                "fullDescription": { "text": r.what_it_does },
+                "help": { "text": r.docs, "markdown": r.docs },
+                "helpUri": r.help_uri,
+                "defaultConfiguration": { "level": match r.default_level {
+                    crate::diag::Level::Deny => "error",
+                    crate::diag::Level::Warn => "warning",
+                    crate::diag::Level::Allow => "none",
+                } },
+                "properties": { "tags": [r.group] },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .diags
+        .iter()
+        .filter_map(|d| result(report.db, &root, report.rules, d))
+        .collect();
+    let mut notifications: Vec<Value> = report
+        .problems
+        .iter()
+        .map(|p| json!({ "level": "error", "message": { "text": format!("{}: {}", p.path, p.message) } }))
+        .collect();
+    for d in report.diags.iter().filter(|d| d.lint.is_none()) {
+        let mut n = json!({ "level": level(d.severity), "message": { "text": d.message } });
+        if let Some(s) = d.primary_span() {
+            n["locations"] = json!([location(report.db, &root, s, None)]);
+        }
+        notifications.push(n);
+    }
+    let root_uri = format!(
+        "file://{}/",
+        percent(&root.display().to_string()).trim_end_matches('/')
+    );
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "wsa-lint",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": env!("CARGO_PKG_HOMEPAGE"),
+                "rules": rules,
+            } },
+            "originalUriBaseIds": { "%SRCROOT%": { "uri": root_uri } },
+            "invocations": [{
+                "executionSuccessful": report.problems.is_empty(),
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": results,
+        }]
+    });
+    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+    writeln!(w)
+}
