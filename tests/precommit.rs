@@ -54,7 +54,7 @@ fn pre_commit_hook_fails_on_a_staged_leak_and_passes_after_the_fix() {
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(!o.status.success(), "{out}");
     assert!(out.contains("error[wsa_lint::missing_wsa_cleanup]"), "{out}");
-    assert!(out.contains("src/main.rs:4:17"), "{out}");
+    assert!(out.contains("src/main.rs:4:13"), "{out}");
 
     std::fs::write(
         d.join("src/main.rs"),
