@@ -124,6 +124,13 @@ pub struct CargoCli {
 }
 
 pub fn main_plain(lints: &[&LintDef]) -> ExitCode {
+    // `wsa-lint lsp`: the language server (a path named `lsp` can be given as `./lsp`).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "lsp") {
+        return match crate::lsp::serve(lints) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => error(&format!("language server: {e}")),
+        };
+    }
     let cmd = Cli::command();
     let matches = cmd.get_matches();
     let cli = match Cli::from_arg_matches(&matches) {

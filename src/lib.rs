@@ -18,6 +18,7 @@ pub mod ir;
 pub mod lint;
 pub mod load;
 pub mod lower;
+pub mod lsp;
 pub mod parse;
 pub mod render;
 pub mod resolve;

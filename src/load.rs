@@ -26,8 +26,25 @@ pub struct LoadedCrate {
     pub problems: Vec<PathProblem>,
 }
 
+/// Unsaved editor buffers (the language server sets them): read instead of the files on disk.
+static OVERLAY: std::sync::RwLock<Option<std::collections::HashMap<PathBuf, String>>> =
+    std::sync::RwLock::new(None);
+
+/// Replaces the set of unsaved buffers, by canonical path.
+pub fn set_overlay(files: std::collections::HashMap<PathBuf, String>) {
+    *OVERLAY.write().unwrap_or_else(|e| e.into_inner()) = Some(files);
+}
+
 /// Reads a file's text: `Err` with a user-facing message when it cannot be used.
 pub fn read_text(path: &Path) -> Result<String, PathProblem> {
+    if let Some(text) = OVERLAY
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|o| o.get(path))
+    {
+        return Ok(text.clone());
+    }
     let problem = |message: String| PathProblem {
         path: display_path(path),
         message,

@@ -9,11 +9,20 @@ use std::path::Path;
 use std::process::Command;
 
 fn git(dir: &Path, args: &[&str]) {
-    let s = Command::new("git").current_dir(dir).args(args).output().unwrap();
-    assert!(s.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&s.stderr));
+    let s = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        s.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&s.stderr)
+    );
 }
 
-const LEAK: &str = "use windows_sys::Win32::Networking::WinSock::{WSACleanup, WSAStartup, WSADATA};\n\
+const LEAK: &str =
+    "use windows_sys::Win32::Networking::WinSock::{WSACleanup, WSAStartup, WSADATA};\n\
 fn main() {\n\
     let mut d: WSADATA = unsafe { std::mem::zeroed() };\n\
     if unsafe { WSAStartup(0x202, &mut d) } != 0 { return; }\n\
@@ -33,7 +42,11 @@ fn pre_commit_hook_fails_on_a_staged_leak_and_passes_after_the_fix() {
     git(d, &["init", "-q"]);
     git(d, &["config", "user.email", "ci@example.com"]);
     git(d, &["config", "user.name", "ci"]);
-    std::fs::write(d.join("Cargo.toml"), "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n").unwrap();
+    std::fs::write(
+        d.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
     std::fs::create_dir(d.join("src")).unwrap();
     std::fs::write(d.join("src/main.rs"), LEAK).unwrap();
     git(d, &["add", "."]);
@@ -51,19 +64,33 @@ fn pre_commit_hook_fails_on_a_staged_leak_and_passes_after_the_fix() {
             .unwrap()
     };
     let o = hook(d);
-    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!o.status.success(), "{out}");
-    assert!(out.contains("error[wsa_lint::missing_wsa_cleanup]"), "{out}");
+    assert!(
+        out.contains("error[wsa_lint::missing_wsa_cleanup]"),
+        "{out}"
+    );
     assert!(out.contains("src/main.rs:4:13"), "{out}");
 
     std::fs::write(
         d.join("src/main.rs"),
-        LEAK.replace("if std::env::args().count() > 1 { return; }", "println!(\"working\");"),
+        LEAK.replace(
+            "if std::env::args().count() > 1 { return; }",
+            "println!(\"working\");",
+        ),
     )
     .unwrap();
     git(d, &["add", "."]);
     let o = hook(d);
-    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(o.status.success(), "{out}");
     assert!(out.contains("wsa-lint") && out.contains("Passed"), "{out}");
 }
