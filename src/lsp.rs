@@ -225,6 +225,8 @@ impl Server<'_> {
             .flatten()
             .filter(|f| overlaps(&f.range, &p.range))
             .map(|f| {
+                // lsp-types' `Uri` is the map key the protocol type requires.
+                #[allow(clippy::mutable_key_type)]
                 let mut changes = HashMap::new();
                 changes.insert(
                     uri.clone(),
