@@ -38,37 +38,11 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let facts: Vec<_> = cx
-        .facts
-        .dllmain
-        .iter()
-        .filter(|f| f.target == "WSACleanup")
-        .cloned()
-        .collect();
-    for f in facts {
-        let Some(&(first, _)) = f.chain.first() else {
-            continue;
-        };
-        let label = if f.chain.len() == 1 {
-            "called inside `DllMain`, under the loader lock"
-        } else {
-            "this call inside `DllMain` reaches `WSACleanup`"
-        };
-        let mut e = cx.emit(
-            &WSA_CLEANUP_IN_DLLMAIN,
-            first,
-            "`WSACleanup` called from `DllMain`",
-            label,
-        );
-        for (i, (span, in_unit)) in f.chain.iter().enumerate().skip(1) {
-            let what = if i + 1 == f.chain.len() {
-                "`WSACleanup`".to_string()
-            } else {
-                f.chain[i + 1].1.clone()
-            };
-            e = e.label(*span, format!("{in_unit} calls {what} here"));
-        }
-        e.note("`DllMain` runs under the loader lock; it can unload service-provider DLLs while the loader lock is held and deadlock the process")
-            .help("release Winsock from an exported shutdown function that the host calls before `FreeLibrary`");
-    }
+    crate::lint::emit_dllmain_chains(
+        cx,
+        &WSA_CLEANUP_IN_DLLMAIN,
+        "WSACleanup",
+        "it can unload service-provider DLLs while the loader lock is held and deadlock the process",
+        "release Winsock from an exported shutdown function that the host calls before `FreeLibrary`",
+    );
 }

@@ -38,37 +38,11 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let facts: Vec<_> = cx
-        .facts
-        .dllmain
-        .iter()
-        .filter(|f| f.target == "WSAStartup")
-        .cloned()
-        .collect();
-    for f in facts {
-        let Some(&(first, _)) = f.chain.first() else {
-            continue;
-        };
-        let label = if f.chain.len() == 1 {
-            "called inside `DllMain`, under the loader lock"
-        } else {
-            "this call inside `DllMain` reaches `WSAStartup`"
-        };
-        let mut e = cx.emit(
-            &WSA_STARTUP_IN_DLLMAIN,
-            first,
-            "`WSAStartup` called from `DllMain`",
-            label,
-        );
-        for (i, (span, in_unit)) in f.chain.iter().enumerate().skip(1) {
-            let what = if i + 1 == f.chain.len() {
-                "`WSAStartup`".to_string()
-            } else {
-                f.chain[i + 1].1.clone()
-            };
-            e = e.label(*span, format!("{in_unit} calls {what} here"));
-        }
-        e.note("`DllMain` runs under the loader lock; it loads DLLs while the loader lock is held, which is unsupported and can deadlock")
-            .help("start Winsock from an exported init function that the host calls after `LoadLibrary`, or lazily on first use");
-    }
+    crate::lint::emit_dllmain_chains(
+        cx,
+        &WSA_STARTUP_IN_DLLMAIN,
+        "WSAStartup",
+        "it loads DLLs while the loader lock is held, which is unsupported and can deadlock",
+        "start Winsock from an exported init function that the host calls after `LoadLibrary`, or lazily on first use",
+    );
 }

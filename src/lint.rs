@@ -176,3 +176,47 @@ pub fn names_lint(name: &str, def: &LintDef) -> bool {
 pub fn is_known_name(name: &str, lints: &[&LintDef]) -> bool {
     group_of(name).is_some() || lints.iter().any(|d| d.lint.name == name)
 }
+
+/// Reports a Winsock function reachable from `DllMain` (shared by the DllMain lints):
+/// primary at the call inside DllMain, a label on each further call of the chain.
+pub fn emit_dllmain_chains(
+    cx: &mut LintCx<'_>,
+    lint: &'static Lint,
+    target: &str,
+    why: &str,
+    help: &str,
+) {
+    let facts: Vec<_> = cx
+        .facts
+        .dllmain
+        .iter()
+        .filter(|f| f.target == target)
+        .cloned()
+        .collect();
+    for f in facts {
+        let Some(&(first, _)) = f.chain.first() else {
+            continue;
+        };
+        let label = if f.chain.len() == 1 {
+            "called inside `DllMain`, under the loader lock".to_string()
+        } else {
+            format!("this call inside `DllMain` reaches `{target}`")
+        };
+        let mut e = cx.emit(
+            lint,
+            first,
+            format!("`{target}` called from `DllMain`"),
+            label,
+        );
+        for (i, (span, in_unit)) in f.chain.iter().enumerate().skip(1) {
+            let what = if i + 1 == f.chain.len() {
+                format!("`{target}`")
+            } else {
+                f.chain[i + 1].1.clone()
+            };
+            e = e.label(*span, format!("{in_unit} calls {what} here"));
+        }
+        e.note(format!("`DllMain` runs under the loader lock; {why}"))
+            .help(help);
+    }
+}

@@ -1268,40 +1268,17 @@ impl Interp<'_, '_, '_> {
                     Some("SOCK_DGRAM" | "SOCK_RAW" | "2" | "3") => SockKind::Datagram,
                     _ => SockKind::Unknown,
                 };
-                let mut ok = st.clone();
-                ok.socks.insert(
-                    id,
-                    Sock {
-                        kind,
-                        origin: Origin::Created(span),
-                        connected: None,
-                        shut: false,
-                        closed: None,
-                    },
-                );
-                ok.vals.insert(id, VALID);
-                out.push((ok, Val::Sym(id)));
-                let mut bad = st;
-                bad.vals.insert(id, INVALID);
-                out.push((bad, Val::Sym(id)));
+                new_socket(st, id, kind, Origin::Created(span), None, out);
             }
             "accept" | "WSAAccept" => {
-                let mut ok = st.clone();
-                ok.socks.insert(
+                new_socket(
+                    st,
                     id,
-                    Sock {
-                        kind: SockKind::Stream,
-                        origin: Origin::Accepted(span),
-                        connected: Some(span),
-                        shut: false,
-                        closed: None,
-                    },
+                    SockKind::Stream,
+                    Origin::Accepted(span),
+                    Some(span),
+                    out,
                 );
-                ok.vals.insert(id, VALID);
-                out.push((ok, Val::Sym(id)));
-                let mut bad = st;
-                bad.vals.insert(id, INVALID);
-                out.push((bad, Val::Sym(id)));
             }
             "connect" | "WSAConnect" => {
                 let mut ok = st.clone();
@@ -1422,6 +1399,33 @@ impl Interp<'_, '_, '_> {
                 .collect(),
         }
     }
+}
+
+/// A call that returns a new socket forks: a valid handle with its socket, or `INVALID_SOCKET`.
+fn new_socket(
+    st: State,
+    id: ValId,
+    kind: SockKind,
+    origin: Origin,
+    connected: Option<Span>,
+    out: &mut Outs,
+) {
+    let mut ok = st.clone();
+    ok.socks.insert(
+        id,
+        Sock {
+            kind,
+            origin,
+            connected,
+            shut: false,
+            closed: None,
+        },
+    );
+    ok.vals.insert(id, VALID);
+    out.push((ok, Val::Sym(id)));
+    let mut bad = st;
+    bad.vals.insert(id, INVALID);
+    out.push((bad, Val::Sym(id)));
 }
 
 /// Reads a `WSAStartup` version argument: `0x0202`, `MAKEWORD(2, 2)`, `2.2 as u16`, `WINSOCK_VERSION`.
