@@ -70,3 +70,25 @@ fn every_lint_has_firing_and_silent_fixtures() {
         assert!(silent >= 2, "{}: {silent} silent fixtures", def.lint.name);
     }
 }
+
+/// The engine knows no individual lint: only the binaries and lib.rs name the catalog.
+#[test]
+fn nothing_in_src_names_the_lint_catalog() {
+    for e in walkdir::WalkDir::new(root().join("src")) {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "rs")
+            || p.ends_with("lib.rs")
+            || p.ends_with("main.rs")
+            || p.parent().is_some_and(|d| d.ends_with("bin"))
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(p).unwrap();
+        assert!(
+            !text.contains("crate::lints"),
+            "{} names the lint catalog",
+            p.display()
+        );
+    }
+}
