@@ -168,3 +168,18 @@ async def test_recheck_latency_on_a_crate_of_thousands_of_lines(client: Language
     print(f"re-check latency: best {best * 1000:.1f} ms, all {[round(t * 1000, 1) for t in timings]}")
     # Generous bound for a debug build on a loaded CI machine; the release figure is in docs/benchmarks.md.
     assert best < 0.25, timings
+
+
+@pytest.mark.asyncio
+async def test_configuration_and_allow_comments_are_honoured(client: LanguageClient):
+    proj = WORKDIR / "configured"
+    proj.mkdir(exist_ok=True)
+    (proj / "wsa-lint.toml").write_text('[lints]\nmissing_wsa_cleanup = "warn"\n')
+    uri = await open_and_wait(client, proj / "a.rs", LEAK)
+    (d,) = client.diagnostics[uri]
+    assert d.severity == types.DiagnosticSeverity.Warning
+    assert "set to warn in" in d.message
+
+    allowed = LEAK.replace("fn main() {", "// wsa-lint: allow(missing_wsa_cleanup)\nfn main() {")
+    uri = await open_and_wait(client, proj / "b.rs", allowed)
+    assert len(client.diagnostics[uri]) == 0
