@@ -114,6 +114,9 @@ pub fn io_message(e: &std::io::Error) -> String {
 }
 
 fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProblem>) {
+    let canonical = dir.canonicalize();
+    let root_is_canonical = canonical.is_ok();
+    let dir = canonical.as_deref().unwrap_or(dir);
     let walker = WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
@@ -129,6 +132,11 @@ fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProb
         match entry {
             Ok(e) => {
                 if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs") {
+                    // Below a canonical root, only a symbolic link can make a path non-canonical.
+                    if !e.path_is_symlink() && root_is_canonical {
+                        out.insert(e.into_path());
+                        continue;
+                    }
                     match e.path().canonicalize() {
                         Ok(c) => {
                             out.insert(c);

@@ -177,10 +177,11 @@ pub fn run(
             .iter()
             .flat_map(|r| r.files.iter().copied())
             .collect();
+        let roots: HashSet<&PathBuf> = results.iter().map(|r| &r.input.root).collect();
         let orphans: Vec<CrateInput> = requested
             .iter()
             .filter(|p| db.id_of(p).is_none_or(|id| !reached.contains(&id)))
-            .filter(|p| !results.iter().any(|r| r.input.root == **p))
+            .filter(|p| !roots.contains(p))
             .map(|p| CrateInput {
                 name: p
                     .file_stem()

@@ -50,11 +50,17 @@ pub fn read_text(path: &Path) -> Result<String, PathProblem> {
         message,
     };
     // Only regular files: reading a FIFO or device named `*.rs` would block or never end.
+    // (Opening a FIFO for reading blocks too, so ask the path first.)
     let meta = std::fs::metadata(path).map_err(|e| problem(io_message(&e)))?;
     if !meta.is_file() {
         return Err(problem("not a regular file; it is skipped".to_string()));
     }
-    let bytes = std::fs::read(path).map_err(|e| problem(io_message(&e)))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    std::io::Read::read_to_end(
+        &mut std::fs::File::open(path).map_err(|e| problem(io_message(&e)))?,
+        &mut bytes,
+    )
+    .map_err(|e| problem(io_message(&e)))?;
     String::from_utf8(bytes).map_err(|e| {
         problem(format!(
             "file is not valid UTF-8 (invalid byte at offset {}); it is skipped",
@@ -252,7 +258,13 @@ fn collect_mods(
                         }
                     }
                 };
-                let path = path.canonicalize().unwrap_or(path);
+                // Paths built from a canonical directory and a module name are canonical;
+                // a `#[path]` may hold `..` or a link.
+                let path = if m.path_attr.is_some() {
+                    path.canonicalize().unwrap_or(path)
+                } else {
+                    path
+                };
                 found(m.span, path, child_dir);
             }
         }

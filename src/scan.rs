@@ -63,6 +63,7 @@ const MARKERS: &[&[u8]] = &[
     b"SOCKET",
 ];
 
+/// Does the text name a Winsock binding (one pass for all markers)?
 fn has_marker(text: &[u8]) -> bool {
     MARKERS
         .iter()
@@ -73,64 +74,52 @@ fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
-fn patterns() -> Vec<&'static [u8]> {
-    let mut pats: Vec<&[u8]> = CALL_NAMES.to_vec();
+/// An Aho-Corasick searcher over `CALL_NAMES[from..]` plus `WSA` (a prefix).
+fn searcher(from: usize) -> aho_corasick::AhoCorasick {
+    let mut pats: Vec<&[u8]> = CALL_NAMES[from..].to_vec();
     pats.push(b"WSA");
-    pats.push(b" as ");
-    pats
-}
-
-/// Patterns whose hits are checked by `needs_parse`: names, `DllMain`, and ` as ` (renames).
-fn needles() -> &'static aho_corasick::AhoCorasick {
-    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    AC.get_or_init(|| {
-        aho_corasick::AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(patterns())
-            .expect("static patterns build")
-    })
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(pats)
+        .expect("static patterns build")
 }
 
 /// Does this text call something that may be Winsock, or define `DllMain`?
+///
+/// Most files name no Winsock binding; for them only the distinctive names are searched
+/// (a smaller, faster automaton), since a generic `connect(` there is not Winsock.
 pub fn needs_parse(text: &[u8]) -> bool {
-    let ac = needles();
-    let as_pat = CALL_NAMES.len() + 1;
-    let mut marker: Option<bool> = None;
+    static ALL: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    static DISTINCT: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    let (ac, offset) = if has_marker(text) {
+        (ALL.get_or_init(|| searcher(0)), 0)
+    } else {
+        (DISTINCT.get_or_init(|| searcher(GENERIC)), GENERIC)
+    };
+    let wsa = CALL_NAMES.len() - offset;
     for hit in ac.find_iter(text) {
         let (start, end) = (hit.start(), hit.end());
-        let pat = hit.pattern().as_usize();
-        if pat == as_pat {
-            // `use ..::{WSAStartup as startup}`: the calls then use the new name.
-            let mut s = start;
-            while s > 0 && is_ident_byte(text[s - 1]) {
-                s -= 1;
-            }
-            let name = &text[s..start];
-            if name.starts_with(b"WSA") || CALL_NAMES.contains(&name) {
-                return true;
-            }
-            continue;
-        }
         if start > 0 && is_ident_byte(text[start - 1]) {
             continue;
         }
         if &text[start..end] == b"DllMain" {
             return true;
         }
-        if pat < GENERIC && !*marker.get_or_insert_with(|| has_marker(text)) {
-            continue;
-        }
         // The whole identifier (`WSA` is a prefix pattern).
         let mut e = end;
         while e < text.len() && is_ident_byte(text[e]) {
             e += 1;
         }
-        if e != end && &text[start..end] != b"WSA" {
+        if e != end && hit.pattern().as_usize() != wsa {
             continue;
         }
         let mut k = e;
         while k < text.len() && (text[k] == b' ' || text[k] == b'\t') {
             k += 1;
+        }
+        // `use ..::{WSAStartup as startup}`: the calls then use the new name.
+        if text[k..].starts_with(b"as ") && k > e {
+            return true;
         }
         if k >= text.len() || text[k] != b'(' {
             continue;
