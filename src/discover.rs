@@ -14,6 +14,9 @@ use walkdir::WalkDir;
 pub struct CrateInput {
     pub name: String,
     pub root: PathBuf,
+    /// The package's library, for a bin/example/test target: `(crate name, root)`. Its module
+    /// tree is loaded as context, so calls into it are followed (it is linted as its own crate).
+    pub lib: Option<(String, PathBuf)>,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +103,7 @@ fn loose(f: &Path) -> CrateInput {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
         root: f.to_path_buf(),
+        lib: None,
     }
 }
 
@@ -201,6 +205,20 @@ pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
         .and_then(|n| n.as_str())
         .unwrap_or("crate")
         .replace('-', "_");
+    let lib_name = table
+        .get("lib")
+        .and_then(|l| l.get("name"))
+        .and_then(|n| n.as_str())
+        .map(|n| n.replace('-', "_"))
+        .unwrap_or_else(|| pkg_name.clone());
+    let lib_root = table
+        .get("lib")
+        .and_then(|l| l.get("path"))
+        .and_then(|p| p.as_str())
+        .map(|p| dir.join(p))
+        .unwrap_or_else(|| dir.join("src/lib.rs"))
+        .canonicalize()
+        .ok();
     let mut roots: BTreeSet<PathBuf> = BTreeSet::new();
     let explicit = |key: &str, roots: &mut BTreeSet<PathBuf>| {
         let entries: Vec<&toml::Value> = match table.get(key) {
@@ -236,9 +254,16 @@ pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
         .into_iter()
         .filter(|p| p.is_file())
         .filter_map(|p| p.canonicalize().ok())
-        .map(|root| CrateInput {
-            name: pkg_name.clone(),
-            root,
+        .map(|root| {
+            let lib = lib_root
+                .as_ref()
+                .filter(|l| **l != root && !root.ends_with("build.rs"))
+                .map(|l| (lib_name.clone(), l.clone()));
+            CrateInput {
+                name: pkg_name.clone(),
+                root,
+                lib,
+            }
         })
         .collect()
 }
@@ -300,12 +325,41 @@ pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
     }
     let mut crates = BTreeSet::new();
     for p in chosen {
+        let is_lib = |t: &cargo_metadata::Target| {
+            t.kind.iter().any(|k| {
+                matches!(
+                    k,
+                    cargo_metadata::TargetKind::Lib
+                        | cargo_metadata::TargetKind::RLib
+                        | cargo_metadata::TargetKind::DyLib
+                        | cargo_metadata::TargetKind::CDyLib
+                        | cargo_metadata::TargetKind::StaticLib
+                        | cargo_metadata::TargetKind::ProcMacro
+                )
+            })
+        };
+        let lib = p.targets.iter().find(|t| is_lib(t)).map(|t| {
+            let root: PathBuf = t.src_path.clone().into();
+            (
+                t.name.replace('-', "_"),
+                root.canonicalize().unwrap_or(root),
+            )
+        });
         for t in &p.targets {
             let root: PathBuf = t.src_path.clone().into();
             let root = root.canonicalize().unwrap_or(root);
+            let build = t
+                .kind
+                .iter()
+                .any(|k| matches!(k, cargo_metadata::TargetKind::CustomBuild));
             crates.insert(CrateInput {
                 name: t.name.replace('-', "_"),
                 root,
+                lib: if is_lib(t) || build {
+                    None
+                } else {
+                    lib.clone()
+                },
             });
         }
     }

@@ -55,6 +55,10 @@ fn run_crate(
             })
             .collect();
         let mut diags = engine::check(lints, &facts, levels);
+        diags.retain(|d| {
+            d.primary_span()
+                .is_none_or(|s| !loaded.context.contains(&s.file))
+        });
         let broken: HashSet<FileId> = loaded
             .diags
             .iter()
@@ -188,6 +192,7 @@ pub fn run(
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 root: p.clone(),
+                lib: None,
             })
             .collect();
         let more: Vec<CrateResult> = orphans

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub struct LoadedCrate {
     pub model: CrateModel,
+    /// Files of the package's library, read as context: findings there belong to the library's own run.
+    pub context: std::collections::HashSet<FileId>,
     /// Every file of the tree, root first.
     pub files: Vec<FileId>,
     /// Files of the tree that were only scanned for `mod` declarations, not parsed.
@@ -84,6 +86,8 @@ pub fn display_path(path: &Path) -> String {
 }
 
 struct Pending {
+    /// Part of the package's library, loaded as context for a bin/test/example target.
+    context: bool,
     path: PathBuf,
     /// The `mod x;` declaration that asked for it (by the span of `x`).
     decl: Option<Span>,
@@ -137,11 +141,24 @@ pub fn load_crate(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let mut level = vec![Pending {
+        context: false,
         path: input.root.clone(),
         decl: None,
         child_dir: root_dir,
     }];
     seen.insert(input.root.clone());
+    if let Some((_, lib)) = &input.lib {
+        if seen.insert(lib.clone()) {
+            level.push(Pending {
+                context: true,
+                path: lib.clone(),
+                decl: None,
+                child_dir: lib.parent().map(Path::to_path_buf).unwrap_or_default(),
+            });
+        }
+    }
+    let mut lib_id = None;
+    let mut context = std::collections::HashSet::new();
     let mut root_id = None;
     let mut unparsed = Vec::new();
     let mut parsed_files = Vec::new();
@@ -161,7 +178,11 @@ pub fn load_crate(
                     continue;
                 }
                 Ok(Visit::Parsed(id, Err(d))) => {
-                    root_id.get_or_insert(id);
+                    if p.context {
+                        context.insert(id);
+                    } else if p.decl.is_none() {
+                        root_id.get_or_insert(id);
+                    }
                     order.push(id);
                     diags.push(d);
                     continue;
@@ -177,7 +198,14 @@ pub fn load_crate(
             };
             {
                 {
-                    root_id.get_or_insert(id);
+                    if p.context {
+                        context.insert(id);
+                        if p.decl.is_none() {
+                            lib_id = Some(id);
+                        }
+                    } else if p.decl.is_none() {
+                        root_id.get_or_insert(id);
+                    }
                     order.push(id);
                     if let Some(decl) = p.decl {
                         decl_target.insert(decl, id);
@@ -191,6 +219,7 @@ pub fn load_crate(
                         &mut |decl, path, child_dir| {
                             if seen.insert(path.clone()) {
                                 next.push(Pending {
+                                    context: p.context,
                                     path,
                                     decl: Some(decl),
                                     child_dir,
@@ -204,16 +233,28 @@ pub fn load_crate(
         }
         level = next;
     }
-    let root_items = root_id
+    let mut root_items = root_id
         .and_then(|id| parsed.remove(&id))
         .map(|f| f.items)
         .unwrap_or_default();
+    // The library becomes a module named after its crate: `use mylib::net::start` resolves.
+    if let (Some((name, _)), Some(id)) = (&input.lib, lib_id) {
+        if let Some(lib) = parsed.remove(&id) {
+            root_items.push(crate::ir::Item::Mod(crate::ir::ModIr {
+                name: name.clone(),
+                span: Span::new(id, 0, 0),
+                inline: Some(lib.items),
+                path_attr: None,
+            }));
+        }
+    }
     let model = CrateModel::build(input.name.clone(), root_items, &mut |span| {
         let id = decl_target.get(&span)?;
         parsed.remove(id).map(|f| f.items)
     });
     LoadedCrate {
         model,
+        context,
         files: order,
         unparsed,
         parsed: parsed_files,
