@@ -31,6 +31,8 @@ struct CrateResult {
     diags: Vec<Diagnostic>,
     problems: Vec<PathProblem>,
     parsed: HashSet<FileId>,
+    /// Some function of the crate reaches a Winsock call.
+    relevant: bool,
     internal_error: bool,
 }
 
@@ -71,10 +73,20 @@ fn run_crate(
             .copied()
             .filter(|f| !broken.contains(f))
             .collect();
-        (loaded.files, diags, loaded.problems, parsed, fn_extents)
+        // Context is worth loading only if the crate has functions that reach Winsock.
+        let relevant = !facts.interesting_names.is_empty();
+        (
+            loaded.files,
+            diags,
+            loaded.problems,
+            parsed,
+            fn_extents,
+            relevant,
+        )
     }));
     match caught {
-        Ok((files, diags, problems, parsed, fn_extents)) => CrateResult {
+        Ok((files, diags, problems, parsed, fn_extents, relevant)) => CrateResult {
+            relevant,
             fn_extents,
             input: input.clone(),
             files,
@@ -90,6 +102,7 @@ fn run_crate(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
             CrateResult {
+                relevant: false,
                 fn_extents: Vec::new(),
                 input: input.clone(),
                 files: Vec::new(),
@@ -159,11 +172,45 @@ pub fn run(
     opts: &RunOptions,
 ) -> RunOutput {
     let db = SourceDb::default();
-    let mut results: Vec<CrateResult> = discovered
+    // Libraries first: a bin/test/example target reads its package's library as context only
+    // when that library has anything Winsock in it (a crate like tokio has hundreds of targets).
+    let lib_roots: HashSet<&PathBuf> = discovered
         .crates
+        .iter()
+        .filter_map(|c| c.lib.as_ref().map(|l| &l.1))
+        .collect();
+    let (libs, others): (Vec<&CrateInput>, Vec<&CrateInput>) = discovered
+        .crates
+        .iter()
+        .partition(|c| lib_roots.contains(&c.root));
+    let mut results: Vec<CrateResult> = libs
         .par_iter()
         .map(|c| run_crate(c, &db, lints, levels))
         .collect();
+    let relevant_libs: HashSet<PathBuf> = results
+        .iter()
+        .filter(|r| r.relevant)
+        .map(|r| r.input.root.clone())
+        .collect();
+    let others: Vec<CrateInput> = others
+        .into_iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if c.lib
+                .as_ref()
+                .is_some_and(|l| !relevant_libs.contains(&l.1))
+            {
+                c.lib = None;
+            }
+            c
+        })
+        .collect();
+    results.extend(
+        others
+            .par_iter()
+            .map(|c| run_crate(c, &db, lints, levels))
+            .collect::<Vec<_>>(),
+    );
 
     // A loose file that another tree reaches as a module belongs to that tree.
     let children: HashSet<FileId> = results
