@@ -199,7 +199,7 @@ Profiled with `perf record` on the whole corpus:
 
 Remaining cost (perf): the name search and marker checks, reading files (about 10%),
 allocation and the directory walk; the `mod` lexer is under 3%, and parsing the few relevant
-files under 1%. The target of 3x the rg floor is not met yet (about 7-10x); rg searches
+files under 1%. The target of 3x the rg floor is not met yet (about 8-11x); rg searches
 memory-mapped files with one automaton in a single pass, while wsa-lint reads each file into
 an owned buffer and makes several passes over it (markers, names, `mod` declarations).
 """
