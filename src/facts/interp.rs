@@ -371,7 +371,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             } else {
                 st.gc();
             }
-            if seen.insert((st.clone(), format!("{v:?}"))) {
+            if seen.insert((st.clone(), v)) {
                 out.push((st, v));
             }
         }
@@ -381,7 +381,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 st.vals.clear();
             }
             let mut seen = BTreeSet::new();
-            out.retain(|(st, v)| seen.insert((st.clone(), format!("{v:?}"))));
+            out.retain(|(st, v)| seen.insert((st.clone(), *v)));
             out.truncate(MAX_STATES);
         }
         out

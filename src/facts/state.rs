@@ -31,7 +31,7 @@ pub fn val_of_span(s: Span) -> ValId {
 }
 
 /// A value as the interpreter sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Val {
     /// A tracked value whose classes live in the state (so a test on it refines the path).
     Sym(ValId),
