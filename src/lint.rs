@@ -111,7 +111,8 @@ pub struct Emission<'d> {
 impl Emission<'_> {
     /// A secondary label: part of the path, the chain, the origin.
     pub fn label(self, span: Span, message: impl Into<String>) -> Self {
-        if span != self.diag.labels[0].span || !self.diag.labels.iter().any(|l| l.span == span) {
+        // The primary span is not labelled twice.
+        if span != self.diag.labels[0].span {
             self.diag.labels.push(Label {
                 span,
                 message: message.into(),

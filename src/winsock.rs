@@ -148,3 +148,56 @@ pub fn is_winsock2_only(name: &str) -> bool {
                 | "AcceptEx"
         )
 }
+
+/// A Winsock call that reads or changes a socket (its first argument).
+pub const SOCKET_CALLS: &[&str] = &[
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "WSASend",
+    "WSARecv",
+    "WSASendTo",
+    "WSARecvFrom",
+    "WSARecvEx",
+    "shutdown",
+    "closesocket",
+    "connect",
+    "WSAConnect",
+    "bind",
+    "listen",
+    "accept",
+    "WSAAccept",
+    "setsockopt",
+    "getsockopt",
+    "getsockname",
+    "getpeername",
+    "ioctlsocket",
+    "WSAIoctl",
+    "WSAEventSelect",
+    "WSAAsyncSelect",
+    "WSADuplicateSocketA",
+    "WSADuplicateSocketW",
+];
+
+/// Calls that do not need an initialised Winsock (or manage it), so they are fine after the final cleanup.
+pub const NO_INIT_NEEDED: &[&str] = &[
+    "WSAStartup",
+    "WSACleanup",
+    "WSAGetLastError",
+    "WSASetLastError",
+    "htons",
+    "htonl",
+    "ntohs",
+    "ntohl",
+];
+
+/// Calls on a socket that show it is used as a connected stream.
+pub const SOCKET_IO: &[&str] = &[
+    "send",
+    "recv",
+    "WSASend",
+    "WSARecv",
+    "WSARecvEx",
+    "shutdown",
+];

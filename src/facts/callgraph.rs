@@ -92,15 +92,6 @@ pub struct CallGraph<'a> {
     pub closure_units: HashMap<(FnId, usize), UnitId>,
 }
 
-const SOCKET_IO: &[&str] = &[
-    "send",
-    "recv",
-    "WSASend",
-    "WSARecv",
-    "WSARecvEx",
-    "shutdown",
-];
-
 impl<'a> CallGraph<'a> {
     pub fn build(model: &'a CrateModel) -> CallGraph<'a> {
         let mut g = CallGraph {
@@ -520,7 +511,7 @@ impl Walker<'_, '_> {
     }
 
     fn note_evidence(&mut self, name: &str, args: &[Expr]) {
-        if SOCKET_IO.contains(&name) {
+        if crate::winsock::SOCKET_IO.contains(&name) {
             if let Some(key) = args.first().and_then(Expr::place_key) {
                 let span = args[0].span();
                 self.evidence.entry(key).or_insert(span);

@@ -65,49 +65,6 @@ pub struct ForgetEvent {
     pub forgotten_at: Span,
 }
 
-/// A Winsock call that reads or changes a socket (its first argument).
-const SOCKET_CALLS: &[&str] = &[
-    "send",
-    "recv",
-    "sendto",
-    "recvfrom",
-    "WSASend",
-    "WSARecv",
-    "WSASendTo",
-    "WSARecvFrom",
-    "WSARecvEx",
-    "shutdown",
-    "closesocket",
-    "connect",
-    "WSAConnect",
-    "bind",
-    "listen",
-    "accept",
-    "WSAAccept",
-    "setsockopt",
-    "getsockopt",
-    "getsockname",
-    "getpeername",
-    "ioctlsocket",
-    "WSAIoctl",
-    "WSAEventSelect",
-    "WSAAsyncSelect",
-    "WSADuplicateSocketA",
-    "WSADuplicateSocketW",
-];
-
-/// Calls that do not need an initialised Winsock (or manage it), so they are fine after the final cleanup.
-pub const NO_INIT_NEEDED: &[&str] = &[
-    "WSAStartup",
-    "WSACleanup",
-    "WSAGetLastError",
-    "WSASetLastError",
-    "htons",
-    "htonl",
-    "ntohs",
-    "ntohl",
-];
-
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AfterCleanupEvent {
     pub call: Span,
@@ -1217,7 +1174,7 @@ impl Interp<'_, '_, '_> {
             }
         }
         if let Some(cleanup) = st.final_cleanup {
-            if !NO_INIT_NEEDED.contains(&name) {
+            if !crate::winsock::NO_INIT_NEEDED.contains(&name) {
                 self.run.after_cleanup.insert(AfterCleanupEvent {
                     call: span,
                     name: name.to_string(),
@@ -1225,7 +1182,7 @@ impl Interp<'_, '_, '_> {
                 });
             }
         }
-        if SOCKET_CALLS.contains(&name) {
+        if crate::winsock::SOCKET_CALLS.contains(&name) {
             if let Some(sid) = self.sock_of(&mut st, args.first()) {
                 if let Some(closed) = st.socks.get(&sid).and_then(|s| s.closed) {
                     self.run.use_after_close.insert(UseAfterCloseEvent {

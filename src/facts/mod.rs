@@ -388,7 +388,8 @@ fn units_using_winsock(graph: &CallGraph<'_>) -> HashSet<UnitId> {
         for (_, t) in &u.sites {
             match t {
                 Target::Winsock(n)
-                    if !interp::NO_INIT_NEEDED.contains(&n.as_str()) && uses.insert(u.id) =>
+                    if !crate::winsock::NO_INIT_NEEDED.contains(&n.as_str())
+                        && uses.insert(u.id) =>
                 {
                     work.push(u.id);
                 }
