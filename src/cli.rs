@@ -131,6 +131,10 @@ pub fn main_plain(lints: &[&LintDef]) -> ExitCode {
             Err(e) => error(&format!("language server: {e}")),
         };
     }
+    // `wsa-lint verify .. -- PROGRAM`: the runtime verifier.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "verify") {
+        return crate::verify::main(lints, std::env::args_os().skip(1).collect());
+    }
     let cmd = Cli::command();
     let matches = cmd.get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
@@ -150,6 +154,9 @@ pub fn main_cargo(lints: &[&LintDef]) -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "wsa-lint") {
         args.remove(1);
+    }
+    if args.get(1).is_some_and(|a| a == "verify") {
+        return crate::verify::main(lints, args.into_iter().skip(1).collect());
     }
     let matches = CargoCli::command().get_matches_from(args);
     let cli = match CargoCli::from_arg_matches(&matches) {

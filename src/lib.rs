@@ -3,7 +3,8 @@
 //! The pipeline, one module per phase, each using only those above it:
 //! `source` -> `diag` -> `ir` -> `lower`/`parse` -> `winsock` -> `resolve`
 //! -> `facts` -> `lint` -> `engine` -> `render`. `lints` (in `../lints/`) is
-//! the catalog; only the binary hands it to the engine.
+//! the catalog; only the binary hands it to the engine. `verify` is the runtime
+//! verifier: it runs a Windows program and matches what it did with the findings.
 
 pub mod cli;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod resolve;
 pub mod scan;
 pub mod source;
 pub mod suppress;
+pub mod verify;
 pub mod winsock;
 
 #[doc(hidden)]

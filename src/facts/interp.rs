@@ -908,6 +908,10 @@ impl Interp<'_, '_, '_> {
     fn sock_of(&mut self, st: &mut State, arg: Option<&Expr>) -> Option<ValId> {
         let key = arg?.place_key()?;
         let id = self.place(st, &key);
+        // On the path where creating it failed, the variable holds INVALID_SOCKET: no socket.
+        if st.vals.get(&id) == Some(&INVALID) && !st.socks.contains_key(&id) {
+            return None;
+        }
         st.socks.entry(id).or_insert(Sock {
             kind: SockKind::Unknown,
             origin: Origin::Foreign(key),

@@ -1,0 +1,274 @@
+//! Just enough of the PE format to find and rename a module's ws2_32.dll import.
+//!
+//! The verifier runs a copy of the program whose import of `ws2_32.dll` names the
+//! observing DLL instead (`wslint.dll`, the same length, so the name is
+//! overwritten in place and nothing else in the file moves: code, debug info and
+//! the other imports stay byte for byte the same).
+
+use std::fmt;
+
+/// The observing DLL's name; must be exactly as long as `ws2_32.dll`.
+pub const PROXY_NAME: &str = "wslint.dll";
+const TARGET: &str = "ws2_32.dll";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PeError {
+    NotPe(&'static str),
+    Unsupported(String),
+}
+
+impl std::error::Error for PeError {}
+
+impl fmt::Display for PeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeError::NotPe(why) => write!(f, "not a Windows executable or DLL ({why})"),
+            PeError::Unsupported(why) => f.write_str(why),
+        }
+    }
+}
+
+/// What a module takes from ws2_32.dll.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Ws2Imports {
+    /// Functions imported by name.
+    pub names: Vec<String>,
+    /// Functions imported by ordinal only (a forwarding DLL cannot serve those).
+    pub ordinals: Vec<u16>,
+    /// File offsets of each `ws2_32.dll` name string (normal and delay-load imports).
+    pub name_offsets: Vec<usize>,
+}
+
+impl Ws2Imports {
+    pub fn imports_winsock(&self) -> bool {
+        !self.name_offsets.is_empty()
+    }
+}
+
+struct Section {
+    va: u32,
+    vsize: u32,
+    raw_ptr: u32,
+    raw_size: u32,
+}
+
+struct Pe<'a> {
+    data: &'a [u8],
+    sections: Vec<Section>,
+    dirs: Vec<(u32, u32)>,
+}
+
+fn u16_at(d: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(d.get(off..off + 2)?.try_into().ok()?))
+}
+
+fn u32_at(d: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(off..off + 4)?.try_into().ok()?))
+}
+
+fn u64_at(d: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(d.get(off..off + 8)?.try_into().ok()?))
+}
+
+impl<'a> Pe<'a> {
+    fn parse(data: &'a [u8]) -> Result<Pe<'a>, PeError> {
+        if data.get(..2) != Some(b"MZ") {
+            return Err(PeError::NotPe("no MZ header"));
+        }
+        let pe = u32_at(data, 0x3c).ok_or(PeError::NotPe("truncated DOS header"))? as usize;
+        if data.get(pe..pe + 4) != Some(b"PE\0\0") {
+            return Err(PeError::NotPe("no PE signature"));
+        }
+        let coff = pe + 4;
+        let machine = u16_at(data, coff).ok_or(PeError::NotPe("truncated COFF header"))?;
+        if machine != 0x8664 {
+            return Err(PeError::Unsupported(format!(
+                "only x86_64 programs can be verified (machine type {machine:#06x}); \
+                 build for x86_64-pc-windows-gnu or x86_64-pc-windows-msvc"
+            )));
+        }
+        let nsections = u16_at(data, coff + 2).ok_or(PeError::NotPe("truncated COFF header"))?;
+        let opt_size =
+            u16_at(data, coff + 16).ok_or(PeError::NotPe("truncated COFF header"))? as usize;
+        let opt = coff + 20;
+        if u16_at(data, opt) != Some(0x20b) {
+            return Err(PeError::NotPe("no PE32+ optional header"));
+        }
+        let ndirs = u32_at(data, opt + 108).ok_or(PeError::NotPe("truncated optional header"))?;
+        let mut dirs = Vec::new();
+        for i in 0..ndirs.min(16) as usize {
+            let at = opt + 112 + i * 8;
+            if at + 8 > opt + opt_size {
+                break;
+            }
+            let rva = u32_at(data, at).ok_or(PeError::NotPe("truncated data directory"))?;
+            let size = u32_at(data, at + 4).ok_or(PeError::NotPe("truncated data directory"))?;
+            dirs.push((rva, size));
+        }
+        let mut sections = Vec::new();
+        let table = opt + opt_size;
+        for i in 0..nsections as usize {
+            let s = table + i * 40;
+            let field = |o| u32_at(data, s + o).ok_or(PeError::NotPe("truncated section table"));
+            sections.push(Section {
+                vsize: field(8)?,
+                va: field(12)?,
+                raw_size: field(16)?,
+                raw_ptr: field(20)?,
+            });
+        }
+        Ok(Pe {
+            data,
+            sections,
+            dirs,
+        })
+    }
+
+    fn offset(&self, rva: u32) -> Option<usize> {
+        self.sections.iter().find_map(|s| {
+            let size = s.vsize.max(s.raw_size);
+            (rva >= s.va && rva < s.va.checked_add(size)?).then(|| {
+                let within = rva - s.va;
+                (within < s.raw_size).then_some(s.raw_ptr as usize + within as usize)
+            })?
+        })
+    }
+
+    fn cstr(&self, rva: u32) -> Option<(usize, &'a [u8])> {
+        let off = self.offset(rva)?;
+        let rest = self.data.get(off..)?;
+        let end = rest.iter().take(512).position(|&b| b == 0)?;
+        Some((off, &rest[..end]))
+    }
+
+    fn dir(&self, i: usize) -> Option<(u32, u32)> {
+        self.dirs.get(i).copied().filter(|(rva, _)| *rva != 0)
+    }
+
+    /// Names and ordinals of an import lookup table.
+    fn thunks(&self, rva: u32, out: &mut Ws2Imports) {
+        let Some(mut off) = self.offset(rva) else {
+            return;
+        };
+        // A bound on the walk: a corrupt table must not loop forever.
+        for _ in 0..65536 {
+            let Some(entry) = u64_at(self.data, off) else {
+                return;
+            };
+            if entry == 0 {
+                return;
+            }
+            if entry & (1 << 63) != 0 {
+                out.ordinals.push(entry as u16);
+            } else if let Some((_, name)) = self.cstr(entry as u32 + 2) {
+                out.names.push(String::from_utf8_lossy(name).into_owned());
+            }
+            off += 8;
+        }
+    }
+
+    fn ws2_imports(&self) -> Ws2Imports {
+        let mut out = Ws2Imports::default();
+        // Normal imports: 20-byte descriptors; name at +12, lookup table at +0 (or IAT at +16).
+        if let Some((rva, _)) = self.dir(1) {
+            self.descriptors(rva, 20, 12, &[0, 16], &mut out);
+        }
+        // Delay-load imports: 32-byte descriptors; name at +4, name table at +16.
+        if let Some((rva, _)) = self.dir(13) {
+            self.descriptors(rva, 32, 4, &[16], &mut out);
+        }
+        out
+    }
+
+    fn descriptors(
+        &self,
+        rva: u32,
+        size: usize,
+        name_at: usize,
+        tables: &[usize],
+        out: &mut Ws2Imports,
+    ) {
+        let Some(start) = self.offset(rva) else {
+            return;
+        };
+        for i in 0..4096 {
+            let d = start + i * size;
+            let Some(desc) = self.data.get(d..d + size) else {
+                return;
+            };
+            if desc.iter().all(|&b| b == 0) {
+                return;
+            }
+            let Some(name_rva) = u32_at(self.data, d + name_at) else {
+                return;
+            };
+            let Some((name_off, name)) = self.cstr(name_rva) else {
+                continue;
+            };
+            if !name.eq_ignore_ascii_case(TARGET.as_bytes()) {
+                continue;
+            }
+            out.name_offsets.push(name_off);
+            if let Some(table) = tables
+                .iter()
+                .filter_map(|&t| u32_at(self.data, d + t))
+                .find(|&t| t != 0)
+            {
+                self.thunks(table, out);
+            }
+        }
+    }
+}
+
+/// What `data` (a PE image) imports from ws2_32.dll.
+pub fn ws2_imports(data: &[u8]) -> Result<Ws2Imports, PeError> {
+    Ok(Pe::parse(data)?.ws2_imports())
+}
+
+/// Renames the ws2_32.dll imports of `data` to the observing DLL. Returns what
+/// was imported, or an error when the module cannot be observed that way.
+pub fn redirect_ws2(data: &mut [u8]) -> Result<Ws2Imports, PeError> {
+    let imports = ws2_imports(data)?;
+    if !imports.ordinals.is_empty() {
+        return Err(PeError::Unsupported(format!(
+            "it imports ws2_32.dll function{} by ordinal ({}), which a forwarding DLL cannot serve",
+            if imports.ordinals.len() == 1 { "" } else { "s" },
+            imports
+                .ordinals
+                .iter()
+                .map(|o| format!("#{o}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    for &off in &imports.name_offsets {
+        data[off..off + PROXY_NAME.len()].copy_from_slice(PROXY_NAME.as_bytes());
+    }
+    Ok(imports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_what_is_not_pe() {
+        assert_eq!(
+            ws2_imports(b"#!/bin/sh\n"),
+            Err(PeError::NotPe("no MZ header"))
+        );
+        assert_eq!(
+            ws2_imports(b"MZ"),
+            Err(PeError::NotPe("truncated DOS header"))
+        );
+        let mut fake = vec![0u8; 0x100];
+        fake[..2].copy_from_slice(b"MZ");
+        fake[0x3c] = 0x40;
+        assert_eq!(ws2_imports(&fake), Err(PeError::NotPe("no PE signature")));
+    }
+
+    #[test]
+    fn proxy_name_fits_in_place() {
+        assert_eq!(PROXY_NAME.len(), TARGET.len());
+    }
+}

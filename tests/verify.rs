@@ -1,0 +1,369 @@
+//! The runtime verifier, driven like a user would: the fixtures of
+//! `fixtures/verify/` are built for Windows with Debian's rustc, run by the real
+//! `wsa-lint verify` under Wine, and its report is checked against the markers
+//! in each fixture:
+//!
+//! - `//~ confirmed: LINT`, `//~ not-exercised: LINT`, `//~ runtime-only: LINT`
+//!   on the line the entry is reported at (every entry must be marked);
+//! - `//@ calls: NAME=N ...`: how often those functions were observed;
+//! - `//@ dll: HOST EXPORT...`: a DLL fixture, run by the host fixture HOST;
+//! - `//@ args: ...`: extra `wsa-lint verify` options.
+//!
+//! Needs Wine and the Windows standard library for rustc (`.ci/run` installs
+//! them). Without them these tests say so and pass, unless
+//! `WSA_LINT_REQUIRE_WINE=1` (set by `.ci/run`) makes that a failure.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const RUSTC: &str = "/usr/bin/rustc";
+const TARGET: &str = "x86_64-pc-windows-gnu";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> PathBuf {
+    root().join("fixtures/verify")
+}
+
+fn out_dir() -> PathBuf {
+    root().join("target/verify-fixtures")
+}
+
+/// Built fixtures, or `None` when this machine cannot run Windows programs.
+fn toolchain() -> Option<&'static Path> {
+    static READY: OnceLock<Option<PathBuf>> = OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let has_std = Command::new(RUSTC)
+                .args(["--print", "sysroot"])
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .is_some_and(|s| Path::new(&s).join("lib/rustlib").join(TARGET).is_dir());
+            let has_wine = ["wine", "wine64"].iter().any(|w| {
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {w}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+            if !(has_std && has_wine) {
+                let msg = format!(
+                    "runtime verifier tests need Wine and {RUSTC} with the {TARGET} standard library \
+                     (wine: {has_wine}, std: {has_std}); `.ci/run` installs them"
+                );
+                if std::env::var_os("WSA_LINT_REQUIRE_WINE").is_some_and(|v| v == "1") {
+                    panic!("{msg}");
+                }
+                eprintln!("skipping: {msg}");
+                return None;
+            }
+            build_all();
+            Some(out_dir())
+        })
+        .as_deref()
+}
+
+fn directives(text: &str, key: &str) -> Option<Vec<String>> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("//@ {key}:")))
+        .map(|rest| rest.split_whitespace().map(String::from).collect())
+}
+
+fn cases() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(fixtures())
+        .expect("fixtures/verify exists")
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let name = p.file_stem()?.to_string_lossy().to_string();
+            (p.extension()? == "rs" && name != "dll_host").then_some(name)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn compile(src: &Path, dir: &Path) {
+    let out = Command::new(RUSTC)
+        .args(["--edition", "2021", "--target", TARGET, "-C", "debuginfo=2"])
+        .arg("--out-dir")
+        .arg(dir)
+        .arg(src)
+        .output()
+        .expect("rustc runs");
+    assert!(
+        out.status.success(),
+        "building {} failed:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Each fixture in its own directory (a DLL beside its host), two at a time.
+fn build_all() {
+    let jobs: Vec<(PathBuf, PathBuf)> = cases()
+        .into_iter()
+        .flat_map(|name| {
+            let src = fixtures().join(format!("{name}.rs"));
+            let dir = out_dir().join(&name);
+            let text = std::fs::read_to_string(&src).expect("fixture readable");
+            let mut jobs = vec![(src, dir.clone())];
+            if let Some(host) = directives(&text, "dll") {
+                jobs.push((fixtures().join(format!("{}.rs", host[0])), dir));
+            }
+            jobs
+        })
+        .collect();
+    for (_, dir) in &jobs {
+        std::fs::create_dir_all(dir).expect("output directory");
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((src, dir)) = jobs.get(i) else {
+                    return;
+                };
+                compile(src, dir);
+            });
+        }
+    });
+}
+
+fn wsa_lint() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wsa-lint"));
+    // The Wine prefix and the observing DLL are built once and shared by every case.
+    c.env("WSA_LINT_CACHE_DIR", root().join("target/verify-cache"));
+    c.current_dir(root());
+    c
+}
+
+/// `wsa-lint verify` on one fixture, with extra options.
+fn verify(name: &str, format: &str) -> Output {
+    let built = toolchain().expect("toolchain checked by the caller");
+    let src = fixtures().join(format!("{name}.rs"));
+    let text = std::fs::read_to_string(&src).expect("fixture readable");
+    let dir = built.join(name);
+    let mut cmd = wsa_lint();
+    cmd.args(["verify", "--message-format", format, "--source"])
+        .arg(&src);
+    if let Some(extra) = directives(&text, "args") {
+        cmd.args(extra);
+    }
+    cmd.arg("--");
+    match directives(&text, "dll") {
+        Some(dll) => {
+            cmd.arg(dir.join(format!("{}.exe", dll[0])));
+            cmd.arg(format!("{name}.dll"));
+            cmd.args(&dll[1..]);
+        }
+        None => {
+            cmd.arg(dir.join(format!("{name}.exe")));
+        }
+    }
+    cmd.output().expect("wsa-lint runs")
+}
+
+type Expected = BTreeSet<(u64, String, String)>;
+
+fn markers(text: &str) -> Expected {
+    let mut out = BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some((_, m)) = line.split_once("//~ ") {
+            let (status, lint) = m.split_once(": ").expect("`//~ STATUS: LINT`");
+            out.insert((i as u64 + 1, status.to_string(), lint.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn check_case(name: &str) -> Result<(), String> {
+    let src = fixtures().join(format!("{name}.rs"));
+    let text = std::fs::read_to_string(&src).expect("fixture readable");
+    let out = verify(name, "json");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ctx = || format!("{name}:\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| format!("bad JSON line {l:?}: {e}\n{}", ctx()))
+        })
+        .collect::<Result<_, _>>()?;
+    let (summary, entries) = lines
+        .split_last()
+        .ok_or_else(|| format!("no output\n{}", ctx()))?;
+    if summary["reason"] != "wsa-verify-summary" {
+        return Err(format!("last line is not the summary\n{}", ctx()));
+    }
+    let mut seen = BTreeSet::new();
+    let mut failing = false;
+    for e in entries {
+        if e["reason"] != "wsa-verify" || e["file"] != format!("{name}.rs") {
+            return Err(format!("unexpected entry {e}\n{}", ctx()));
+        }
+        let status = e["status"].as_str().unwrap_or_default().to_string();
+        let line = e["line"].as_u64().unwrap_or_default();
+        seen.insert((
+            line,
+            status.clone(),
+            e["lint"].as_str().unwrap_or_default().to_string(),
+        ));
+        failing |= status != "not-exercised" && e["level"] == "deny";
+        // What was confirmed or seen happened at that line (or in a call made from it).
+        let events = e["events"].as_array().cloned().unwrap_or_default();
+        let here = format!("{name}.rs:{line}");
+        if status != "not-exercised"
+            && !events
+                .iter()
+                .any(|ev| ev["location"].as_str() == Some(&here))
+        {
+            return Err(format!("no event at {here} in {e}\n{}", ctx()));
+        }
+        if status == "not-exercised" && !events.is_empty() {
+            return Err(format!("events for a finding that did not happen: {e}"));
+        }
+    }
+    let expected = markers(&text);
+    if seen != expected {
+        return Err(format!(
+            "entries differ from the markers\n  expected: {expected:?}\n  seen:     {seen:?}\n{}",
+            ctx()
+        ));
+    }
+    let want_code = i32::from(failing);
+    if out.status.code() != Some(want_code) {
+        return Err(format!(
+            "exit {:?}, expected {want_code}\n{}",
+            out.status.code(),
+            ctx()
+        ));
+    }
+    let calls: BTreeMap<String, u64> = summary["calls"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    for want in directives(&text, "calls").unwrap_or_default() {
+        let (f, n) = want.split_once('=').expect("NAME=N");
+        let got = calls.get(f).copied().unwrap_or(0);
+        if got.to_string() != n {
+            return Err(format!("{f} observed {got} times, expected {n}\n{}", ctx()));
+        }
+    }
+    let timed_out = directives(&text, "args").is_some_and(|a| a.iter().any(|x| x == "--timeout"));
+    if summary["timed_out"] != timed_out || summary["log_complete"] != !timed_out {
+        return Err(format!("unexpected end of run in {summary}\n{}", ctx()));
+    }
+    if !timed_out && summary["exit_code"] != 0 {
+        return Err(format!("the fixture program failed: {summary}\n{}", ctx()));
+    }
+    Ok(())
+}
+
+#[test]
+fn fixtures_match_their_markers() {
+    if toolchain().is_none() {
+        return;
+    }
+    let names = cases();
+    assert!(names.len() >= 15, "fixtures are missing: {names:?}");
+    // The first run creates the Wine prefix; the rest run two at a time.
+    let mut failures = Vec::new();
+    if let Err(e) = check_case(&names[0]) {
+        failures.push(e);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(1);
+    let found = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(name) = names.get(i) else {
+                    return;
+                };
+                if let Err(e) = check_case(name) {
+                    found.lock().unwrap().push(e);
+                }
+            });
+        }
+    });
+    failures.extend(found.into_inner().unwrap());
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn human_report_reads_like_rustc() {
+    if toolchain().is_none() {
+        return;
+    }
+    let out = verify("closesocket_without_shutdown", "human");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "warning[closesocket_without_shutdown]: confirmed at run time: `closesocket` on a connected socket that was not shut down",
+        "--> closesocket_without_shutdown.rs:32:9",
+        "32 |         closesocket(client); //~ confirmed: closesocket_without_shutdown",
+        "was connected and closed without shutdown(SD_SEND)",
+        "related: connect(",
+        "verify: 2 confirmed, 1 not exercised, 0 runtime only; the program exited with 0;",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // Warn-level confirmations do not fail the run.
+    assert_eq!(out.status.code(), Some(0), "{err}");
+
+    let out = verify("dll_cleanup_in_dllmain", "human");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[wsa_cleanup_in_dllmain]: confirmed at run time")
+            && err.contains("inside DllMain"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{err}");
+}
+
+#[test]
+fn bad_programs_are_usage_errors() {
+    // None of these needs Wine: they fail before anything runs.
+    let missing = wsa_lint()
+        .args([
+            "verify",
+            "--source",
+            "fixtures/verify",
+            "--",
+            "no/such/program.exe",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file"));
+
+    let not_pe = wsa_lint()
+        .args(["verify", "--source", "fixtures/verify", "--", "README.md"])
+        .output()
+        .unwrap();
+    assert_eq!(not_pe.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&not_pe.stderr);
+    assert!(
+        err.contains("README.md") && err.contains("not a Windows executable"),
+        "{err}"
+    );
+
+    let no_program = wsa_lint()
+        .args(["verify", "--source", "."])
+        .output()
+        .unwrap();
+    assert_eq!(no_program.status.code(), Some(2));
+
+    let help = wsa_lint().args(["verify", "--help"]).output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: wsa-lint verify"));
+}
