@@ -140,6 +140,21 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
             program.display()
         );
     }
+    for module in &staged.observed {
+        let staged_copy = module
+            .file_name()
+            .map(|n| staged.dir.path().join(n))
+            .unwrap_or_default();
+        if !symbolize::has_debug_info(&staged_copy) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: `{}` has no DWARF line information, so its calls cannot be traced to \
+                 source lines\n  = help: build it for x86_64-pc-windows-gnu with debug info \
+                 (the default for debug builds); PDB files are not read",
+                module.display()
+            );
+        }
+    }
     let proxy = proxy::ensure(cli.rustc.as_deref(), &staged.imported)?;
     std::fs::copy(&proxy, staged.dir.path().join(pe::PROXY_NAME))
         .context("cannot stage the observing DLL")?;
@@ -168,6 +183,19 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     let observed = observe(&log, &staged, &roots);
     let ended = log.exited && !exit.timed_out;
     let outcome = twins::check(&observed, ended);
+    if !observed.is_empty() && !observed.iter().any(|o| o.user.iter().any(|u| *u)) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: none of the {} observed calls was made from the --source files ({})\n  \
+             = help: point --source at the program's sources",
+            observed.len(),
+            roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let level_of = |lint: &str| -> crate::diag::Level {
         match lints.iter().find(|d| d.lint.name == lint) {
             Some(def) => {
