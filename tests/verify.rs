@@ -320,6 +320,34 @@ fn human_report_reads_like_rustc() {
     // Warn-level confirmations do not fail the run.
     assert_eq!(out.status.code(), Some(0), "{err}");
 
+    // `--log` keeps the raw call log, one JSON object per call.
+    let log = out_dir().join("closesocket_without_shutdown/calls.jsonl");
+    let _ = std::fs::remove_file(&log);
+    let built = toolchain().unwrap().join("closesocket_without_shutdown");
+    let out = wsa_lint()
+        .args([
+            "verify",
+            "--source",
+            "fixtures/verify/closesocket_without_shutdown.rs",
+            "--log",
+        ])
+        .arg(&log)
+        .arg("--")
+        .arg(built.join("closesocket_without_shutdown.exe"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&log).expect("the log was kept");
+    let calls: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("fn").is_some())
+        .collect();
+    assert_eq!(calls.len(), 14, "{text}");
+    assert!(calls
+        .iter()
+        .all(|c| c["frames"].as_array().is_some_and(|f| !f.is_empty())));
+
     let out = verify("dll_cleanup_in_dllmain", "human");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -366,4 +394,12 @@ fn bad_programs_are_usage_errors() {
     let help = wsa_lint().args(["verify", "--help"]).output().unwrap();
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: wsa-lint verify"));
+
+    // `cargo wsa-lint verify` is the same command.
+    let cargo = Command::new(env!("CARGO_BIN_EXE_cargo-wsa-lint"))
+        .args(["wsa-lint", "verify", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(cargo.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&cargo.stdout).contains("--source <PATH>"));
 }
