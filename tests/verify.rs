@@ -219,9 +219,11 @@ fn check_case(name: &str) -> Result<(), String> {
         let events = e["events"].as_array().cloned().unwrap_or_default();
         let here = format!("{name}.rs:{line}");
         if status != "not-exercised"
-            && !events
-                .iter()
-                .any(|ev| ev["location"].as_str() == Some(&here))
+            && !events.iter().any(|ev| {
+                ev["stack"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|l| l.as_str() == Some(&here)))
+            })
         {
             return Err(format!("no event at {here} in {e}\n{}", ctx()));
         }

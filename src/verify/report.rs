@@ -186,6 +186,10 @@ fn event_json(o: &Observed, role: &str, roots: &[PathBuf]) -> serde_json::Value 
         "thread": e.thread,
         "in_dllmain": e.dllmain,
         "location": location(o, roots),
+        "stack": o
+            .user_locs()
+            .map(|l| format!("{}:{}", relative(&canonical(&l.file), roots), l.line))
+            .collect::<Vec<_>>(),
     })
 }
 
