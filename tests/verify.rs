@@ -7,7 +7,8 @@
 //!   on the line the entry is reported at (every entry must be marked);
 //! - `//@ calls: NAME=N ...`: how often those functions were observed;
 //! - `//@ dll: HOST EXPORT...`: a DLL fixture, run by the host fixture HOST;
-//! - `//@ args: ...`: extra `wsa-lint verify` options.
+//! - `//@ args: ...`: extra `wsa-lint verify` options;
+//! - `//@ not-observable: LINT=N`: static findings no run can confirm.
 //!
 //! Needs Wine and the Windows standard library for rustc (`.ci/run` installs
 //! them). Without them these tests say so and pass, unless
@@ -261,6 +262,28 @@ fn check_case(name: &str) -> Result<(), String> {
             return Err(format!("{f} observed {got} times, expected {n}\n{}", ctx()));
         }
     }
+    let not_observable: BTreeMap<String, u64> = summary["not_observable"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let want: BTreeMap<String, u64> = directives(&text, "not-observable")
+        .unwrap_or_default()
+        .iter()
+        .map(|w| {
+            let (l, n) = w.split_once('=').expect("LINT=N");
+            (l.to_string(), n.parse().expect("a count"))
+        })
+        .collect();
+    if not_observable != want {
+        return Err(format!(
+            "not_observable {not_observable:?}, expected {want:?}\n{}",
+            ctx()
+        ));
+    }
     let timed_out = directives(&text, "args").is_some_and(|a| a.iter().any(|x| x == "--timeout"));
     if summary["timed_out"] != timed_out || summary["log_complete"] != !timed_out {
         return Err(format!("unexpected end of run in {summary}\n{}", ctx()));
@@ -404,4 +427,37 @@ fn bad_programs_are_usage_errors() {
         .unwrap();
     assert_eq!(cargo.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&cargo.stdout).contains("--source <PATH>"));
+}
+
+#[test]
+fn damaged_executables_never_panic_the_import_reader() {
+    let Some(built) = toolchain() else {
+        return;
+    };
+    let exe = std::fs::read(built.join("use_after_close/use_after_close.exe")).unwrap();
+    let clean = wsa_lint::verify::pe::ws2_imports(&exe).expect("a real executable");
+    assert!(clean.names.iter().any(|n| n == "closesocket"), "{clean:?}");
+    // Corrupt the headers and the import tables, a few bytes at a time (a fixed LCG: repeatable).
+    let imports_at = clean.name_offsets[0];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for round in 0..3000 {
+        let mut data = exe.clone();
+        for _ in 0..1 + round % 4 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pos = if seed % 2 == 0 {
+                (seed >> 33) as usize % 0x400
+            } else {
+                imports_at.saturating_sub(0x800) + (seed >> 33) as usize % 0x1000
+            };
+            if let Some(b) = data.get_mut(pos) {
+                *b = (seed >> 17) as u8;
+            }
+        }
+        if round % 7 == 0 {
+            data.truncate((seed >> 40) as usize % exe.len());
+        }
+        let _ = wsa_lint::verify::pe::redirect_ws2(&mut data);
+    }
 }

@@ -214,7 +214,14 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     for o in &observed {
         *calls.entry(o.event.func.clone()).or_default() += 1;
     }
+    let mut not_observable: BTreeMap<String, usize> = BTreeMap::new();
+    for lint in statics.diags.iter().filter_map(|d| d.lint) {
+        if !twins::OBSERVABLE.contains(&lint) {
+            *not_observable.entry(lint.to_string()).or_default() += 1;
+        }
+    }
     let facts = report::RunFacts {
+        not_observable,
         exit_code: exit.code,
         timed_out: exit.timed_out,
         log_complete: log.exited && log.damaged == 0,

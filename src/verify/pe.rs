@@ -160,7 +160,7 @@ impl<'a> Pe<'a> {
             }
             if entry & (1 << 63) != 0 {
                 out.ordinals.push(entry as u16);
-            } else if let Some((_, name)) = self.cstr(entry as u32 + 2) {
+            } else if let Some((_, name)) = self.cstr((entry as u32).wrapping_add(2)) {
                 out.names.push(String::from_utf8_lossy(name).into_owned());
             }
             off += 8;

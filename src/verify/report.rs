@@ -210,6 +210,8 @@ pub struct RunFacts {
     pub log_complete: bool,
     pub calls: BTreeMap<String, usize>,
     pub observed_modules: Vec<String>,
+    /// Static findings of lints a run cannot observe (`unchecked_wsa_startup`...), per lint.
+    pub not_observable: BTreeMap<String, usize>,
 }
 
 pub fn json_lines(
@@ -251,6 +253,7 @@ pub fn json_lines(
         "runtime_only": count(Status::RuntimeOnly),
         "calls": run.calls,
         "observed_modules": run.observed_modules,
+        "not_observable": run.not_observable,
     });
     out.push_str(&summary.to_string());
     out.push('\n');
@@ -373,6 +376,20 @@ pub fn human(
             String::new()
         }
     )?;
+    if !run.not_observable.is_empty() {
+        let n: usize = run.not_observable.values().sum();
+        writeln!(
+            w,
+            "verify: {} about the code rather than a run {} not part of this report ({})",
+            plural(n, "static finding", "static findings"),
+            if n == 1 { "is" } else { "are" },
+            run.not_observable
+                .iter()
+                .map(|(l, n)| format!("{l}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
     if !run.log_complete {
         writeln!(
             w,
