@@ -44,6 +44,8 @@ pub struct Entry {
     pub violations: Vec<usize>,
     /// For not-exercised findings: how often the linted code ran that line.
     pub line_ran: usize,
+    /// The static finding's labels in the same file: (byte range, message, primary).
+    pub labels: Vec<(std::ops::Range<usize>, String, bool)>,
 }
 
 pub fn canonical(p: &Path) -> PathBuf {
@@ -122,6 +124,18 @@ pub fn reconcile(
             message: d.message.clone(),
             violations: hits,
             line_ran,
+            labels: d
+                .labels
+                .iter()
+                .filter(|l| l.span.file == span.file)
+                .map(|l| {
+                    (
+                        l.span.lo as usize..l.span.hi as usize,
+                        l.message.clone(),
+                        l.primary,
+                    )
+                })
+                .collect(),
         });
     }
     // What the static analysis missed, one entry per lint and call site.
@@ -150,6 +164,7 @@ pub fn reconcile(
             message: outcome.violations[vs[0]].what.clone(),
             violations: vs,
             line_ran: 0,
+            labels: Vec::new(),
         });
     }
     entries.sort_by(|a, b| {
@@ -302,7 +317,15 @@ pub fn human(
                     e.line,
                 ),
             };
-            d = d.with_labels(vec![cs::Label::primary(id, range)]);
+            let mut labels = vec![cs::Label::primary(id, range)];
+            for (r, msg, primary) in &e.labels {
+                if *primary {
+                    labels[0] = cs::Label::primary(id, r.clone()).with_message(msg);
+                } else {
+                    labels.push(cs::Label::secondary(id, r.clone()).with_message(msg));
+                }
+            }
+            d = d.with_labels(labels);
         }
         let mut notes = Vec::new();
         for &v in &e.violations {
