@@ -369,9 +369,23 @@ fn human_report_reads_like_rustc() {
         .filter(|v| v.get("fn").is_some())
         .collect();
     assert_eq!(calls.len(), 14, "{text}");
-    assert!(calls
-        .iter()
-        .all(|c| c["frames"].as_array().is_some_and(|f| !f.is_empty())));
+    // Calls name their stack; each stack is written once, on a line of its own.
+    let stacks: BTreeMap<u64, usize> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("fn").is_none() && v.get("stack").is_some())
+        .map(|v| {
+            (
+                v["stack"].as_u64().unwrap(),
+                v["frames"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    for c in &calls {
+        let frames = stacks.get(&c["stack"].as_u64().unwrap());
+        assert!(frames.is_some_and(|n| *n > 0), "no stack for {c}");
+    }
+    assert!(stacks.len() <= calls.len());
 
     let out = verify("dll_cleanup_in_dllmain", "human");
     let err = String::from_utf8_lossy(&out.stderr);

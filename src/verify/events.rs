@@ -1,6 +1,7 @@
 //! The observing DLL's log: one JSON object per line, one line per observed call.
 
 use serde::Deserialize;
+use std::collections::HashMap;
 
 /// A call as the observing DLL saw it.
 #[derive(Debug, Clone)]
@@ -49,6 +50,9 @@ struct Line {
     tid: u32,
     #[serde(default)]
     dllmain: bool,
+    /// On a call: its stack's id. On a stack line: the id the frames are written for.
+    stack: Option<u64>,
+    /// Frames inline (older logs), or those of a stack line.
     #[serde(default)]
     frames: Vec<(String, u64)>,
     socket: Option<SocketFacts>,
@@ -194,11 +198,23 @@ pub struct Log {
 
 pub fn parse(text: &str) -> Log {
     let mut log = Log::default();
+    let mut lines = Vec::new();
+    // Stack lines come before the first call that uses them, but another thread's
+    // call can be written in between: collect them all first.
+    let mut stacks: HashMap<u64, Vec<(String, u64)>> = HashMap::new();
     for raw in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(line) = serde_json::from_str::<Line>(raw) else {
-            log.damaged += 1;
-            continue;
-        };
+        match serde_json::from_str::<Line>(raw) {
+            Ok(line) if line.func.is_none() && line.event.is_none() && line.stack.is_some() => {
+                stacks.insert(line.stack.unwrap_or_default(), line.frames);
+            }
+            Ok(line) => lines.push(line),
+            Err(_) => log.damaged += 1,
+        }
+    }
+    for mut line in lines {
+        if let Some(frames) = line.stack.and_then(|id| stacks.get(&id)) {
+            line.frames = frames.clone();
+        }
         match (line.event.as_deref(), line.seq, line.func) {
             (Some("start"), _, _) => log.started = true,
             (Some("exit"), _, _) => log.exited = true,
@@ -242,7 +258,8 @@ mod tests {
         let log = parse(concat!(
             "{\"event\":\"start\",\"pid\":7}\n",
             "{\"seq\":1,\"fn\":\"WSACleanup\",\"args\":[],\"ret\":4294967295,\"lasterror\":10093,\"tid\":9,\"dllmain\":false,\"frames\":[]}\n",
-            "{\"seq\":0,\"fn\":\"WSAStartup\",\"args\":[514,1],\"ret\":0,\"lasterror\":6,\"tid\":9,\"dllmain\":true,\"frames\":[[\"Z:\\\\a.exe\",100]]}\n",
+            "{\"seq\":0,\"fn\":\"WSAStartup\",\"args\":[514,1],\"ret\":0,\"lasterror\":6,\"tid\":9,\"dllmain\":true,\"stack\":77}\n",
+            "{\"stack\":77,\"frames\":[[\"Z:\\\\a.exe\",100]]}\n",
             "{\"seq\":2,\"fn\":\"socket\",\"args\":[2,1,6],\"ret\":-1,\"lasterror\":10093,\"tid\":9,\"dllmain\":false,\"frames\":[]}\n",
             "{\"seq\":3,\"fn\":\"closesocket\",\"args\":[52],\"ret\":0,\"lasterror\":0,\"tid\":9,\"dllmain\":false,\"frames\":[],\"socket\":{\"type\":1,\"connected\":true}}\n",
             "{\"seq\":4,\"fn\":\"send\",\"args\":[52\n",

@@ -109,14 +109,45 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// The caller's frames as `["module path", rva]`, innermost first, without our own.
-fn push_frames(out: &mut String) {
+const SEEN_SLOTS: usize = 4096;
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: AtomicU64 = AtomicU64::new(0);
+/// Stacks already written to the log, by hash: a loop's calls share one stack line.
+static SEEN: [AtomicU64; SEEN_SLOTS] = [EMPTY; SEEN_SLOTS];
+
+/// Marks a stack hash as written; `true` when it was already.
+fn seen_before(hash: u64) -> bool {
+    for probe in 0..16 {
+        let slot = &SEEN[(hash as usize).wrapping_add(probe) % SEEN_SLOTS];
+        match slot.compare_exchange(0, hash, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return false,
+            Err(v) if v == hash => return true,
+            Err(_) => {}
+        }
+    }
+    // The table is full: write the stack again (correct, just longer).
+    false
+}
+
+/// The caller's stack as a hash into the log's stack lines, writing a
+/// `{"stack":H,"frames":[["module path", rva],...]}` line (innermost first,
+/// without our own frames) the first time it is seen.
+fn stack_id() -> u64 {
     let mut frames = [0usize; MAX_FRAMES + 8];
     let n = unsafe {
         RtlCaptureStackBackTrace(0, frames.len() as u32, frames.as_mut_ptr(), std::ptr::null_mut())
     } as usize;
+    // FNV-1a over the return addresses, kept to 53 bits so every JSON reader holds it exactly.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &addr in &frames[..n] {
+        hash = (hash ^ addr as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    let hash = (hash & ((1 << 53) - 1)) | 1;
+    if seen_before(hash) {
+        return hash;
+    }
     let own = SELF_MODULE.load(Ordering::SeqCst);
-    out.push('[');
+    let mut out = format!("{{\"stack\":{},\"frames\":[", hash);
     let mut written = 0;
     let mut cached: (usize, String) = (0, String::new());
     for &addr in frames[..n].iter() {
@@ -143,11 +174,13 @@ fn push_frames(out: &mut String) {
             out.push(',');
         }
         out.push('[');
-        push_json_str(out, &cached.1);
+        push_json_str(&mut out, &cached.1);
         out.push_str(&format!(",{}]", addr - module));
         written += 1;
     }
-    out.push(']');
+    out.push_str("]}\n");
+    log_line(&out);
+    hash
 }
 
 /// Facts about a socket that only the live handle knows, asked of the real
@@ -185,13 +218,13 @@ fn record(name: &str, args: &[usize], ret: isize, facts: Option<String>) {
         line.push_str(&a.to_string());
     }
     line.push_str(&format!(
-        "],\"ret\":{},\"lasterror\":{},\"tid\":{},\"dllmain\":{},\"frames\":",
+        "],\"ret\":{},\"lasterror\":{},\"tid\":{},\"dllmain\":{},\"stack\":{}",
         ret,
         err,
         unsafe { GetCurrentThreadId() },
-        holds_loader_lock()
+        holds_loader_lock(),
+        stack_id()
     ));
-    push_frames(&mut line);
     if let Some(facts) = facts {
         line.push_str(",\"socket\":");
         line.push_str(&facts);
