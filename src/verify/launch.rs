@@ -21,6 +21,8 @@ pub struct Staged {
     pub observed: Vec<PathBuf>,
     /// Where the program came from: its DLLs are found there.
     pub origin_dir: PathBuf,
+    /// DLLs beside the program that use Winsock but cannot be observed, and why.
+    pub skipped: Vec<String>,
 }
 
 fn stage_module(src: &Path, dir: &Path, staged: &mut Staged) -> Result<bool> {
@@ -61,6 +63,7 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
         imported: BTreeSet::new(),
         observed: Vec::new(),
         origin_dir: origin_dir.clone(),
+        skipped: Vec::new(),
     };
     let dir_path = staged.dir.path().to_path_buf();
     stage_module(&program_abs, &dir_path, &mut staged)?;
@@ -87,8 +90,15 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
             let Ok(data) = std::fs::read(&dll) else {
                 continue;
             };
-            if pe::ws2_imports(&data).is_ok_and(|i| i.imports_winsock() && i.ordinals.is_empty()) {
-                stage_module(&dll, &dir_path, &mut staged)?;
+            match pe::ws2_imports(&data) {
+                Ok(i) if i.imports_winsock() && i.ordinals.is_empty() => {
+                    stage_module(&dll, &dir_path, &mut staged)?;
+                }
+                Ok(i) if i.imports_winsock() => staged.skipped.push(format!(
+                    "{}: it imports ws2_32.dll functions by ordinal, so its calls are not observed",
+                    dll.display()
+                )),
+                _ => {}
             }
         }
     }

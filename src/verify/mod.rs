@@ -140,6 +140,9 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
             program.display()
         );
     }
+    for why in &staged.skipped {
+        let _ = writeln!(std::io::stderr(), "warning: {why}");
+    }
     for module in &staged.observed {
         let staged_copy = module
             .file_name()
