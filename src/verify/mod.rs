@@ -178,8 +178,15 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     let log = events::parse(&text);
     if !log.started && !staged.observed.is_empty() {
         anyhow::bail!(
-            "the program ran (exit {}), but the observing DLL was never loaded, so nothing was observed",
-            exit.code.map_or("unknown".to_string(), |c| c.to_string())
+            "the program ran (exit {}), but wrote no call log: the observing DLL was not loaded, \
+             or could not write {}{}",
+            exit.code.map_or("unknown".to_string(), |c| c.to_string()),
+            launch::windows_path(&log_path),
+            if cfg!(windows) {
+                ""
+            } else {
+                " (the Wine prefix must map drive Z: to /, as new prefixes do)"
+            }
         );
     }
 
