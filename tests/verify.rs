@@ -475,3 +475,88 @@ fn damaged_executables_never_panic_the_import_reader() {
         let _ = wsa_lint::verify::pe::redirect_ws2(&mut data);
     }
 }
+
+/// Copies a cargo fixture, vendors its dependencies with this toolchain's cargo, and builds it
+/// for Windows with Debian's cargo and rustc 1.63, offline.
+fn build_crate(name: &str) -> PathBuf {
+    let src = fixtures().join("crates").join(name);
+    let dir = out_dir().join("crates").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::copy(src.join("Cargo.toml"), dir.join("Cargo.toml")).unwrap();
+    std::fs::copy(src.join("src/main.rs"), dir.join("src/main.rs")).unwrap();
+    let vendor = Command::new(env!("CARGO"))
+        .args(["vendor", "--quiet", "vendor"])
+        .current_dir(&dir)
+        .output()
+        .expect("cargo vendor runs");
+    assert!(
+        vendor.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vendor.stderr)
+    );
+    // Debian's older cargo resolves again from the vendored sources (it cannot read a newer lockfile).
+    std::fs::remove_file(dir.join("Cargo.lock")).unwrap();
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        "[source.crates-io]\nreplace-with = \"vendored\"\n[source.vendored]\ndirectory = \"vendor\"\n",
+    )
+    .unwrap();
+    let build = Command::new("/usr/bin/cargo")
+        .args(["build", "--offline", "--target", TARGET])
+        .env("RUSTC", RUSTC)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .current_dir(&dir)
+        .output()
+        .expect("Debian's cargo runs");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    dir
+}
+
+#[test]
+fn a_cargo_built_windows_sys_program_is_verified() {
+    if toolchain().is_none() {
+        return;
+    }
+    let dir = build_crate("windows_sys_client");
+    let exe = dir.join(format!("target/{TARGET}/debug/windows_sys_client.exe"));
+    // The sources the program was built from (its debug info names them).
+    let src = dir.join("src");
+    let out = wsa_lint()
+        .args(["verify", "--message-format", "json", "--source"])
+        .arg(&src)
+        .arg("--")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Expected = lines
+        .iter()
+        .filter(|v| v["reason"] == "wsa-verify")
+        .map(|v| {
+            assert_eq!(v["file"], "main.rs", "{v}");
+            (
+                v["line"].as_u64().unwrap(),
+                v["status"].as_str().unwrap().to_string(),
+                v["lint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let text = std::fs::read_to_string(src.join("main.rs")).unwrap();
+    assert_eq!(seen, markers(&text), "{stdout}");
+    // windows-sys imports ws2_32.dll through its own import library: it was observed.
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["calls"]["WSAStartup"], 3, "{summary}");
+    assert_eq!(summary["references_at_exit"], 1, "{summary}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+}
