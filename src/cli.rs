@@ -84,7 +84,15 @@ pub struct Common {
 /// Exit status: 0 when no deny-level finding, 1 when at least one, 2 on usage
 /// errors, unreadable input when nothing could be linted, or internal errors.
 #[derive(Debug, Parser)]
-#[command(name = "wsa-lint", version, about, long_about)]
+#[command(
+    name = "wsa-lint",
+    version,
+    about,
+    long_about,
+    after_help = "Also:\n  \
+        wsa-lint verify [OPTIONS] -- PROGRAM   runs a Windows program and confirms the findings\n  \
+        wsa-lint lsp                           the language server, over stdio"
+)]
 pub struct Cli {
     /// Files and directories to lint (default: `.`); a crate's other files are read as needed
     #[arg(value_name = "PATH")]
