@@ -39,11 +39,12 @@ struct CrateResult {
 fn run_crate(
     input: &CrateInput,
     db: &SourceDb,
+    cache: &load::VisitCache,
     lints: &[&LintDef],
     levels: &Levels,
 ) -> CrateResult {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let (loaded, facts) = load_and_analyze(input, db);
+        let (loaded, facts) = load_and_analyze(input, db, cache);
         let fn_extents: Vec<_> = loaded
             .model
             .fns
@@ -135,11 +136,12 @@ const MAX_DEMAND_ROUNDS: usize = 4;
 fn load_and_analyze(
     input: &CrateInput,
     db: &SourceDb,
+    cache: &load::VisitCache,
 ) -> (load::LoadedCrate, crate::facts::CrateFacts) {
     let mut demand: HashSet<PathBuf> = HashSet::new();
     let mut round = 0;
     loop {
-        let loaded = load::load_crate(input, db, &demand);
+        let loaded = load::load_crate(input, db, cache, &demand);
         if loaded.parsed.is_empty() {
             return (loaded, crate::facts::CrateFacts::default());
         }
@@ -172,6 +174,7 @@ pub fn run(
     opts: &RunOptions,
 ) -> RunOutput {
     let db = SourceDb::default();
+    let cache = load::VisitCache::default();
     // Libraries first: a bin/test/example target reads its package's library as context only
     // when that library has anything Winsock in it (a crate like tokio has hundreds of targets).
     let lib_roots: HashSet<&PathBuf> = discovered
@@ -185,7 +188,7 @@ pub fn run(
         .partition(|c| lib_roots.contains(&c.root));
     let mut results: Vec<CrateResult> = libs
         .par_iter()
-        .map(|c| run_crate(c, &db, lints, levels))
+        .map(|c| run_crate(c, &db, &cache, lints, levels))
         .collect();
     let relevant_libs: HashSet<PathBuf> = results
         .iter()
@@ -208,7 +211,7 @@ pub fn run(
     results.extend(
         others
             .par_iter()
-            .map(|c| run_crate(c, &db, lints, levels))
+            .map(|c| run_crate(c, &db, &cache, lints, levels))
             .collect::<Vec<_>>(),
     );
 
@@ -244,7 +247,7 @@ pub fn run(
             .collect();
         let more: Vec<CrateResult> = orphans
             .par_iter()
-            .map(|c| run_crate(c, &db, lints, levels))
+            .map(|c| run_crate(c, &db, &cache, lints, levels))
             .collect();
         results.extend(more);
     }

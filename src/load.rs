@@ -101,17 +101,72 @@ enum Visit {
     Scanned(FileId, FileIr),
 }
 
-fn visit(db: &SourceDb, path: &Path, demanded: bool) -> Result<Visit, PathProblem> {
-    let text = read_text(path)?;
-    // Files with allow comments are parsed too: the comments' scopes and use are checked.
-    if demanded
-        || crate::scan::needs_parse(text.as_bytes())
-        || memchr::memmem::find(text.as_bytes(), b"wsa-lint:").is_some()
-    {
+/// What one file gave, shared by every crate of a run whose tree reaches it: a crate root and
+/// its `mod` children (and a bin's library context, and orphan files that are each their own
+/// root) read the same files, so each file is read and scanned or parsed once per run.
+#[derive(Default)]
+pub struct VisitCache {
+    files: std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Cached>>>,
+}
+
+#[derive(Default)]
+struct Cached {
+    /// The prefilter's verdict: the file is parsed even when not demanded.
+    needs_parse: std::sync::OnceLock<bool>,
+    scanned: std::sync::OnceLock<(FileId, FileIr)>,
+    parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
+}
+
+impl VisitCache {
+    fn entry(&self, path: &Path) -> std::sync::Arc<Cached> {
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = files.get(path) {
+            return c.clone();
+        }
+        files.entry(path.to_path_buf()).or_default().clone()
+    }
+}
+
+fn visit(
+    db: &SourceDb,
+    cache: &VisitCache,
+    path: &Path,
+    demanded: bool,
+) -> Result<Visit, PathProblem> {
+    let c = cache.entry(path);
+    let mut text = None;
+    let needs_parse = match c.needs_parse.get() {
+        Some(&n) => n,
+        None => {
+            let t = read_text(path)?;
+            // Files with allow comments are parsed too: the comments' scopes and use are checked.
+            let n = crate::scan::needs_parse(t.as_bytes())
+                || memchr::memmem::find(t.as_bytes(), b"wsa-lint:").is_some();
+            text = Some(t);
+            *c.needs_parse.get_or_init(|| n)
+        }
+    };
+    if demanded || needs_parse {
+        if let Some((id, r)) = c.parsed.get() {
+            return Ok(Visit::Parsed(*id, r.clone()));
+        }
+        let text = match text {
+            Some(t) => t,
+            None => read_text(path)?,
+        };
         let id = db.add(path.to_path_buf(), display_path(path), text);
         let src = db.get(id);
-        return Ok(Visit::Parsed(id, crate::parse::parse(id, &src.text)));
+        let r = crate::parse::parse(id, &src.text);
+        let _ = c.parsed.set((id, r.clone()));
+        return Ok(Visit::Parsed(id, r));
     }
+    if let Some((id, ir)) = c.scanned.get() {
+        return Ok(Visit::Scanned(*id, ir.clone()));
+    }
+    let text = match text {
+        Some(t) => t,
+        None => read_text(path)?,
+    };
     let id = db.add(path.to_path_buf(), display_path(path), String::new());
     // Only module structure is needed from such a file; without `mod` it has none.
     let items = if crate::scan::may_declare_modules(text.as_bytes()) {
@@ -119,13 +174,16 @@ fn visit(db: &SourceDb, path: &Path, demanded: bool) -> Result<Visit, PathProble
     } else {
         Vec::new()
     };
-    Ok(Visit::Scanned(id, FileIr { file: id, items }))
+    let ir = FileIr { file: id, items };
+    let _ = c.scanned.set((id, ir.clone()));
+    Ok(Visit::Scanned(id, ir))
 }
 
 /// Loads a crate's module tree; files that cannot matter are scanned, not parsed, unless `demand`ed.
 pub fn load_crate(
     input: &CrateInput,
     db: &SourceDb,
+    cache: &VisitCache,
     demand: &std::collections::HashSet<PathBuf>,
 ) -> LoadedCrate {
     let mut diags = Vec::new();
@@ -165,7 +223,7 @@ pub fn load_crate(
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
-            .map(|p| visit(db, &p.path, demand.contains(&p.path)))
+            .map(|p| visit(db, cache, &p.path, demand.contains(&p.path)))
             .collect();
         let mut next = Vec::new();
         for (p, r) in level.iter().zip(results) {
