@@ -5,7 +5,7 @@
 //! `cargo metadata --no-deps` only reads manifests.
 
 use crate::diag::PathProblem;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
@@ -62,22 +62,23 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
         }
     }
     let mut crates = BTreeSet::new();
-    let mut packages: BTreeMap<PathBuf, Vec<CrateInput>> = BTreeMap::new();
-    let mut manifests = BTreeMap::new();
+    let mut packages: HashMap<PathBuf, Package> = HashMap::new();
+    let mut manifests = HashMap::new();
     for f in &requested {
         match package_of(f, &mut manifests) {
             Some(manifest_dir) => {
-                let targets = packages
-                    .entry(manifest_dir.clone())
-                    .or_insert_with(|| package_targets(&manifest_dir));
-                let covered = targets.iter().any(|t| {
-                    // The file is under the directory a target's module tree can reach.
-                    t.root.parent().is_some_and(|dir| f.starts_with(dir))
-                });
-                for t in targets.iter() {
-                    let dir = t.root.parent().map(Path::to_path_buf).unwrap_or_default();
-                    if f.starts_with(&dir) || *f == t.root {
-                        crates.insert(t.clone());
+                let pkg = packages
+                    .entry(manifest_dir)
+                    .or_insert_with_key(|dir| Package::new(package_targets(dir)));
+                // The targets whose module tree can reach the file: those whose root's directory
+                // is one of the file's ancestors.
+                let mut covered = false;
+                for dir in f.ancestors() {
+                    if let Some(targets) = pkg.by_dir.get(dir) {
+                        covered = true;
+                        for &t in targets {
+                            pkg.used[t] = true;
+                        }
                     }
                 }
                 if !covered {
@@ -91,9 +92,40 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
             }
         }
     }
+    for pkg in packages.into_values() {
+        crates.extend(
+            pkg.targets
+                .into_iter()
+                .zip(pkg.used)
+                .filter_map(|(t, used)| used.then_some(t)),
+        );
+    }
     d.crates = crates.into_iter().collect();
     d.requested = Some(requested);
     d
+}
+
+/// A package's targets, indexed by the directory of their root.
+struct Package {
+    targets: Vec<CrateInput>,
+    by_dir: HashMap<PathBuf, Vec<usize>>,
+    /// Targets that a requested file is below.
+    used: Vec<bool>,
+}
+
+impl Package {
+    fn new(targets: Vec<CrateInput>) -> Package {
+        let mut by_dir: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            let dir = t.root.parent().map(Path::to_path_buf).unwrap_or_default();
+            by_dir.entry(dir).or_default().push(i);
+        }
+        Package {
+            used: vec![false; targets.len()],
+            targets,
+            by_dir,
+        }
+    }
 }
 
 fn loose(f: &Path) -> CrateInput {
@@ -172,11 +204,11 @@ fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProb
 
 /// The directory of the nearest `Cargo.toml` with a `[package]` above `file`. Answers are cached
 /// per directory, ancestors included: a tree has thousands of files and few manifests.
-fn package_of(file: &Path, cache: &mut BTreeMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+fn package_of(file: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
     package_of_dir(file.parent()?, cache)
 }
 
-fn package_of_dir(dir: &Path, cache: &mut BTreeMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
     if let Some(hit) = cache.get(dir) {
         return hit.clone();
     }
