@@ -157,7 +157,7 @@ fn load_and_analyze(
         let more: Vec<PathBuf> = loaded
             .unparsed
             .par_iter()
-            .filter(|p| load::read_text(p).is_ok_and(|t| names.found_in(t.as_bytes())))
+            .filter(|p| load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false))
             .cloned()
             .collect();
         if more.is_empty() {

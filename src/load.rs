@@ -39,13 +39,56 @@ pub fn set_overlay(files: std::collections::HashMap<PathBuf, String>) {
 
 /// Reads a file's text: `Err` with a user-facing message when it cannot be used.
 pub fn read_text(path: &Path) -> Result<String, PathProblem> {
+    let mut bytes = Vec::new();
+    read_bytes(path, &mut bytes)?;
+    String::from_utf8(bytes).map_err(|e| not_utf8(path, e.utf8_error()))
+}
+
+/// Runs `f` on a file's text, read into a buffer this thread reuses: most files are only
+/// scanned, and a fresh allocation per file costs more than the scan (page faults, `free`).
+pub fn with_text<T>(path: &Path, f: impl FnOnce(&str) -> T) -> Result<T, PathProblem> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|cell| {
+        // A nested call (none today) gets its own buffer instead of a borrow panic.
+        let mut fresh = Vec::new();
+        let mut guard = cell.try_borrow_mut().ok();
+        let buf = guard.as_deref_mut().unwrap_or(&mut fresh);
+        let result = read_bytes(path, buf).and_then(|()| {
+            std::str::from_utf8(buf)
+                .map(f)
+                .map_err(|e| not_utf8(path, e))
+        });
+        // Keep a buffer of ordinary size, not the largest file ever read.
+        if buf.capacity() > 16 << 20 {
+            *buf = Vec::new();
+        }
+        result
+    })
+}
+
+fn not_utf8(path: &Path, e: std::str::Utf8Error) -> PathProblem {
+    PathProblem {
+        path: display_path(path),
+        message: format!(
+            "file is not valid UTF-8 (invalid byte at offset {}); it is skipped",
+            e.valid_up_to()
+        ),
+    }
+}
+
+/// Reads a file's bytes into `buf` (cleared first).
+fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> Result<(), PathProblem> {
+    buf.clear();
     if let Some(text) = OVERLAY
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .as_ref()
         .and_then(|o| o.get(path))
     {
-        return Ok(text.clone());
+        buf.extend_from_slice(text.as_bytes());
+        return Ok(());
     }
     let problem = |message: String| PathProblem {
         path: display_path(path),
@@ -57,18 +100,13 @@ pub fn read_text(path: &Path) -> Result<String, PathProblem> {
     if !meta.is_file() {
         return Err(problem("not a regular file; it is skipped".to_string()));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    buf.reserve(meta.len() as usize + 1);
     std::io::Read::read_to_end(
         &mut std::fs::File::open(path).map_err(|e| problem(io_message(&e)))?,
-        &mut bytes,
+        buf,
     )
     .map_err(|e| problem(io_message(&e)))?;
-    String::from_utf8(bytes).map_err(|e| {
-        problem(format!(
-            "file is not valid UTF-8 (invalid byte at offset {}); it is skipped",
-            e.utf8_error().valid_up_to()
-        ))
-    })
+    Ok(())
 }
 
 /// A path as shown to users: relative to the working directory when below it.
@@ -113,7 +151,7 @@ pub struct VisitCache {
 struct Cached {
     /// The prefilter's verdict: the file is parsed even when not demanded.
     needs_parse: std::sync::OnceLock<bool>,
-    scanned: std::sync::OnceLock<(FileId, FileIr)>,
+    scanned: std::sync::OnceLock<FileIr>,
     parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
 }
 
@@ -134,49 +172,59 @@ fn visit(
     demanded: bool,
 ) -> Result<Visit, PathProblem> {
     let c = cache.entry(path);
-    let mut text = None;
-    let needs_parse = match c.needs_parse.get() {
-        Some(&n) => n,
-        None => {
-            let t = read_text(path)?;
+    let Some(&needs_parse) = c.needs_parse.get() else {
+        // First visit: one read gives the verdict and what it asks for (module items or text).
+        let got = with_text(path, |t| {
             // Files with allow comments are parsed too: the comments' scopes and use are checked.
-            let n = crate::scan::needs_parse(t.as_bytes())
-                || memchr::memmem::find(t.as_bytes(), b"wsa-lint:").is_some();
-            text = Some(t);
-            *c.needs_parse.get_or_init(|| n)
-        }
+            let n = crate::scan::worth_parsing(t.as_bytes());
+            let _ = c.needs_parse.set(n);
+            if demanded || n {
+                Err(t.to_string())
+            } else {
+                Ok(scanned(db, path, t))
+            }
+        })?;
+        return Ok(match got {
+            Ok(ir) => {
+                let _ = c.scanned.set(ir.clone());
+                Visit::Scanned(ir.file, ir)
+            }
+            Err(text) => parsed(db, &c, path, text),
+        });
     };
     if demanded || needs_parse {
         if let Some((id, r)) = c.parsed.get() {
             return Ok(Visit::Parsed(*id, r.clone()));
         }
-        let text = match text {
-            Some(t) => t,
-            None => read_text(path)?,
-        };
-        let id = db.add(path.to_path_buf(), display_path(path), text);
-        let src = db.get(id);
-        let r = crate::parse::parse(id, &src.text);
-        let _ = c.parsed.set((id, r.clone()));
-        return Ok(Visit::Parsed(id, r));
+        return Ok(parsed(db, &c, path, read_text(path)?));
     }
-    if let Some((id, ir)) = c.scanned.get() {
-        return Ok(Visit::Scanned(*id, ir.clone()));
+    if let Some(ir) = c.scanned.get() {
+        return Ok(Visit::Scanned(ir.file, ir.clone()));
     }
-    let text = match text {
-        Some(t) => t,
-        None => read_text(path)?,
-    };
+    let ir = with_text(path, |t| scanned(db, path, t))?;
+    let _ = c.scanned.set(ir.clone());
+    Ok(Visit::Scanned(ir.file, ir))
+}
+
+/// Parses a file (the text becomes the file's source) and keeps the result for other crates.
+fn parsed(db: &SourceDb, c: &Cached, path: &Path, text: String) -> Visit {
+    let id = db.add(path.to_path_buf(), display_path(path), text);
+    let src = db.get(id);
+    let r = crate::parse::parse(id, &src.text);
+    let _ = c.parsed.set((id, r.clone()));
+    Visit::Parsed(id, r)
+}
+
+/// The module structure of a file that is not parsed (its text is not kept).
+fn scanned(db: &SourceDb, path: &Path, text: &str) -> FileIr {
     let id = db.add(path.to_path_buf(), display_path(path), String::new());
     // Only module structure is needed from such a file; without `mod` it has none.
     let items = if crate::scan::may_declare_modules(text.as_bytes()) {
-        crate::scan::mod_items(&text, id)
+        crate::scan::mod_items(text, id)
     } else {
         Vec::new()
     };
-    let ir = FileIr { file: id, items };
-    let _ = c.scanned.set((id, ir.clone()));
-    Ok(Visit::Scanned(id, ir))
+    FileIr { file: id, items }
 }
 
 /// Loads a crate's module tree; files that cannot matter are scanned, not parsed, unless `demand`ed.
