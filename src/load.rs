@@ -153,6 +153,9 @@ struct Cached {
     needs_parse: std::sync::OnceLock<bool>,
     scanned: std::sync::OnceLock<FileIr>,
     parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
+    /// Module children of the scanned and of the parsed items, with the directory they were
+    /// resolved below.
+    children: [std::sync::OnceLock<(PathBuf, std::sync::Arc<Vec<Child>>)>; 2],
 }
 
 impl VisitCache {
@@ -165,13 +168,52 @@ impl VisitCache {
     }
 }
 
+/// A `mod x;` declaration's span, the file it names, and the directory of that file's children.
+type Child = (Span, PathBuf, PathBuf);
+
+/// Visits a file and finds its module children (below `child_dir`).
 fn visit(
     db: &SourceDb,
     cache: &VisitCache,
     path: &Path,
     demanded: bool,
-) -> Result<Visit, PathProblem> {
+    child_dir: &Path,
+) -> Result<(Visit, std::sync::Arc<Vec<Child>>), PathProblem> {
     let c = cache.entry(path);
+    let v = visit_file(db, &c, path, demanded)?;
+    let (ir, parsed) = match &v {
+        Visit::Parsed(_, Ok(ir)) => (ir, true),
+        Visit::Scanned(_, ir) => (ir, false),
+        Visit::Parsed(_, Err(_)) => return Ok((v, Default::default())),
+    };
+    // The same file reached by several crates has the same children: the `is_file` checks
+    // are made once.
+    let slot = &c.children[usize::from(parsed)];
+    if let Some((dir, kids)) = slot.get() {
+        if dir == child_dir {
+            return Ok((v, kids.clone()));
+        }
+    }
+    let file_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut kids = Vec::new();
+    collect_mods(
+        &ir.items,
+        child_dir,
+        &file_dir,
+        false,
+        &mut |decl, path, dir| kids.push((decl, path, dir)),
+    );
+    let kids = std::sync::Arc::new(kids);
+    let _ = slot.set((child_dir.to_path_buf(), kids.clone()));
+    Ok((v, kids))
+}
+
+fn visit_file(
+    db: &SourceDb,
+    c: &Cached,
+    path: &Path,
+    demanded: bool,
+) -> Result<Visit, PathProblem> {
     let Some(&needs_parse) = c.needs_parse.get() else {
         // First visit: one read gives the verdict and what it asks for (module items or text).
         let got = with_text(path, |t| {
@@ -189,14 +231,14 @@ fn visit(
                 let _ = c.scanned.set(ir.clone());
                 Visit::Scanned(ir.file, ir)
             }
-            Err(text) => parsed(db, &c, path, text),
+            Err(text) => parsed(db, c, path, text),
         });
     };
     if demanded || needs_parse {
         if let Some((id, r)) = c.parsed.get() {
             return Ok(Visit::Parsed(*id, r.clone()));
         }
-        return Ok(parsed(db, &c, path, read_text(path)?));
+        return Ok(parsed(db, c, path, read_text(path)?));
     }
     if let Some(ir) = c.scanned.get() {
         return Ok(Visit::Scanned(ir.file, ir.clone()));
@@ -271,11 +313,11 @@ pub fn load_crate(
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
-            .map(|p| visit(db, cache, &p.path, demand.contains(&p.path)))
+            .map(|p| visit(db, cache, &p.path, demand.contains(&p.path), &p.child_dir))
             .collect();
         let mut next = Vec::new();
         for (p, r) in level.iter().zip(results) {
-            let (id, ir) = match r {
+            let (id, ir, kids) = match r {
                 Err(problem) => {
                     // A missing module file of a `mod x;` is often `cfg`-gated out: say so quietly.
                     if p.decl.is_none() || !problem.message.contains("no such file") {
@@ -283,7 +325,7 @@ pub fn load_crate(
                     }
                     continue;
                 }
-                Ok(Visit::Parsed(id, Err(d))) => {
+                Ok((Visit::Parsed(id, Err(d)), _)) => {
                     if p.context {
                         context.insert(id);
                     } else if p.decl.is_none() {
@@ -293,49 +335,38 @@ pub fn load_crate(
                     diags.push(d);
                     continue;
                 }
-                Ok(Visit::Parsed(id, Ok(ir))) => {
+                Ok((Visit::Parsed(id, Ok(ir)), kids)) => {
                     parsed_files.push(id);
-                    (id, ir)
+                    (id, ir, kids)
                 }
-                Ok(Visit::Scanned(id, ir)) => {
+                Ok((Visit::Scanned(id, ir), kids)) => {
                     unparsed.push(p.path.clone());
-                    (id, ir)
+                    (id, ir, kids)
                 }
             };
-            {
-                {
-                    if p.context {
-                        context.insert(id);
-                        if p.decl.is_none() {
-                            lib_id = Some(id);
-                        }
-                    } else if p.decl.is_none() {
-                        root_id.get_or_insert(id);
-                    }
-                    order.push(id);
-                    if let Some(decl) = p.decl {
-                        decl_target.insert(decl, id);
-                    }
-                    let file_dir = p.path.parent().map(Path::to_path_buf).unwrap_or_default();
-                    collect_mods(
-                        &ir.items,
-                        &p.child_dir,
-                        &file_dir,
-                        false,
-                        &mut |decl, path, child_dir| {
-                            if seen.insert(path.clone()) {
-                                next.push(Pending {
-                                    context: p.context,
-                                    path,
-                                    decl: Some(decl),
-                                    child_dir,
-                                });
-                            }
-                        },
-                    );
-                    parsed.insert(id, ir);
+            if p.context {
+                context.insert(id);
+                if p.decl.is_none() {
+                    lib_id = Some(id);
+                }
+            } else if p.decl.is_none() {
+                root_id.get_or_insert(id);
+            }
+            order.push(id);
+            if let Some(decl) = p.decl {
+                decl_target.insert(decl, id);
+            }
+            for (decl, path, child_dir) in kids.iter() {
+                if seen.insert(path.clone()) {
+                    next.push(Pending {
+                        context: p.context,
+                        path: path.clone(),
+                        decl: Some(*decl),
+                        child_dir: child_dir.clone(),
+                    });
                 }
             }
+            parsed.insert(id, ir);
         }
         level = next;
     }
