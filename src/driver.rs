@@ -175,6 +175,15 @@ pub fn run(
 ) -> RunOutput {
     let db = SourceDb::default();
     let cache = load::VisitCache::default();
+    // Every requested file is visited by some crate below (or is an orphan root): read and scan
+    // them all first, spread evenly over the threads, and the crates find them in the cache.
+    // (Crates are few and uneven: one holding a large tree would otherwise keep a thread busy
+    // while the others wait at the end of a phase.)
+    if let Some(requested) = &discovered.requested {
+        requested
+            .par_iter()
+            .for_each(|p| load::prefetch(&db, &cache, p));
+    }
     // Libraries first: a bin/test/example target reads its package's library as context only
     // when that library has anything Winsock in it (a crate like tokio has hundreds of targets).
     let lib_roots: HashSet<&PathBuf> = discovered

@@ -168,6 +168,12 @@ impl VisitCache {
     }
 }
 
+/// Reads and scans (or parses) a file into the cache ahead of the crates that will visit it.
+/// Problems are not kept: the visit that needs the file reads it again and reports them.
+pub fn prefetch(db: &SourceDb, cache: &VisitCache, path: &Path) {
+    let _ = visit_file(db, &cache.entry(path), path, false);
+}
+
 /// A `mod x;` declaration's span, the file it names, and the directory of that file's children.
 type Child = (Span, PathBuf, PathBuf);
 
