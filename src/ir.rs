@@ -15,7 +15,8 @@ pub struct FileIr {
 
 #[derive(Debug, Clone)]
 pub enum Item {
-    Fn(FnIr),
+    /// Shared: the IR of a parsed file is kept for every crate that reaches it, and cloned.
+    Fn(std::sync::Arc<FnIr>),
     Mod(ModIr),
     Use(Vec<UseEntry>),
     /// Functions declared in an `extern` block.
@@ -69,7 +70,7 @@ pub struct ImplIr {
     pub self_ty: String,
     /// Last path segment of the trait, if a trait impl.
     pub trait_name: Option<String>,
-    pub fns: Vec<FnIr>,
+    pub fns: Vec<std::sync::Arc<FnIr>>,
 }
 
 #[derive(Debug, Default, Clone)]
