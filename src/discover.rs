@@ -33,6 +33,28 @@ pub struct Discovered {
 
 /// Files and directories from the command line.
 pub fn from_paths(paths: &[PathBuf]) -> Discovered {
+    from_paths_prefetching(paths, None)
+}
+
+/// A hook that reads a found file ahead of the run, on another worker thread.
+pub type Prefetch<'a> = &'a (dyn Fn(&Path) + Sync);
+
+/// `from_paths`, handing each `.rs` file found in a directory to `prefetch` as soon as the walk
+/// finds it (as a task of the current rayon pool): the other workers read the files while the
+/// walk and the package lookups go on. With one worker there is nothing to overlap.
+pub fn from_paths_prefetching(paths: &[PathBuf], prefetch: Option<Prefetch<'_>>) -> Discovered {
+    match prefetch.filter(|_| rayon::current_num_threads() > 1) {
+        Some(f) => rayon::scope(|s| {
+            discover_paths(paths, &mut |p: &Path| {
+                let p = p.to_path_buf();
+                s.spawn(move |_| f(&p));
+            })
+        }),
+        None => discover_paths(paths, &mut |_: &Path| {}),
+    }
+}
+
+fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered {
     let mut d = Discovered::default();
     let mut requested = BTreeSet::new();
     for p in paths {
@@ -48,7 +70,7 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
             }
         };
         if meta.is_dir() {
-            walk_dir(p, &mut requested, &mut d.problems);
+            walk_dir(p, &mut requested, &mut d.problems, found);
         } else {
             match p.canonicalize() {
                 Ok(c) => {
@@ -149,7 +171,12 @@ pub fn io_message(e: &std::io::Error) -> String {
     }
 }
 
-fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProblem>) {
+fn walk_dir(
+    dir: &Path,
+    out: &mut BTreeSet<PathBuf>,
+    problems: &mut Vec<PathProblem>,
+    found: &mut dyn FnMut(&Path),
+) {
     let canonical = dir.canonicalize();
     let root_is_canonical = canonical.is_ok();
     let dir = canonical.as_deref().unwrap_or(dir);
@@ -170,11 +197,13 @@ fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProb
                 if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs") {
                     // Below a canonical root, only a symbolic link can make a path non-canonical.
                     if !e.path_is_symlink() && root_is_canonical {
+                        found(e.path());
                         out.insert(e.into_path());
                         continue;
                     }
                     match e.path().canonicalize() {
                         Ok(c) => {
+                            found(&c);
                             out.insert(c);
                         }
                         Err(err) => problems.push(PathProblem {

@@ -173,8 +173,32 @@ pub fn run(
     levels: &Levels,
     opts: &RunOptions,
 ) -> RunOutput {
-    let db = SourceDb::default();
-    let cache = load::VisitCache::default();
+    run_with(Prefetched::default(), discovered, lints, levels, opts)
+}
+
+/// Files read ahead of the run (while discovery was still walking), and where they went.
+#[derive(Default)]
+pub struct Prefetched {
+    db: SourceDb,
+    cache: load::VisitCache,
+}
+
+impl Prefetched {
+    /// Reads and scans a file into the cache; `run_with` then finds it there.
+    pub fn prefetch(&self, path: &std::path::Path) {
+        load::prefetch(&self.db, &self.cache, path);
+    }
+}
+
+/// `run`, with the files `prefetched` holds already read.
+pub fn run_with(
+    prefetched: Prefetched,
+    discovered: Discovered,
+    lints: &[&LintDef],
+    levels: &Levels,
+    opts: &RunOptions,
+) -> RunOutput {
+    let Prefetched { db, cache } = prefetched;
     // Every requested file is visited by some crate below (or is an orphan root): read and scan
     // them all first, spread evenly over the threads, and the crates find them in the cache.
     // (Crates are few and uneven: one holding a large tree would otherwise keep a thread busy
