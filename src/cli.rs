@@ -152,8 +152,8 @@ pub fn main_plain(lints: &[&LintDef]) -> ExitCode {
     let order = level_order(&matches);
     let paths = driver::default_paths(cli.paths.clone());
     let config_start = paths[0].clone();
-    run_common(&cli.common, &order, lints, &config_start, || {
-        Ok(discover::from_paths(&paths))
+    run_common(&cli.common, &order, lints, &config_start, |prefetch| {
+        Ok(discover::from_paths_prefetching(&paths, Some(prefetch)))
     })
 }
 
@@ -181,7 +181,7 @@ pub fn main_cargo(lints: &[&LintDef]) -> ExitCode {
         .manifest_path
         .clone()
         .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
-    run_common(&cli.common, &order, lints, &config_start, || {
+    run_common(&cli.common, &order, lints, &config_start, |_| {
         discover::from_cargo(&sel).map_err(|e| e.to_string())
     })
 }
@@ -298,7 +298,7 @@ fn run_common(
     order: &[(usize, Level, String)],
     lints: &[&LintDef],
     config_start: &std::path::Path,
-    discover: impl FnOnce() -> Result<discover::Discovered, String>,
+    discover: impl FnOnce(discover::Prefetch<'_>) -> Result<discover::Discovered, String> + Send,
 ) -> ExitCode {
     if common.list {
         return print_stdout(&list(lints));
@@ -327,7 +327,10 @@ fn run_common(
         Ok(p) => p,
         Err(e) => return error(&format!("cannot start worker threads: {e}")),
     };
-    let discovered = match discover() {
+    // Discovery runs on the pool: files found by the walk are read by the other workers
+    // while the walk goes on.
+    let prefetched = driver::Prefetched::default();
+    let discovered = match pool.install(|| discover(&|p| prefetched.prefetch(p))) {
         Ok(d) => d,
         Err(e) => return error(&e),
     };
@@ -335,7 +338,7 @@ fn run_common(
     let opts = driver::RunOptions {
         warn_unused_allows: common.warn_unused_allows,
     };
-    let mut out = pool.install(|| driver::run(discovered, lints, &levels, &opts));
+    let mut out = pool.install(|| driver::run_with(prefetched, discovered, lints, &levels, &opts));
     if common.fix {
         match crate::fix::apply(&out.db, &out.diags) {
             Ok(fixed) => {

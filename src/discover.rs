@@ -5,7 +5,7 @@
 //! `cargo metadata --no-deps` only reads manifests.
 
 use crate::diag::PathProblem;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
@@ -33,6 +33,28 @@ pub struct Discovered {
 
 /// Files and directories from the command line.
 pub fn from_paths(paths: &[PathBuf]) -> Discovered {
+    from_paths_prefetching(paths, None)
+}
+
+/// A hook that reads a found file ahead of the run, on another worker thread.
+pub type Prefetch<'a> = &'a (dyn Fn(&Path) + Sync);
+
+/// `from_paths`, handing each `.rs` file found in a directory to `prefetch` as soon as the walk
+/// finds it (as a task of the current rayon pool): the other workers read the files while the
+/// walk and the package lookups go on. With one worker there is nothing to overlap.
+pub fn from_paths_prefetching(paths: &[PathBuf], prefetch: Option<Prefetch<'_>>) -> Discovered {
+    match prefetch.filter(|_| rayon::current_num_threads() > 1) {
+        Some(f) => rayon::scope(|s| {
+            discover_paths(paths, &mut |p: &Path| {
+                let p = p.to_path_buf();
+                s.spawn(move |_| f(&p));
+            })
+        }),
+        None => discover_paths(paths, &mut |_: &Path| {}),
+    }
+}
+
+fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered {
     let mut d = Discovered::default();
     let mut requested = BTreeSet::new();
     for p in paths {
@@ -48,7 +70,7 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
             }
         };
         if meta.is_dir() {
-            walk_dir(p, &mut requested, &mut d.problems);
+            walk_dir(p, &mut requested, &mut d.problems, found);
         } else {
             match p.canonicalize() {
                 Ok(c) => {
@@ -62,22 +84,23 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
         }
     }
     let mut crates = BTreeSet::new();
-    let mut packages: BTreeMap<PathBuf, Vec<CrateInput>> = BTreeMap::new();
-    let mut manifests = BTreeMap::new();
+    let mut packages: HashMap<PathBuf, Package> = HashMap::new();
+    let mut manifests = HashMap::new();
     for f in &requested {
         match package_of(f, &mut manifests) {
             Some(manifest_dir) => {
-                let targets = packages
-                    .entry(manifest_dir.clone())
-                    .or_insert_with(|| package_targets(&manifest_dir));
-                let covered = targets.iter().any(|t| {
-                    // The file is under the directory a target's module tree can reach.
-                    t.root.parent().is_some_and(|dir| f.starts_with(dir))
-                });
-                for t in targets.iter() {
-                    let dir = t.root.parent().map(Path::to_path_buf).unwrap_or_default();
-                    if f.starts_with(&dir) || *f == t.root {
-                        crates.insert(t.clone());
+                let pkg = packages
+                    .entry(manifest_dir)
+                    .or_insert_with_key(|dir| Package::new(package_targets(dir)));
+                // The targets whose module tree can reach the file: those whose root's directory
+                // is one of the file's ancestors.
+                let mut covered = false;
+                for dir in f.ancestors() {
+                    if let Some(targets) = pkg.by_dir.get(dir) {
+                        covered = true;
+                        for &t in targets {
+                            pkg.used[t] = true;
+                        }
                     }
                 }
                 if !covered {
@@ -91,9 +114,40 @@ pub fn from_paths(paths: &[PathBuf]) -> Discovered {
             }
         }
     }
+    for pkg in packages.into_values() {
+        crates.extend(
+            pkg.targets
+                .into_iter()
+                .zip(pkg.used)
+                .filter_map(|(t, used)| used.then_some(t)),
+        );
+    }
     d.crates = crates.into_iter().collect();
     d.requested = Some(requested);
     d
+}
+
+/// A package's targets, indexed by the directory of their root.
+struct Package {
+    targets: Vec<CrateInput>,
+    by_dir: HashMap<PathBuf, Vec<usize>>,
+    /// Targets that a requested file is below.
+    used: Vec<bool>,
+}
+
+impl Package {
+    fn new(targets: Vec<CrateInput>) -> Package {
+        let mut by_dir: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            let dir = t.root.parent().map(Path::to_path_buf).unwrap_or_default();
+            by_dir.entry(dir).or_default().push(i);
+        }
+        Package {
+            used: vec![false; targets.len()],
+            targets,
+            by_dir,
+        }
+    }
 }
 
 fn loose(f: &Path) -> CrateInput {
@@ -117,7 +171,12 @@ pub fn io_message(e: &std::io::Error) -> String {
     }
 }
 
-fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProblem>) {
+fn walk_dir(
+    dir: &Path,
+    out: &mut BTreeSet<PathBuf>,
+    problems: &mut Vec<PathProblem>,
+    found: &mut dyn FnMut(&Path),
+) {
     let canonical = dir.canonicalize();
     let root_is_canonical = canonical.is_ok();
     let dir = canonical.as_deref().unwrap_or(dir);
@@ -138,11 +197,13 @@ fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProb
                 if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs") {
                     // Below a canonical root, only a symbolic link can make a path non-canonical.
                     if !e.path_is_symlink() && root_is_canonical {
+                        found(e.path());
                         out.insert(e.into_path());
                         continue;
                     }
                     match e.path().canonicalize() {
                         Ok(c) => {
+                            found(&c);
                             out.insert(c);
                         }
                         Err(err) => problems.push(PathProblem {
@@ -172,11 +233,11 @@ fn walk_dir(dir: &Path, out: &mut BTreeSet<PathBuf>, problems: &mut Vec<PathProb
 
 /// The directory of the nearest `Cargo.toml` with a `[package]` above `file`. Answers are cached
 /// per directory, ancestors included: a tree has thousands of files and few manifests.
-fn package_of(file: &Path, cache: &mut BTreeMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+fn package_of(file: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
     package_of_dir(file.parent()?, cache)
 }
 
-fn package_of_dir(dir: &Path, cache: &mut BTreeMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
     if let Some(hit) = cache.get(dir) {
         return hit.clone();
     }

@@ -39,11 +39,12 @@ struct CrateResult {
 fn run_crate(
     input: &CrateInput,
     db: &SourceDb,
+    cache: &load::VisitCache,
     lints: &[&LintDef],
     levels: &Levels,
 ) -> CrateResult {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let (loaded, facts) = load_and_analyze(input, db);
+        let (loaded, facts) = load_and_analyze(input, db, cache);
         let fn_extents: Vec<_> = loaded
             .model
             .fns
@@ -135,11 +136,12 @@ const MAX_DEMAND_ROUNDS: usize = 4;
 fn load_and_analyze(
     input: &CrateInput,
     db: &SourceDb,
+    cache: &load::VisitCache,
 ) -> (load::LoadedCrate, crate::facts::CrateFacts) {
     let mut demand: HashSet<PathBuf> = HashSet::new();
     let mut round = 0;
     loop {
-        let loaded = load::load_crate(input, db, &demand);
+        let loaded = load::load_crate(input, db, cache, &demand);
         if loaded.parsed.is_empty() {
             return (loaded, crate::facts::CrateFacts::default());
         }
@@ -155,7 +157,7 @@ fn load_and_analyze(
         let more: Vec<PathBuf> = loaded
             .unparsed
             .par_iter()
-            .filter(|p| load::read_text(p).is_ok_and(|t| names.found_in(t.as_bytes())))
+            .filter(|p| load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false))
             .cloned()
             .collect();
         if more.is_empty() {
@@ -171,7 +173,41 @@ pub fn run(
     levels: &Levels,
     opts: &RunOptions,
 ) -> RunOutput {
-    let db = SourceDb::default();
+    run_with(Prefetched::default(), discovered, lints, levels, opts)
+}
+
+/// Files read ahead of the run (while discovery was still walking), and where they went.
+#[derive(Default)]
+pub struct Prefetched {
+    db: SourceDb,
+    cache: load::VisitCache,
+}
+
+impl Prefetched {
+    /// Reads and scans a file into the cache; `run_with` then finds it there.
+    pub fn prefetch(&self, path: &std::path::Path) {
+        load::prefetch(&self.db, &self.cache, path);
+    }
+}
+
+/// `run`, with the files `prefetched` holds already read.
+pub fn run_with(
+    prefetched: Prefetched,
+    discovered: Discovered,
+    lints: &[&LintDef],
+    levels: &Levels,
+    opts: &RunOptions,
+) -> RunOutput {
+    let Prefetched { db, cache } = prefetched;
+    // Every requested file is visited by some crate below (or is an orphan root): read and scan
+    // them all first, spread evenly over the threads, and the crates find them in the cache.
+    // (Crates are few and uneven: one holding a large tree would otherwise keep a thread busy
+    // while the others wait at the end of a phase.)
+    if let Some(requested) = &discovered.requested {
+        requested
+            .par_iter()
+            .for_each(|p| load::prefetch(&db, &cache, p));
+    }
     // Libraries first: a bin/test/example target reads its package's library as context only
     // when that library has anything Winsock in it (a crate like tokio has hundreds of targets).
     let lib_roots: HashSet<&PathBuf> = discovered
@@ -185,7 +221,7 @@ pub fn run(
         .partition(|c| lib_roots.contains(&c.root));
     let mut results: Vec<CrateResult> = libs
         .par_iter()
-        .map(|c| run_crate(c, &db, lints, levels))
+        .map(|c| run_crate(c, &db, &cache, lints, levels))
         .collect();
     let relevant_libs: HashSet<PathBuf> = results
         .iter()
@@ -208,7 +244,7 @@ pub fn run(
     results.extend(
         others
             .par_iter()
-            .map(|c| run_crate(c, &db, lints, levels))
+            .map(|c| run_crate(c, &db, &cache, lints, levels))
             .collect::<Vec<_>>(),
     );
 
@@ -244,7 +280,7 @@ pub fn run(
             .collect();
         let more: Vec<CrateResult> = orphans
             .par_iter()
-            .map(|c| run_crate(c, &db, lints, levels))
+            .map(|c| run_crate(c, &db, &cache, lints, levels))
             .collect();
         results.extend(more);
     }

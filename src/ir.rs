@@ -7,15 +7,16 @@
 
 use crate::source::{FileId, Span};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FileIr {
     pub file: FileId,
     pub items: Vec<Item>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Item {
-    Fn(FnIr),
+    /// Shared: the IR of a parsed file is kept for every crate that reaches it, and cloned.
+    Fn(std::sync::Arc<FnIr>),
     Mod(ModIr),
     Use(Vec<UseEntry>),
     /// Functions declared in an `extern` block.
@@ -36,7 +37,7 @@ pub enum Item {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ModIr {
     pub name: String,
     pub span: Span,
@@ -63,16 +64,16 @@ pub enum LinkKind {
     Other,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ImplIr {
     /// Last path segment of the self type (`Guard` for `impl Drop for crate::Guard`).
     pub self_ty: String,
     /// Last path segment of the trait, if a trait impl.
     pub trait_name: Option<String>,
-    pub fns: Vec<FnIr>,
+    pub fns: Vec<std::sync::Arc<FnIr>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FnIr {
     pub name: String,
     pub name_span: Span,
@@ -96,21 +97,21 @@ pub struct FnIr {
     pub nested: Vec<Item>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ClosureIr {
     pub span: Span,
     pub params: Vec<String>,
     pub body: Expr,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Block {
     pub stmts: Vec<Stmt>,
     /// The closing brace: where a body "ends" for the notes of a leak.
     pub close: Span,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Stmt {
     Let {
         pat: Pat,
@@ -152,7 +153,7 @@ pub enum BinOp {
     Other,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Arm {
     pub pat: Pat,
     pub guard: Option<Expr>,
@@ -172,7 +173,7 @@ pub enum Pat {
     Other,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Expr {
     Call {
         func: Box<Expr>,

@@ -39,13 +39,56 @@ pub fn set_overlay(files: std::collections::HashMap<PathBuf, String>) {
 
 /// Reads a file's text: `Err` with a user-facing message when it cannot be used.
 pub fn read_text(path: &Path) -> Result<String, PathProblem> {
+    let mut bytes = Vec::new();
+    read_bytes(path, &mut bytes)?;
+    String::from_utf8(bytes).map_err(|e| not_utf8(path, e.utf8_error()))
+}
+
+/// Runs `f` on a file's text, read into a buffer this thread reuses: most files are only
+/// scanned, and a fresh allocation per file costs more than the scan (page faults, `free`).
+pub fn with_text<T>(path: &Path, f: impl FnOnce(&str) -> T) -> Result<T, PathProblem> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|cell| {
+        // A nested call (none today) gets its own buffer instead of a borrow panic.
+        let mut fresh = Vec::new();
+        let mut guard = cell.try_borrow_mut().ok();
+        let buf = guard.as_deref_mut().unwrap_or(&mut fresh);
+        let result = read_bytes(path, buf).and_then(|()| {
+            std::str::from_utf8(buf)
+                .map(f)
+                .map_err(|e| not_utf8(path, e))
+        });
+        // Keep a buffer of ordinary size, not the largest file ever read.
+        if buf.capacity() > 16 << 20 {
+            *buf = Vec::new();
+        }
+        result
+    })
+}
+
+fn not_utf8(path: &Path, e: std::str::Utf8Error) -> PathProblem {
+    PathProblem {
+        path: display_path(path),
+        message: format!(
+            "file is not valid UTF-8 (invalid byte at offset {}); it is skipped",
+            e.valid_up_to()
+        ),
+    }
+}
+
+/// Reads a file's bytes into `buf` (cleared first).
+fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> Result<(), PathProblem> {
+    buf.clear();
     if let Some(text) = OVERLAY
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .as_ref()
         .and_then(|o| o.get(path))
     {
-        return Ok(text.clone());
+        buf.extend_from_slice(text.as_bytes());
+        return Ok(());
     }
     let problem = |message: String| PathProblem {
         path: display_path(path),
@@ -57,18 +100,13 @@ pub fn read_text(path: &Path) -> Result<String, PathProblem> {
     if !meta.is_file() {
         return Err(problem("not a regular file; it is skipped".to_string()));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    buf.reserve(meta.len() as usize + 1);
     std::io::Read::read_to_end(
         &mut std::fs::File::open(path).map_err(|e| problem(io_message(&e)))?,
-        &mut bytes,
+        buf,
     )
     .map_err(|e| problem(io_message(&e)))?;
-    String::from_utf8(bytes).map_err(|e| {
-        problem(format!(
-            "file is not valid UTF-8 (invalid byte at offset {}); it is skipped",
-            e.utf8_error().valid_up_to()
-        ))
-    })
+    Ok(())
 }
 
 /// A path as shown to users: relative to the working directory when below it.
@@ -101,31 +139,147 @@ enum Visit {
     Scanned(FileId, FileIr),
 }
 
-fn visit(db: &SourceDb, path: &Path, demanded: bool) -> Result<Visit, PathProblem> {
-    let text = read_text(path)?;
-    // Files with allow comments are parsed too: the comments' scopes and use are checked.
-    if demanded
-        || crate::scan::needs_parse(text.as_bytes())
-        || memchr::memmem::find(text.as_bytes(), b"wsa-lint:").is_some()
-    {
-        let id = db.add(path.to_path_buf(), display_path(path), text);
-        let src = db.get(id);
-        return Ok(Visit::Parsed(id, crate::parse::parse(id, &src.text)));
+/// What one file gave, shared by every crate of a run whose tree reaches it: a crate root and
+/// its `mod` children (and a bin's library context, and orphan files that are each their own
+/// root) read the same files, so each file is read and scanned or parsed once per run.
+#[derive(Default)]
+pub struct VisitCache {
+    files: std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Cached>>>,
+}
+
+#[derive(Default)]
+struct Cached {
+    /// The prefilter's verdict: the file is parsed even when not demanded.
+    needs_parse: std::sync::OnceLock<bool>,
+    scanned: std::sync::OnceLock<FileIr>,
+    parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
+    /// Module children of the scanned and of the parsed items, with the directory they were
+    /// resolved below.
+    children: [std::sync::OnceLock<(PathBuf, std::sync::Arc<Vec<Child>>)>; 2],
+}
+
+impl VisitCache {
+    fn entry(&self, path: &Path) -> std::sync::Arc<Cached> {
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = files.get(path) {
+            return c.clone();
+        }
+        files.entry(path.to_path_buf()).or_default().clone()
     }
+}
+
+/// Reads and scans (or parses) a file into the cache ahead of the crates that will visit it.
+/// Problems are not kept: the visit that needs the file reads it again and reports them.
+pub fn prefetch(db: &SourceDb, cache: &VisitCache, path: &Path) {
+    let _ = visit_file(db, &cache.entry(path), path, false);
+}
+
+/// A `mod x;` declaration's span, the file it names, and the directory of that file's children.
+type Child = (Span, PathBuf, PathBuf);
+
+/// Visits a file and finds its module children (below `child_dir`).
+fn visit(
+    db: &SourceDb,
+    cache: &VisitCache,
+    path: &Path,
+    demanded: bool,
+    child_dir: &Path,
+) -> Result<(Visit, std::sync::Arc<Vec<Child>>), PathProblem> {
+    let c = cache.entry(path);
+    let v = visit_file(db, &c, path, demanded)?;
+    let (ir, parsed) = match &v {
+        Visit::Parsed(_, Ok(ir)) => (ir, true),
+        Visit::Scanned(_, ir) => (ir, false),
+        Visit::Parsed(_, Err(_)) => return Ok((v, Default::default())),
+    };
+    // The same file reached by several crates has the same children: the `is_file` checks
+    // are made once.
+    let slot = &c.children[usize::from(parsed)];
+    if let Some((dir, kids)) = slot.get() {
+        if dir == child_dir {
+            return Ok((v, kids.clone()));
+        }
+    }
+    let file_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut kids = Vec::new();
+    collect_mods(
+        &ir.items,
+        child_dir,
+        &file_dir,
+        false,
+        &mut |decl, path, dir| kids.push((decl, path, dir)),
+    );
+    let kids = std::sync::Arc::new(kids);
+    let _ = slot.set((child_dir.to_path_buf(), kids.clone()));
+    Ok((v, kids))
+}
+
+fn visit_file(
+    db: &SourceDb,
+    c: &Cached,
+    path: &Path,
+    demanded: bool,
+) -> Result<Visit, PathProblem> {
+    let Some(&needs_parse) = c.needs_parse.get() else {
+        // First visit: one read gives the verdict and what it asks for (module items or text).
+        let got = with_text(path, |t| {
+            // Files with allow comments are parsed too: the comments' scopes and use are checked.
+            let n = crate::scan::worth_parsing(t.as_bytes());
+            let _ = c.needs_parse.set(n);
+            if demanded || n {
+                Err(t.to_string())
+            } else {
+                Ok(scanned(db, path, t))
+            }
+        })?;
+        return Ok(match got {
+            Ok(ir) => {
+                let _ = c.scanned.set(ir.clone());
+                Visit::Scanned(ir.file, ir)
+            }
+            Err(text) => parsed(db, c, path, text),
+        });
+    };
+    if demanded || needs_parse {
+        if let Some((id, r)) = c.parsed.get() {
+            return Ok(Visit::Parsed(*id, r.clone()));
+        }
+        return Ok(parsed(db, c, path, read_text(path)?));
+    }
+    if let Some(ir) = c.scanned.get() {
+        return Ok(Visit::Scanned(ir.file, ir.clone()));
+    }
+    let ir = with_text(path, |t| scanned(db, path, t))?;
+    let _ = c.scanned.set(ir.clone());
+    Ok(Visit::Scanned(ir.file, ir))
+}
+
+/// Parses a file (the text becomes the file's source) and keeps the result for other crates.
+fn parsed(db: &SourceDb, c: &Cached, path: &Path, text: String) -> Visit {
+    let id = db.add(path.to_path_buf(), display_path(path), text);
+    let src = db.get(id);
+    let r = crate::parse::parse(id, &src.text);
+    let _ = c.parsed.set((id, r.clone()));
+    Visit::Parsed(id, r)
+}
+
+/// The module structure of a file that is not parsed (its text is not kept).
+fn scanned(db: &SourceDb, path: &Path, text: &str) -> FileIr {
     let id = db.add(path.to_path_buf(), display_path(path), String::new());
     // Only module structure is needed from such a file; without `mod` it has none.
     let items = if crate::scan::may_declare_modules(text.as_bytes()) {
-        crate::scan::mod_items(&text, id)
+        crate::scan::mod_items(text, id)
     } else {
         Vec::new()
     };
-    Ok(Visit::Scanned(id, FileIr { file: id, items }))
+    FileIr { file: id, items }
 }
 
 /// Loads a crate's module tree; files that cannot matter are scanned, not parsed, unless `demand`ed.
 pub fn load_crate(
     input: &CrateInput,
     db: &SourceDb,
+    cache: &VisitCache,
     demand: &std::collections::HashSet<PathBuf>,
 ) -> LoadedCrate {
     let mut diags = Vec::new();
@@ -165,11 +319,11 @@ pub fn load_crate(
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
-            .map(|p| visit(db, &p.path, demand.contains(&p.path)))
+            .map(|p| visit(db, cache, &p.path, demand.contains(&p.path), &p.child_dir))
             .collect();
         let mut next = Vec::new();
         for (p, r) in level.iter().zip(results) {
-            let (id, ir) = match r {
+            let (id, ir, kids) = match r {
                 Err(problem) => {
                     // A missing module file of a `mod x;` is often `cfg`-gated out: say so quietly.
                     if p.decl.is_none() || !problem.message.contains("no such file") {
@@ -177,7 +331,7 @@ pub fn load_crate(
                     }
                     continue;
                 }
-                Ok(Visit::Parsed(id, Err(d))) => {
+                Ok((Visit::Parsed(id, Err(d)), _)) => {
                     if p.context {
                         context.insert(id);
                     } else if p.decl.is_none() {
@@ -187,49 +341,38 @@ pub fn load_crate(
                     diags.push(d);
                     continue;
                 }
-                Ok(Visit::Parsed(id, Ok(ir))) => {
+                Ok((Visit::Parsed(id, Ok(ir)), kids)) => {
                     parsed_files.push(id);
-                    (id, ir)
+                    (id, ir, kids)
                 }
-                Ok(Visit::Scanned(id, ir)) => {
+                Ok((Visit::Scanned(id, ir), kids)) => {
                     unparsed.push(p.path.clone());
-                    (id, ir)
+                    (id, ir, kids)
                 }
             };
-            {
-                {
-                    if p.context {
-                        context.insert(id);
-                        if p.decl.is_none() {
-                            lib_id = Some(id);
-                        }
-                    } else if p.decl.is_none() {
-                        root_id.get_or_insert(id);
-                    }
-                    order.push(id);
-                    if let Some(decl) = p.decl {
-                        decl_target.insert(decl, id);
-                    }
-                    let file_dir = p.path.parent().map(Path::to_path_buf).unwrap_or_default();
-                    collect_mods(
-                        &ir.items,
-                        &p.child_dir,
-                        &file_dir,
-                        false,
-                        &mut |decl, path, child_dir| {
-                            if seen.insert(path.clone()) {
-                                next.push(Pending {
-                                    context: p.context,
-                                    path,
-                                    decl: Some(decl),
-                                    child_dir,
-                                });
-                            }
-                        },
-                    );
-                    parsed.insert(id, ir);
+            if p.context {
+                context.insert(id);
+                if p.decl.is_none() {
+                    lib_id = Some(id);
+                }
+            } else if p.decl.is_none() {
+                root_id.get_or_insert(id);
+            }
+            order.push(id);
+            if let Some(decl) = p.decl {
+                decl_target.insert(decl, id);
+            }
+            for (decl, path, child_dir) in kids.iter() {
+                if seen.insert(path.clone()) {
+                    next.push(Pending {
+                        context: p.context,
+                        path: path.clone(),
+                        decl: Some(*decl),
+                        child_dir: child_dir.clone(),
+                    });
                 }
             }
+            parsed.insert(id, ir);
         }
         level = next;
     }

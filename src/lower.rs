@@ -212,13 +212,13 @@ impl Lowerer {
         match item {
             syn::Item::Fn(f) => {
                 let is_pub = matches!(f.vis, syn::Visibility::Public(_));
-                out.push(Item::Fn(self.func(
+                out.push(Item::Fn(std::sync::Arc::new(self.func(
                     &f.attrs,
                     Some(&f.vis),
                     is_pub,
                     &f.sig,
                     &f.block,
-                )));
+                ))));
             }
             syn::Item::Mod(m) => out.push(Item::Mod(ModIr {
                 name: m.ident.to_string(),
@@ -269,7 +269,13 @@ impl Lowerer {
                     if let syn::ImplItem::Fn(f) = ii {
                         let is_pub =
                             matches!(f.vis, syn::Visibility::Public(_)) || trait_name.is_some();
-                        fns.push(self.func(&f.attrs, Some(&f.vis), is_pub, &f.sig, &f.block));
+                        fns.push(std::sync::Arc::new(self.func(
+                            &f.attrs,
+                            Some(&f.vis),
+                            is_pub,
+                            &f.sig,
+                            &f.block,
+                        )));
                     }
                 }
                 out.push(Item::Impl(ImplIr {
@@ -283,7 +289,9 @@ impl Lowerer {
                 for ti in &t.items {
                     if let syn::TraitItem::Fn(f) = ti {
                         if let Some(block) = &f.default {
-                            fns.push(self.func(&f.attrs, None, true, &f.sig, block));
+                            fns.push(std::sync::Arc::new(
+                                self.func(&f.attrs, None, true, &f.sig, block),
+                            ));
                         }
                     }
                 }

@@ -49,7 +49,7 @@ pub struct FnDef {
     pub trait_name: Option<String>,
     /// `net::Conn::close`, for notes.
     pub display: String,
-    pub ir: FnIr,
+    pub ir: std::sync::Arc<FnIr>,
 }
 
 impl FnDef {
@@ -214,7 +214,7 @@ impl CrateModel {
                     self.module_mut(mid).types.insert(name);
                 }
                 Item::Static { body, .. } => {
-                    self.add_fn(mid, *body, FnKind::StaticInit, None, None, prefix);
+                    self.add_fn(mid, (*body).into(), FnKind::StaticInit, None, None, prefix);
                 }
             }
         }
@@ -223,13 +223,15 @@ impl CrateModel {
     fn add_fn(
         &mut self,
         mid: ModId,
-        mut f: FnIr,
+        f: std::sync::Arc<FnIr>,
         kind: FnKind,
         impl_ty: Option<String>,
         trait_name: Option<String>,
         prefix: &str,
     ) -> FnId {
-        let nested = std::mem::take(&mut f.nested);
+        // The body's own items go to the module; the IR may be shared with other crates, so they
+        // are copied out of it (they stay in `ir.nested`, which nothing else reads).
+        let nested = f.nested.clone();
         let id = FnId(self.fns.len() as u32);
         let display = match (&impl_ty, kind) {
             (Some(t), _) => format!("{prefix}{t}::{}", f.name),

@@ -63,40 +63,93 @@ const MARKERS: &[&[u8]] = &[
     b"SOCKET",
 ];
 
-/// Does the text name a Winsock binding (one pass for all markers)?
-fn has_marker(text: &[u8]) -> bool {
-    MARKERS
-        .iter()
-        .any(|m| memchr::memmem::find(text, m).is_some())
-}
-
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
-/// An Aho-Corasick searcher over `CALL_NAMES[from..]` plus `WSA` (a prefix).
-fn searcher(from: usize) -> aho_corasick::AhoCorasick {
-    let mut pats: Vec<&[u8]> = CALL_NAMES[from..].to_vec();
-    pats.push(b"WSA");
+/// A leftmost-longest searcher over `pats`.
+fn searcher(pats: &[&[u8]]) -> aho_corasick::AhoCorasick {
     aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::LeftmostLongest)
         .build(pats)
         .expect("static patterns build")
 }
 
+/// The searchers of the prefilter, built once.
+struct Searchers {
+    /// `CALL_NAMES[GENERIC..]` and `WSA` (a prefix): the names that count in any file.
+    distinct: aho_corasick::AhoCorasick,
+    /// `CALL_NAMES[..GENERIC]`: the names that count only next to a marker.
+    generic: aho_corasick::AhoCorasick,
+    /// `MARKERS` and `ALLOW_TAG`.
+    markers: aho_corasick::AhoCorasick,
+}
+
+/// What an allow comment starts with; a file with one is parsed so the comment can be checked.
+const ALLOW_TAG: &[u8] = b"wsa-lint:";
+
+fn searchers() -> &'static Searchers {
+    static S: std::sync::OnceLock<Searchers> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        let mut distinct = CALL_NAMES[GENERIC..].to_vec();
+        distinct.push(b"WSA");
+        let mut markers = MARKERS.to_vec();
+        markers.push(ALLOW_TAG);
+        Searchers {
+            distinct: searcher(&distinct),
+            generic: searcher(&CALL_NAMES[..GENERIC]),
+            markers: searcher(&markers),
+        }
+    })
+}
+
 /// Does this text call something that may be Winsock, or define `DllMain`?
 ///
-/// Most files name no Winsock binding; for them only the distinctive names are searched
-/// (a smaller, faster automaton), since a generic `connect(` there is not Winsock.
+/// Most files name no Winsock binding; for them only the distinctive names count, since a
+/// generic `connect(` there is not Winsock.
 pub fn needs_parse(text: &[u8]) -> bool {
-    static ALL: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    static DISTINCT: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    let (ac, offset) = if has_marker(text) {
-        (ALL.get_or_init(|| searcher(0)), 0)
-    } else {
-        (DISTINCT.get_or_init(|| searcher(GENERIC)), GENERIC)
-    };
-    let wsa = CALL_NAMES.len() - offset;
+    let s = searchers();
+    calls(&s.distinct, true, text) || (has_marker(text).0 && calls(&s.generic, false, text))
+}
+
+/// `needs_parse`, or the text has a `wsa-lint:` allow comment (whose scope and use are checked).
+pub fn worth_parsing(text: &[u8]) -> bool {
+    let s = searchers();
+    if calls(&s.distinct, true, text) {
+        return true;
+    }
+    let (marker, allow) = has_marker(text);
+    allow || (marker && calls(&s.generic, false, text))
+}
+
+/// Does the text name a Winsock binding (any of `MARKERS`), and does it hold `ALLOW_TAG`? One pass.
+///
+/// Neither a marker nor the tag can start inside another of them (no suffix of one is a prefix
+/// of another), so the leftmost-longest matches see every occurrence.
+fn has_marker(text: &[u8]) -> (bool, bool) {
+    let (mut marker, mut allow) = (false, false);
+    for hit in searchers().markers.find_iter(text) {
+        if hit.pattern().as_usize() == MARKERS.len() {
+            allow = true;
+        } else {
+            marker = true;
+        }
+        if marker && allow {
+            break;
+        }
+    }
+    (marker, allow)
+}
+
+/// Is there a call-shaped use of one of the searcher's names? `with_wsa`: the searcher's last
+/// pattern is the `WSA` prefix, which matches any identifier starting with it.
+///
+/// Every name is made of identifier bytes and a hit counts only at the start of an identifier,
+/// so splitting the names over several searchers finds the same hits as one searcher over all:
+/// a name hidden inside another's match is preceded by an identifier byte, and no name of one
+/// searcher is a prefix of a name of another.
+fn calls(ac: &aho_corasick::AhoCorasick, with_wsa: bool, text: &[u8]) -> bool {
+    let wsa = ac.patterns_len() - 1;
     for hit in ac.find_iter(text) {
         let (start, end) = (hit.start(), hit.end());
         if start > 0 && is_ident_byte(text[start - 1]) {
@@ -110,7 +163,7 @@ pub fn needs_parse(text: &[u8]) -> bool {
         while e < text.len() && is_ident_byte(text[e]) {
             e += 1;
         }
-        if e != end && hit.pattern().as_usize() != wsa {
+        if e != end && !(with_wsa && hit.pattern().as_usize() == wsa) {
             continue;
         }
         let mut k = e;
@@ -637,6 +690,188 @@ mod tests {
         assert!(needs_parse(
             b"use windows_sys::Win32::Networking::WinSock::*; connect(s, a, n);"
         ));
+    }
+
+    /// The prefilter as it was with one searcher over all names and a pass per marker: the
+    /// split searchers must give the same answers.
+    mod reference {
+        use super::super::{is_ident_byte, CALL_NAMES, GENERIC, MARKERS};
+
+        fn searcher(from: usize) -> aho_corasick::AhoCorasick {
+            let mut pats: Vec<&[u8]> = CALL_NAMES[from..].to_vec();
+            pats.push(b"WSA");
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(pats)
+                .unwrap()
+        }
+
+        pub fn worth_parsing(text: &[u8]) -> bool {
+            needs_parse(text) || memchr::memmem::find(text, b"wsa-lint:").is_some()
+        }
+
+        pub fn needs_parse(text: &[u8]) -> bool {
+            let marker = MARKERS
+                .iter()
+                .any(|m| memchr::memmem::find(text, m).is_some());
+            static ALL: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+            static DISTINCT: std::sync::OnceLock<aho_corasick::AhoCorasick> =
+                std::sync::OnceLock::new();
+            let (ac, offset) = if marker {
+                (ALL.get_or_init(|| searcher(0)), 0)
+            } else {
+                (DISTINCT.get_or_init(|| searcher(GENERIC)), GENERIC)
+            };
+            let wsa = CALL_NAMES.len() - offset;
+            for hit in ac.find_iter(text) {
+                let (start, end) = (hit.start(), hit.end());
+                if start > 0 && is_ident_byte(text[start - 1]) {
+                    continue;
+                }
+                if &text[start..end] == b"DllMain" {
+                    return true;
+                }
+                let mut e = end;
+                while e < text.len() && is_ident_byte(text[e]) {
+                    e += 1;
+                }
+                if e != end && hit.pattern().as_usize() != wsa {
+                    continue;
+                }
+                let mut k = e;
+                while k < text.len() && (text[k] == b' ' || text[k] == b'\t') {
+                    k += 1;
+                }
+                if text[k..].starts_with(b"as ") && k > e {
+                    return true;
+                }
+                if k >= text.len() || text[k] != b'(' {
+                    continue;
+                }
+                if start > 0 && text[start - 1] == b'.' {
+                    continue;
+                }
+                let mut p = start;
+                while p > 0 && text[p - 1].is_ascii_whitespace() {
+                    p -= 1;
+                }
+                if p >= 2 && &text[p - 2..p] == b"fn" && (p == 2 || !is_ident_byte(text[p - 3])) {
+                    continue;
+                }
+                return true;
+            }
+            false
+        }
+    }
+
+    #[test]
+    fn split_searchers_see_every_hit() {
+        // What `calls` relies on: names are identifier bytes, and no name of one searcher is a
+        // prefix of a name of the other (at a start both match, one searcher alone would
+        // report the shorter).
+        let mut distinct: Vec<&[u8]> = CALL_NAMES[GENERIC..].to_vec();
+        distinct.push(b"WSA");
+        for n in CALL_NAMES.iter().chain(&distinct) {
+            assert!(n.iter().all(|&b| is_ident_byte(b)));
+        }
+        for g in &CALL_NAMES[..GENERIC] {
+            for d in &distinct {
+                assert!(!g.starts_with(d) && !d.starts_with(g), "{g:?} {d:?}");
+            }
+        }
+        // What `has_marker` relies on: no marker or tag can start inside another one's match.
+        let mut all: Vec<&[u8]> = MARKERS.to_vec();
+        all.push(ALLOW_TAG);
+        for x in &all {
+            for y in &all {
+                for off in 0..x.len() {
+                    let rest = &x[off..];
+                    let hides = if off == 0 {
+                        x != y && x.starts_with(y)
+                    } else {
+                        y.starts_with(rest) || rest.starts_with(y)
+                    };
+                    assert!(!hides, "{x:?} hides {y:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prefilter_agrees_with_the_single_searcher() {
+        const PIECES: &[&str] = &[
+            "WSA",
+            "Startup",
+            "Cleanup",
+            "WSAStartup",
+            "closesocket",
+            "socket",
+            "send",
+            "sendto",
+            "to",
+            "recv",
+            "from",
+            "connect",
+            "getaddrinfo",
+            "gethostbyname",
+            "InetNtopW",
+            "GetAddrInfoW",
+            "inSock",
+            "WinSock",
+            "winsock",
+            "ws2_32",
+            "ws2",
+            "SOCKET",
+            "SOCK",
+            "ET",
+            "wsa-lint:",
+            "wsa-lint",
+            "DllMain",
+            "__WSAFDIsSet",
+            "(",
+            ")",
+            " ",
+            "\t",
+            "\n",
+            ".",
+            "fn",
+            "fn ",
+            "as ",
+            "as",
+            "::",
+            "x",
+            "_",
+            "1",
+            "\u{e9}",
+            "{",
+            ";",
+            "mod ",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut agreed = [0usize; 2];
+        for _ in 0..50_000 {
+            let n = 1 + (next() % 10) as usize;
+            let text: String = (0..n)
+                .map(|_| {
+                    let i = (next() % (PIECES.len() + CALL_NAMES.len()) as u64) as usize;
+                    PIECES.get(i).copied().unwrap_or_else(|| {
+                        std::str::from_utf8(CALL_NAMES[i - PIECES.len()]).unwrap()
+                    })
+                })
+                .collect();
+            let t = text.as_bytes();
+            assert_eq!(needs_parse(t), reference::needs_parse(t), "{text:?}");
+            assert_eq!(worth_parsing(t), reference::worth_parsing(t), "{text:?}");
+            agreed[usize::from(worth_parsing(t))] += 1;
+        }
+        // Both answers were exercised.
+        assert!(agreed[0] > 1000 && agreed[1] > 1000, "{agreed:?}");
     }
 
     #[test]
