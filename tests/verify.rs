@@ -399,7 +399,7 @@ fn human_report_reads_like_rustc() {
 
 #[test]
 fn bad_programs_are_usage_errors() {
-    // None of these needs Wine: they fail before anything runs.
+    // These fail before anything runs.
     let missing = wsa_lint()
         .args([
             "verify",
@@ -423,6 +423,21 @@ fn bad_programs_are_usage_errors() {
         err.contains("README.md") && err.contains("not a Windows executable"),
         "{err}"
     );
+
+    if let Some(built) = toolchain() {
+        let dll = built.join("dll_init_pair/dll_init_pair.dll");
+        let out = wsa_lint()
+            .args(["verify", "--source", "fixtures/verify", "--"])
+            .arg(&dll)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("is a DLL: run it through a host program"),
+            "{err}"
+        );
+    }
 
     let no_program = wsa_lint()
         .args(["verify", "--source", "."])

@@ -66,6 +66,15 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
         skipped: Vec::new(),
     };
     let dir_path = staged.dir.path().to_path_buf();
+    let head = std::fs::read(&program_abs)
+        .with_context(|| format!("cannot read {}", program.display()))?;
+    if pe::is_dll(&head) {
+        bail!(
+            "{} is a DLL: run it through a host program that loads it, with the DLL beside the \
+             host or named with --dll (see docs/verify.md)",
+            program.display()
+        );
+    }
     stage_module(&program_abs, &dir_path, &mut staged)?;
     for dll in extra_dlls {
         stage_module(dll, &dir_path, &mut staged)?;

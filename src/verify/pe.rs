@@ -220,6 +220,17 @@ impl<'a> Pe<'a> {
     }
 }
 
+/// Is `data` a DLL (`IMAGE_FILE_DLL`) rather than a program?
+pub fn is_dll(data: &[u8]) -> bool {
+    let Some(pe) = u32_at(data, 0x3c) else {
+        return false;
+    };
+    let characteristics = (pe as usize)
+        .checked_add(4 + 18)
+        .and_then(|at| u16_at(data, at));
+    data.get(..2) == Some(b"MZ") && characteristics.is_some_and(|c| c & 0x2000 != 0)
+}
+
 /// What `data` (a PE image) imports from ws2_32.dll.
 pub fn ws2_imports(data: &[u8]) -> Result<Ws2Imports, PeError> {
     Ok(Pe::parse(data)?.ws2_imports())
