@@ -52,7 +52,8 @@ const CALL_NAMES: &[&[u8]] = &[
 ];
 const GENERIC: usize = 23;
 
-/// Words that only a file using Winsock bindings contains.
+/// Words that only a file using Winsock bindings contains. `SOCKET` counts only as one of
+/// `SOCKET_IDENTS` (see `socket_ident`).
 const MARKERS: &[&[u8]] = &[
     b"WinSock",
     b"winsock",
@@ -62,6 +63,25 @@ const MARKERS: &[&[u8]] = &[
     b"ws2def",
     b"SOCKET",
 ];
+
+/// The whole identifiers with `SOCKET` in them that mark Winsock code: the `SOCKET` type and the
+/// values a Winsock call is checked against. Others are not Winsock: `SOL_SOCKET` is the BSD
+/// socket API's (libc names it for every Unix), `_SC_RAW_SOCKETS` is POSIX's, `SOCKET_STREAM`
+/// is WASI's.
+const SOCKET_IDENTS: &[&[u8]] = &[b"SOCKET", b"INVALID_SOCKET", b"SOCKET_ERROR"];
+
+/// Is the `SOCKET` at `start..end` of `text` part of one of `SOCKET_IDENTS`?
+fn socket_ident(text: &[u8], start: usize, end: usize) -> bool {
+    let mut lo = start;
+    while lo > 0 && is_ident_byte(text[lo - 1]) {
+        lo -= 1;
+    }
+    let mut hi = end;
+    while hi < text.len() && is_ident_byte(text[hi]) {
+        hi += 1;
+    }
+    SOCKET_IDENTS.contains(&&text[lo..hi])
+}
 
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
@@ -128,11 +148,12 @@ pub fn worth_parsing(text: &[u8]) -> bool {
 /// of another), so the leftmost-longest matches see every occurrence.
 fn has_marker(text: &[u8]) -> (bool, bool) {
     let (mut marker, mut allow) = (false, false);
+    let socket = MARKERS.len() - 1;
     for hit in searchers().markers.find_iter(text) {
-        if hit.pattern().as_usize() == MARKERS.len() {
-            allow = true;
-        } else {
-            marker = true;
+        match hit.pattern().as_usize() {
+            p if p == MARKERS.len() => allow = true,
+            p if p == socket => marker |= socket_ident(text, hit.start(), hit.end()),
+            _ => marker = true,
         }
         if marker && allow {
             break;
@@ -692,10 +713,51 @@ mod tests {
         ));
     }
 
-    /// The prefilter as it was with one searcher over all names and a pass per marker: the
-    /// split searchers must give the same answers.
+    #[test]
+    fn sol_socket_alone_is_not_a_winsock_marker() {
+        // libc's Unix bindings and Unix socket code: `SOL_SOCKET` and `_SC_RAW_SOCKETS` are not
+        // Winsock, so their generic names (declarations and calls) do not count.
+        for text in [
+            "pub const SOL_SOCKET: c_int = 0xffff;\npub fn getnameinfo(sa: *const sockaddr) -> c_int;\nlet n = getnameinfo(sa);",
+            "pub const _SC_RAW_SOCKETS: c_int = 119;\nlet r = getnameinfo(sa, len);",
+            "let r = libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, p, n);",
+            "const UDP_SOCKET: Token = Token(0); let s = socket(AF_INET, SOCK_DGRAM, 0);",
+            "let x = SOCKET_STREAM; connect(fd, addr, len);",
+        ] {
+            assert!(!needs_parse(text.as_bytes()), "{text}");
+            assert!(!worth_parsing(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn winsock_code_keeps_a_marker_in_every_binding_style() {
+        for text in [
+            // windows-sys / windows paths.
+            "use windows_sys::Win32::Networking::WinSock as ws; ws::connect(s, a, n);",
+            "use windows::Win32::Networking::WinSock::*; connect(s, a, n);",
+            // winapi.
+            "use winapi::um::winsock2::*; send(s, b, n, 0);",
+            "use winapi::um::ws2tcpip::*; getaddrinfo(h, p, hints, &mut res);",
+            "use winapi::shared::ws2def::SOCKADDR; bind(s, a, n);",
+            // ws2_32-sys, `#[link]` and `link!` declarations.
+            "extern crate ws2_32; ws2_32::recv(s, b, n, 0);",
+            "#[link(name = \"ws2_32\")] extern \"system\" { fn send(s: usize) -> i32; }\nsend(s);",
+            "windows_targets::link!(\"ws2_32.dll\" \"system\" fn listen(s: usize, n: i32) -> i32);\nlisten(s, 1);",
+            // A re-exporting module (`c::`): the `SOCKET` type, or the values calls are checked against.
+            "fn f(s: c::SOCKET) { unsafe { c::connect(s, a, n) }; }",
+            "if unsafe { c::listen(s, 128) } == c::SOCKET_ERROR { return Err(e); }",
+            "let s = unsafe { c::socket(af, ty, 0) }; if s == c::INVALID_SOCKET { return; }",
+            "let s: SOCKET=socket(af, ty, 0);",
+        ] {
+            assert!(needs_parse(text.as_bytes()), "{text}");
+        }
+    }
+
+    /// The prefilter as it was with one searcher over all names and a pass per marker (and
+    /// `SOCKET` counted only as one of the whole identifiers `SOCKET_IDENTS`): the split
+    /// searchers must give the same answers.
     mod reference {
-        use super::super::{is_ident_byte, CALL_NAMES, GENERIC, MARKERS};
+        use super::super::{is_ident_byte, CALL_NAMES, GENERIC, MARKERS, SOCKET_IDENTS};
 
         fn searcher(from: usize) -> aho_corasick::AhoCorasick {
             let mut pats: Vec<&[u8]> = CALL_NAMES[from..].to_vec();
@@ -713,7 +775,11 @@ mod tests {
         pub fn needs_parse(text: &[u8]) -> bool {
             let marker = MARKERS
                 .iter()
-                .any(|m| memchr::memmem::find(text, m).is_some());
+                .filter(|m| **m != b"SOCKET")
+                .any(|m| memchr::memmem::find(text, m).is_some())
+                || text
+                    .split(|&b| !is_ident_byte(b))
+                    .any(|word| SOCKET_IDENTS.contains(&word));
             static ALL: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
             static DISTINCT: std::sync::OnceLock<aho_corasick::AhoCorasick> =
                 std::sync::OnceLock::new();
@@ -824,6 +890,12 @@ mod tests {
             "SOCKET",
             "SOCK",
             "ET",
+            "SOL_",
+            "INVALID_",
+            "_ERROR",
+            "SOCKET_ERROR",
+            "SOL_SOCKET",
+            "_SC_RAW_SOCKETS",
             "wsa-lint:",
             "wsa-lint",
             "DllMain",
