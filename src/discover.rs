@@ -256,6 +256,32 @@ fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> 
     found
 }
 
+/// The crate name of a package's library (`[lib] name`, or the package's name).
+fn lib_name(table: &toml::Table, pkg_name: &str) -> String {
+    table
+        .get("lib")
+        .and_then(|l| l.get("name"))
+        .and_then(|n| n.as_str())
+        .map(|n| n.replace('-', "_"))
+        .unwrap_or_else(|| pkg_name.to_string())
+}
+
+/// Is `dir/Cargo.toml` a package's manifest? If so, the crate name of the package's library
+/// when that library's root is the conventional `src/lib.rs`.
+pub fn conventional_lib_name(dir: &Path) -> Option<Option<String>> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let table = text.parse::<toml::Table>().ok()?;
+    let package = table.get("package")?;
+    let lib_path = table.get("lib").and_then(|l| l.get("path"));
+    let conventional = lib_path
+        .is_none_or(|p| p.as_str().map(|p| p.trim_start_matches("./")) == Some("src/lib.rs"));
+    let name = package.get("name").and_then(|n| n.as_str());
+    Some(
+        name.filter(|_| conventional)
+            .map(|n| lib_name(&table, &n.replace('-', "_"))),
+    )
+}
+
 /// A package's targets, read from its manifest and Cargo's conventional layout.
 pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
     let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
@@ -266,12 +292,7 @@ pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
         .and_then(|n| n.as_str())
         .unwrap_or("crate")
         .replace('-', "_");
-    let lib_name = table
-        .get("lib")
-        .and_then(|l| l.get("name"))
-        .and_then(|n| n.as_str())
-        .map(|n| n.replace('-', "_"))
-        .unwrap_or_else(|| pkg_name.clone());
+    let lib_name = lib_name(&table, &pkg_name);
     let lib_root = table
         .get("lib")
         .and_then(|l| l.get("path"))

@@ -145,12 +145,21 @@ enum Visit {
 #[derive(Default)]
 pub struct VisitCache {
     files: std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Cached>>>,
+    /// For a directory: the package it is in.
+    packages: std::sync::Mutex<HashMap<PathBuf, Option<PackageLib>>>,
 }
+
+/// A package (the nearest manifest with a `[package]`): its directory, and its library's crate
+/// name (`None` when the library is not at `src/lib.rs`).
+type PackageLib = (PathBuf, Option<String>);
 
 #[derive(Default)]
 struct Cached {
     /// The prefilter's verdict: the file is parsed even when not demanded.
     needs_parse: std::sync::OnceLock<bool>,
+    /// The file is one of the binding crates' Winsock modules: it is never parsed. Asked only
+    /// of files that would be parsed.
+    binding: std::sync::OnceLock<bool>,
     scanned: std::sync::OnceLock<FileIr>,
     parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
     /// Module children of the scanned and of the parsed items, with the directory they were
@@ -166,12 +175,43 @@ impl VisitCache {
         }
         files.entry(path.to_path_buf()).or_default().clone()
     }
+
+    /// The package directory and library crate name of the package `dir` is in.
+    fn package_of(&self, dir: &Path) -> Option<PackageLib> {
+        if let Some(hit) = self
+            .packages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir)
+        {
+            return hit.clone();
+        }
+        // Manifests are read outside the lock; two threads may read the same one.
+        let found = match crate::discover::conventional_lib_name(dir) {
+            Some(lib) => Some((dir.to_path_buf(), lib)),
+            None => dir.parent().and_then(|p| self.package_of(p)),
+        };
+        self.packages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.to_path_buf(), found.clone());
+        found
+    }
+
+    /// Is the file one of the binding crates' Winsock modules (`winsock::is_binding_file`)?
+    fn is_binding_file(&self, path: &Path) -> bool {
+        let Some((dir, Some(krate))) = path.parent().and_then(|d| self.package_of(d)) else {
+            return false;
+        };
+        path.strip_prefix(&dir)
+            .is_ok_and(|rel| crate::winsock::is_binding_file(&krate, rel))
+    }
 }
 
 /// Reads and scans (or parses) a file into the cache ahead of the crates that will visit it.
 /// Problems are not kept: the visit that needs the file reads it again and reports them.
 pub fn prefetch(db: &SourceDb, cache: &VisitCache, path: &Path) {
-    let _ = visit_file(db, &cache.entry(path), path, false);
+    let _ = visit_file(db, cache, &cache.entry(path), path, false);
 }
 
 /// A `mod x;` declaration's span, the file it names, and the directory of that file's children.
@@ -186,7 +226,7 @@ fn visit(
     child_dir: &Path,
 ) -> Result<(Visit, std::sync::Arc<Vec<Child>>), PathProblem> {
     let c = cache.entry(path);
-    let v = visit_file(db, &c, path, demanded)?;
+    let v = visit_file(db, cache, &c, path, demanded)?;
     let (ir, parsed) = match &v {
         Visit::Parsed(_, Ok(ir)) => (ir, true),
         Visit::Scanned(_, ir) => (ir, false),
@@ -216,17 +256,23 @@ fn visit(
 
 fn visit_file(
     db: &SourceDb,
+    cache: &VisitCache,
     c: &Cached,
     path: &Path,
     demanded: bool,
 ) -> Result<Visit, PathProblem> {
+    // The binding crates' Winsock modules define what the others call: calls into them are
+    // resolved by module path, and they are only scanned, like files without Winsock calls.
+    let parse = |needs_parse: bool| {
+        (demanded || needs_parse) && !*c.binding.get_or_init(|| cache.is_binding_file(path))
+    };
     let Some(&needs_parse) = c.needs_parse.get() else {
         // First visit: one read gives the verdict and what it asks for (module items or text).
         let got = with_text(path, |t| {
             // Files with allow comments are parsed too: the comments' scopes and use are checked.
             let n = crate::scan::worth_parsing(t.as_bytes());
             let _ = c.needs_parse.set(n);
-            if demanded || n {
+            if parse(n) {
                 Err(t.to_string())
             } else {
                 Ok(scanned(db, path, t))
@@ -240,7 +286,7 @@ fn visit_file(
             Err(text) => parsed(db, c, path, text),
         });
     };
-    if demanded || needs_parse {
+    if parse(needs_parse) {
         if let Some((id, r)) = c.parsed.get() {
             return Ok(Visit::Parsed(*id, r.clone()));
         }
@@ -451,6 +497,63 @@ fn collect_mods(
                 };
                 found(m.span, path, child_dir);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A package `name` (with extra manifest lines) holding `rel`, which calls Winsock.
+    fn package(dir: &Path, name: &str, extra: &str, rel: &str) -> PathBuf {
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\n{extra}"),
+        )
+        .unwrap();
+        let file = dir.join(rel);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            "use windows_sys::Win32::Networking::WinSock::*;\npub fn f() { unsafe { WSAStartup(0x202, &mut d) }; }\nmod child;\n",
+        )
+        .unwrap();
+        file.canonicalize().unwrap()
+    }
+
+    fn visit_of(path: &Path) -> (bool, usize) {
+        let (db, cache) = (SourceDb::default(), VisitCache::default());
+        let dir = path.parent().unwrap();
+        let (v, kids) = visit(&db, &cache, path, false, dir).unwrap();
+        (matches!(v, Visit::Parsed(..)), kids.len())
+    }
+
+    #[test]
+    fn binding_modules_are_scanned_not_parsed() {
+        let winsock = "src/Windows/Win32/Networking/WinSock/mod.rs";
+        for (name, extra, rel) in [
+            ("windows-sys", "", winsock),
+            ("windows", "", winsock),
+            ("winapi", "", "src/um/winsock2.rs"),
+            ("ws2_32-sys", "[lib]\nname = \"ws2_32\"\n", "src/lib.rs"),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let file = package(t.path(), name, extra, rel);
+            // Still scanned for its `mod` declarations.
+            assert_eq!(visit_of(&file), (false, 1), "{name} {rel}");
+        }
+        for (name, extra, rel) in [
+            // Code that uses Winsock, in the same layout.
+            ("socket2", "", winsock),
+            ("ws2-helpers", "", "src/lib.rs"),
+            // A library somewhere else: the layout says nothing.
+            ("windows-sys", "[lib]\npath = \"lib.rs\"\n", winsock),
+            ("winapi", "", "src/um/winsock2/extra.rs"),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let file = package(t.path(), name, extra, rel);
+            assert_eq!(visit_of(&file), (true, 1), "{name} {rel}");
         }
     }
 }
