@@ -298,6 +298,13 @@ pub fn mod_items(text: &str, file: FileId) -> Vec<Item> {
 /// The fast path for the common shape (generated bindings, `mod.rs` files): every module
 /// declaration is `[pub[(..)]] mod name;` alone on its line, with `#[path]` (if any) on the
 /// lines just above, and no inline `mod name {`. `None` when the file needs the lexer.
+/// Does `b` contain `mod` as a word (in code, a comment or a string alike)?
+fn has_mod_word(b: &[u8]) -> bool {
+    memchr::memmem::find_iter(b, b"mod").any(|at| {
+        !(at > 0 && is_ident_byte(b[at - 1]) || b.get(at + 3).is_some_and(|&c| is_ident_byte(c)))
+    })
+}
+
 fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
     if text.contains("/*") {
         return None;
@@ -336,10 +343,13 @@ fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
             // `mod` in other code (a parameter, a string on another line): let the lexer decide.
             return None;
         }
-        if rest.starts_with('{') {
+        let inline = rest.starts_with('{');
+        // An inline module (`mod tests {` near the end of a file) only needs the lexer when
+        // module declarations may follow inside it: it is the last `mod` word of the file.
+        if inline && has_mod_word(&b[at + 3..]) {
             return None;
         }
-        if !rest.starts_with(';') {
+        if !inline && !rest.starts_with(';') {
             return None;
         }
         let name_lo = at + 3 + lead;
@@ -347,7 +357,7 @@ fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
         items.push(Item::Mod(ModIr {
             name: text[name_lo..name_hi].to_string(),
             span: Span::new(file, name_lo, name_hi),
-            inline: None,
+            inline: inline.then(Vec::new),
             path_attr: path_attr_above(text, line_start),
         }));
     }
@@ -666,6 +676,15 @@ mod tests {
         assert_eq!(mods(text), vec!["A", "Z", "b@b_impl.rs", "c"]);
         assert!(line_mod_items(text, FileId(0)).is_some());
         assert!(line_mod_items("mod t { mod u; }", FileId(0)).is_none());
+        assert!(line_mod_items("mod t {\n    mod u;\n}\n", FileId(0)).is_none());
+        assert!(line_mod_items("mod t {\n    // see mod u\n}\n", FileId(0)).is_none());
+        // A last inline module with nothing declared inside it stays on the line path.
+        let tests =
+            "pub mod a;\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n    fn modulo() {}\n}\n";
+        assert_eq!(mods(tests), vec!["a", "tests{}"]);
+        assert!(line_mod_items(tests, FileId(0)).is_some());
+        let with_path = "#[path = \"t.rs\"]\nmod t { fn f() {} }\n";
+        assert_eq!(mods(with_path), vec!["t@t.rs{}"]);
     }
 
     #[test]
