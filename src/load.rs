@@ -95,17 +95,42 @@ fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> Result<(), PathProblem> {
         message,
     };
     // Only regular files: reading a FIFO or device named `*.rs` would block or never end.
-    // (Opening a FIFO for reading blocks too, so ask the path first.)
-    let meta = std::fs::metadata(path).map_err(|e| problem(io_message(&e)))?;
+    // Opening a FIFO for reading blocks too, unless non-blocking (which regular files ignore);
+    // asking the open file rather than the path saves a path lookup per file.
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let mut file = options.open(path).map_err(|e| problem(io_message(&e)))?;
+    let meta = file.metadata().map_err(|e| problem(io_message(&e)))?;
     if !meta.is_file() {
         return Err(problem("not a regular file; it is skipped".to_string()));
     }
-    buf.reserve(meta.len() as usize + 1);
-    std::io::Read::read_to_end(
-        &mut std::fs::File::open(path).map_err(|e| problem(io_message(&e)))?,
-        buf,
-    )
-    .map_err(|e| problem(io_message(&e)))?;
+    read_all(&mut file, buf, meta.len() as usize).map_err(|e| problem(io_message(&e)))
+}
+
+/// Reads to the end into `buf`, sized for `size` bytes: one `read` for the file and one that
+/// sees its end (the generic `read_to_end` asks the file for its size and position again).
+fn read_all(file: &mut std::fs::File, buf: &mut Vec<u8>, size: usize) -> std::io::Result<()> {
+    use std::io::Read;
+    buf.resize(size + 1, 0);
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            // The file grew since it was measured.
+            buf.resize(buf.len() * 2 + 4096, 0);
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.clear();
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(filled);
     Ok(())
 }
 
