@@ -283,6 +283,29 @@ pub fn conventional_lib_name(dir: &Path) -> Option<Option<String>> {
 }
 
 /// A package's targets, read from its manifest and Cargo's conventional layout.
+/// `dir` joined with relative parts without `.` or `..`.
+fn is_plain_below(p: &Path, dir: &Path) -> bool {
+    p.strip_prefix(dir).is_ok_and(|rel| {
+        rel.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    })
+}
+
+/// The canonical path of a regular file, or `None`. `plain`: the path is canonical unless it is
+/// a symbolic link.
+fn canonical_file(p: &Path, plain: bool) -> Option<PathBuf> {
+    if plain {
+        let meta = std::fs::symlink_metadata(p).ok()?;
+        if meta.is_file() {
+            return Some(p.to_path_buf());
+        }
+        if !meta.file_type().is_symlink() {
+            return None;
+        }
+    }
+    p.is_file().then(|| p.canonicalize().ok()).flatten()
+}
+
 pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
     let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
     let table = text.parse::<toml::Table>().unwrap_or_default();
@@ -332,10 +355,12 @@ pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
             }
         }
     }
+    // In a canonical package directory, a plain relative path stays canonical unless it is a
+    // symbolic link: one `lstat` per target instead of a `realpath` (a `readlink` per component).
+    let dir_is_canonical = dir.canonicalize().is_ok_and(|c| c == dir);
     roots
         .into_iter()
-        .filter(|p| p.is_file())
-        .filter_map(|p| p.canonicalize().ok())
+        .filter_map(|p| canonical_file(&p, dir_is_canonical && is_plain_below(&p, dir)))
         .map(|root| {
             let lib = lib_root
                 .as_ref()
