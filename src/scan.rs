@@ -171,47 +171,49 @@ fn has_marker(text: &[u8]) -> (bool, bool) {
 /// searcher is a prefix of a name of another.
 fn calls(ac: &aho_corasick::AhoCorasick, with_wsa: bool, text: &[u8]) -> bool {
     let wsa = ac.patterns_len() - 1;
-    for hit in ac.find_iter(text) {
-        let (start, end) = (hit.start(), hit.end());
-        if start > 0 && is_ident_byte(text[start - 1]) {
-            continue;
-        }
-        if &text[start..end] == b"DllMain" {
-            return true;
-        }
-        // The whole identifier (`WSA` is a prefix pattern).
-        let mut e = end;
-        while e < text.len() && is_ident_byte(text[e]) {
-            e += 1;
-        }
-        if e != end && !(with_wsa && hit.pattern().as_usize() == wsa) {
-            continue;
-        }
-        let mut k = e;
-        while k < text.len() && (text[k] == b' ' || text[k] == b'\t') {
-            k += 1;
-        }
-        // `use ..::{WSAStartup as startup}`: the calls then use the new name.
-        if text[k..].starts_with(b"as ") && k > e {
-            return true;
-        }
-        if k >= text.len() || text[k] != b'(' {
-            continue;
-        }
-        // A method call (`.send(`) is not a Winsock call; a declaration (`fn WSAStartup(`) is not a call.
-        if start > 0 && text[start - 1] == b'.' {
-            continue;
-        }
-        let mut p = start;
-        while p > 0 && text[p - 1].is_ascii_whitespace() {
-            p -= 1;
-        }
-        if p >= 2 && &text[p - 2..p] == b"fn" && (p == 2 || !is_ident_byte(text[p - 3])) {
-            continue;
-        }
+    ac.find_iter(text).any(|hit| {
+        let wsa_prefix = with_wsa && hit.pattern().as_usize() == wsa;
+        call_shaped(text, hit.start(), hit.end(), wsa_prefix)
+    })
+}
+
+/// Is the name found at `start..end` a call (or `DllMain`, or a rename with `as`)?
+/// `wsa_prefix`: the hit is the `WSA` prefix pattern, which may continue as any identifier.
+fn call_shaped(text: &[u8], start: usize, end: usize, wsa_prefix: bool) -> bool {
+    if start > 0 && is_ident_byte(text[start - 1]) {
+        return false;
+    }
+    if &text[start..end] == b"DllMain" {
         return true;
     }
-    false
+    // The whole identifier (`WSA` is a prefix pattern).
+    let mut e = end;
+    while e < text.len() && is_ident_byte(text[e]) {
+        e += 1;
+    }
+    if e != end && !wsa_prefix {
+        return false;
+    }
+    let mut k = e;
+    while k < text.len() && (text[k] == b' ' || text[k] == b'\t') {
+        k += 1;
+    }
+    // `use ..::{WSAStartup as startup}`: the calls then use the new name.
+    if text[k..].starts_with(b"as ") && k > e {
+        return true;
+    }
+    if k >= text.len() || text[k] != b'(' {
+        return false;
+    }
+    // A method call (`.send(`) is not a Winsock call; a declaration (`fn WSAStartup(`) is not a call.
+    if start > 0 && text[start - 1] == b'.' {
+        return false;
+    }
+    let mut p = start;
+    while p > 0 && text[p - 1].is_ascii_whitespace() {
+        p -= 1;
+    }
+    !(p >= 2 && &text[p - 2..p] == b"fn" && (p == 2 || !is_ident_byte(text[p - 3])))
 }
 
 /// Crate function and type names that matter: a file mentioning one (as a whole word) is parsed.
@@ -774,7 +776,7 @@ mod tests {
 
     /// The prefilter as it was with one searcher over all names and a pass per marker (and
     /// `SOCKET` counted only as one of the whole identifiers `SOCKET_IDENTS`): the split
-    /// searchers must give the same answers.
+    /// searchers must give the same answers. Each hit is judged by the same `call_shaped`.
     mod reference {
         use super::super::{is_ident_byte, CALL_NAMES, GENERIC, MARKERS, SOCKET_IDENTS};
 
@@ -808,44 +810,10 @@ mod tests {
                 (DISTINCT.get_or_init(|| searcher(GENERIC)), GENERIC)
             };
             let wsa = CALL_NAMES.len() - offset;
-            for hit in ac.find_iter(text) {
-                let (start, end) = (hit.start(), hit.end());
-                if start > 0 && is_ident_byte(text[start - 1]) {
-                    continue;
-                }
-                if &text[start..end] == b"DllMain" {
-                    return true;
-                }
-                let mut e = end;
-                while e < text.len() && is_ident_byte(text[e]) {
-                    e += 1;
-                }
-                if e != end && hit.pattern().as_usize() != wsa {
-                    continue;
-                }
-                let mut k = e;
-                while k < text.len() && (text[k] == b' ' || text[k] == b'\t') {
-                    k += 1;
-                }
-                if text[k..].starts_with(b"as ") && k > e {
-                    return true;
-                }
-                if k >= text.len() || text[k] != b'(' {
-                    continue;
-                }
-                if start > 0 && text[start - 1] == b'.' {
-                    continue;
-                }
-                let mut p = start;
-                while p > 0 && text[p - 1].is_ascii_whitespace() {
-                    p -= 1;
-                }
-                if p >= 2 && &text[p - 2..p] == b"fn" && (p == 2 || !is_ident_byte(text[p - 3])) {
-                    continue;
-                }
-                return true;
-            }
-            false
+            ac.find_iter(text).any(|hit| {
+                let wsa_prefix = hit.pattern().as_usize() == wsa;
+                super::super::call_shaped(text, hit.start(), hit.end(), wsa_prefix)
+            })
         }
     }
 
