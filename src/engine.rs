@@ -35,6 +35,15 @@ impl Levels {
             .cloned()
             .unwrap_or((def.lint.default_level, LevelSource::Default))
     }
+
+    /// The level a finding of `level` is reported at: `-D warnings` raises warnings to errors.
+    pub fn effective(&self, level: Level) -> Level {
+        if level == Level::Warn && self.warnings_are_errors {
+            Level::Deny
+        } else {
+            level
+        }
+    }
 }
 
 /// Runs every enabled lint over one crate's facts.
@@ -48,11 +57,7 @@ pub fn check(lints: &[&LintDef], facts: &CrateFacts, levels: &Levels) -> Vec<Dia
         let mut cx = LintCx::new(facts);
         (def.check)(&mut cx);
         for mut d in cx.finish() {
-            let effective = if level == Level::Warn && levels.warnings_are_errors {
-                Level::Deny
-            } else {
-                level
-            };
+            let effective = levels.effective(level);
             d.severity = match effective {
                 Level::Deny => Severity::Error,
                 _ => Severity::Warning,

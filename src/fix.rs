@@ -57,7 +57,8 @@ pub fn apply(db: &SourceDb, diags: &[Diagnostic]) -> Result<Fixed, String> {
         if used.is_empty() {
             continue;
         }
-        write_atomically(&src.path, &text)
+        std::fs::metadata(&src.path)
+            .and_then(|m| write_atomically(&src.path, text.as_bytes(), Some(m.permissions())))
             .map_err(|e| format!("cannot write {}: {e}", src.display))?;
         files += 1;
         applied.extend(used);
@@ -70,13 +71,23 @@ pub fn apply(db: &SourceDb, diags: &[Diagnostic]) -> Result<Fixed, String> {
     })
 }
 
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let perms = std::fs::metadata(path)?.permissions();
+/// Writes `data` to `path` through a temporary file in the same directory, so readers see the
+/// old file or the new one, never a part. `perms`: the permissions the new file gets.
+pub(crate) fn write_atomically(
+    path: &std::path::Path,
+    data: &[u8],
+    perms: Option<std::fs::Permissions>,
+) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
+    tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
-    std::fs::set_permissions(tmp.path(), perms)?;
+    if let Some(perms) = perms {
+        std::fs::set_permissions(tmp.path(), perms)?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -172,7 +172,7 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     })?;
     let text = std::fs::read_to_string(&log_path).unwrap_or_default();
     if let Some(keep) = &cli.log {
-        write_atomically(keep, text.as_bytes())
+        crate::fix::write_atomically(keep, text.as_bytes(), None)
             .with_context(|| format!("cannot write the call log to {}", keep.display()))?;
     }
     let log = events::parse(&text);
@@ -208,14 +208,7 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     }
     let level_of = |lint: &str| -> crate::diag::Level {
         match lints.iter().find(|d| d.lint.name == lint) {
-            Some(def) => {
-                let (level, _) = levels.level_of(def);
-                if level == crate::diag::Level::Warn && levels.warnings_are_errors {
-                    crate::diag::Level::Deny
-                } else {
-                    level
-                }
-            }
+            Some(def) => levels.effective(levels.level_of(def).0),
             None => crate::diag::Level::Allow,
         }
     };
@@ -276,30 +269,40 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     })
 }
 
-/// Events with their source frames, each frame marked as linted code or not.
+/// Events with their source frames (files made canonical once each), each frame marked as
+/// linted code or not.
 fn observe(log: &events::Log, staged: &launch::Staged, roots: &[PathBuf]) -> Vec<twins::Observed> {
     let mut sym = symbolize::Symbolizer::new(staged.modules.clone());
-    let mut frames_cache: HashMap<(String, u64), Vec<symbolize::Loc>> = HashMap::new();
-    let mut user_cache: HashMap<PathBuf, bool> = HashMap::new();
+    let mut frames_cache: HashMap<(String, u64), Vec<(symbolize::Loc, bool)>> = HashMap::new();
+    let mut files: HashMap<PathBuf, (PathBuf, bool)> = HashMap::new();
     log.events
         .iter()
         .map(|e| {
-            let mut locs = Vec::new();
+            let (mut locs, mut user) = (Vec::new(), Vec::new());
             for (module, rva) in &e.frames {
                 let found = frames_cache
                     .entry((module.clone(), *rva))
-                    .or_insert_with(|| sym.locate(module, *rva));
-                locs.extend(found.iter().cloned());
+                    .or_insert_with(|| {
+                        sym.locate(module, *rva)
+                            .into_iter()
+                            .map(|mut l| {
+                                let (file, ours) =
+                                    files.entry(l.file.clone()).or_insert_with(|| {
+                                        let c = report::canonical(&l.file);
+                                        let ours =
+                                            c.is_file() && roots.iter().any(|r| c.starts_with(r));
+                                        (c, ours)
+                                    });
+                                l.file = file.clone();
+                                (l, *ours)
+                            })
+                            .collect()
+                    });
+                for (l, ours) in found.iter() {
+                    locs.push(l.clone());
+                    user.push(*ours);
+                }
             }
-            let user = locs
-                .iter()
-                .map(|l| {
-                    *user_cache.entry(l.file.clone()).or_insert_with(|| {
-                        let c = report::canonical(&l.file);
-                        c.is_file() && roots.iter().any(|r| c.starts_with(r))
-                    })
-                })
-                .collect();
             twins::Observed {
                 event: e.clone(),
                 locs,
@@ -307,15 +310,4 @@ fn observe(log: &events::Log, staged: &launch::Staged, roots: &[PathBuf]) -> Vec
             }
         })
         .collect()
-}
-
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -64,16 +64,9 @@ pub fn reconcile(
     let mut matched = vec![false; outcome.violations.len()];
     // Where each observed call's linted frames are: (file, line) -> calls.
     let mut ran: HashMap<(PathBuf, u32), usize> = HashMap::new();
-    let mut canon: HashMap<PathBuf, PathBuf> = HashMap::new();
-    let mut canon_of = |p: &Path| -> PathBuf {
-        canon
-            .entry(p.to_path_buf())
-            .or_insert_with(|| canonical(p))
-            .clone()
-    };
     let user_locs: Vec<Vec<(PathBuf, u32)>> = obs
         .iter()
-        .map(|o| o.user_locs().map(|l| (canon_of(&l.file), l.line)).collect())
+        .map(|o| o.user_locs().map(|l| (l.file.clone(), l.line)).collect())
         .collect();
     for locs in &user_locs {
         for l in locs {
@@ -186,7 +179,7 @@ pub fn relative(file: &Path, roots: &[PathBuf]) -> String {
 fn location(o: &Observed, roots: &[PathBuf]) -> Option<String> {
     o.user_locs()
         .next()
-        .map(|l| format!("{}:{}", relative(&canonical(&l.file), roots), l.line))
+        .map(|l| format!("{}:{}", relative(&l.file, roots), l.line))
 }
 
 fn event_json(o: &Observed, role: &str, roots: &[PathBuf]) -> serde_json::Value {
@@ -203,7 +196,7 @@ fn event_json(o: &Observed, role: &str, roots: &[PathBuf]) -> serde_json::Value 
         "location": location(o, roots),
         "stack": o
             .user_locs()
-            .map(|l| format!("{}:{}", relative(&canonical(&l.file), roots), l.line))
+            .map(|l| format!("{}:{}", relative(&l.file, roots), l.line))
             .collect::<Vec<_>>(),
     })
 }

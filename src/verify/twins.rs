@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub event: Event,
-    /// Every source frame, innermost first.
+    /// Every source frame, innermost first (canonical file paths).
     pub locs: Vec<Loc>,
     /// Which of `locs` lie in the linted sources.
     pub user: Vec<bool>,
