@@ -25,8 +25,8 @@ pub struct Staged {
     pub skipped: Vec<String>,
 }
 
-fn stage_module(src: &Path, dir: &Path, staged: &mut Staged) -> Result<bool> {
-    let mut data = std::fs::read(src).with_context(|| format!("cannot read {}", src.display()))?;
+/// `data`: the module's bytes, already read by the caller.
+fn stage_module(src: &Path, mut data: Vec<u8>, dir: &Path, staged: &mut Staged) -> Result<()> {
     let imports = pe::redirect_ws2(&mut data).with_context(|| format!("{}", src.display()))?;
     let name = src
         .file_name()
@@ -40,7 +40,11 @@ fn stage_module(src: &Path, dir: &Path, staged: &mut Staged) -> Result<bool> {
     if imports.imports_winsock() {
         staged.observed.push(src.to_path_buf());
     }
-    Ok(imports.imports_winsock())
+    Ok(())
+}
+
+fn read_module(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Copies the program and the DLLs beside it (and `extra_dlls`) that import ws2_32, with those
@@ -66,18 +70,18 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
         skipped: Vec::new(),
     };
     let dir_path = staged.dir.path().to_path_buf();
-    let head = std::fs::read(&program_abs)
+    let data = std::fs::read(&program_abs)
         .with_context(|| format!("cannot read {}", program.display()))?;
-    if pe::is_dll(&head) {
+    if pe::is_dll(&data) {
         bail!(
             "{} is a DLL: run it through a host program that loads it, with the DLL beside the \
              host or named with --dll (see docs/verify.md)",
             program.display()
         );
     }
-    stage_module(&program_abs, &dir_path, &mut staged)?;
+    stage_module(&program_abs, data, &dir_path, &mut staged)?;
     for dll in extra_dlls {
-        stage_module(dll, &dir_path, &mut staged)?;
+        stage_module(dll, read_module(dll)?, &dir_path, &mut staged)?;
     }
     // DLLs beside the program that use Winsock: the ones a host loads by name.
     if let Ok(entries) = std::fs::read_dir(&origin_dir) {
@@ -101,7 +105,7 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
             };
             match pe::ws2_imports(&data) {
                 Ok(i) if i.imports_winsock() && i.ordinals.is_empty() => {
-                    stage_module(&dll, &dir_path, &mut staged)?;
+                    stage_module(&dll, data, &dir_path, &mut staged)?;
                 }
                 Ok(i) if i.imports_winsock() => staged.skipped.push(format!(
                     "{}: it imports ws2_32.dll functions by ordinal, so its calls are not observed",

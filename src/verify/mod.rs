@@ -143,12 +143,9 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     for why in &staged.skipped {
         let _ = writeln!(std::io::stderr(), "warning: {why}");
     }
+    let mut sym = symbolize::Symbolizer::new(staged.modules.clone());
     for module in &staged.observed {
-        let staged_copy = module
-            .file_name()
-            .map(|n| staged.dir.path().join(n))
-            .unwrap_or_default();
-        if !symbolize::has_debug_info(&staged_copy) {
+        if !sym.has_line_info(&module.to_string_lossy()) {
             let _ = writeln!(
                 std::io::stderr(),
                 "warning: `{}` has no DWARF line information, so its calls cannot be traced to \
@@ -190,7 +187,7 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
         );
     }
 
-    let observed = observe(&log, &staged, &roots);
+    let observed = observe(&log, &mut sym, &roots);
     let ended = log.exited && !exit.timed_out;
     let outcome = twins::check(&observed, ended);
     if !observed.is_empty() && !observed.iter().any(|o| o.user.iter().any(|u| *u)) {
@@ -271,8 +268,11 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
 
 /// Events with their source frames (files made canonical once each), each frame marked as
 /// linted code or not.
-fn observe(log: &events::Log, staged: &launch::Staged, roots: &[PathBuf]) -> Vec<twins::Observed> {
-    let mut sym = symbolize::Symbolizer::new(staged.modules.clone());
+fn observe(
+    log: &events::Log,
+    sym: &mut symbolize::Symbolizer,
+    roots: &[PathBuf],
+) -> Vec<twins::Observed> {
     let mut frames_cache: HashMap<(String, u64), Vec<(symbolize::Loc, bool)>> = HashMap::new();
     let mut files: HashMap<PathBuf, (PathBuf, bool)> = HashMap::new();
     log.events

@@ -2,7 +2,7 @@
 //! `x86_64-pc-windows-gnu` builds carry inside the executable or DLL.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One source-level frame (inlined calls give several per return address).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,18 +32,26 @@ impl Symbolizer {
         }
     }
 
+    /// The debug info of a staged module (by its path or file name), read once.
+    fn loader(&mut self, module: &str) -> Option<&addr2line::Loader> {
+        let key = windows_basename(module).to_ascii_lowercase();
+        let path = self.modules.get(&key)?.clone();
+        self.loaders
+            .entry(key)
+            .or_insert_with(|| addr2line::Loader::new(&path).ok())
+            .as_ref()
+    }
+
+    /// Does the staged module have DWARF line information at all?
+    pub fn has_line_info(&mut self, module: &str) -> bool {
+        self.loader(module)
+            .is_some_and(|l| l.get_section_range(b".debug_line").is_some())
+    }
+
     /// Source frames for a return address, innermost first. Empty for modules we did
     /// not stage (system DLLs) and addresses without line information.
     pub fn locate(&mut self, module: &str, rva: u64) -> Vec<Loc> {
-        let key = windows_basename(module).to_ascii_lowercase();
-        let Some(path) = self.modules.get(&key).cloned() else {
-            return Vec::new();
-        };
-        let loader = self
-            .loaders
-            .entry(key)
-            .or_insert_with(|| addr2line::Loader::new(&path).ok());
-        let Some(loader) = loader else {
+        let Some(loader) = self.loader(module) else {
             return Vec::new();
         };
         // A return address points after the call; the call itself is one byte earlier.
@@ -69,12 +77,4 @@ impl Symbolizer {
         }
         out
     }
-}
-
-/// Does the module have DWARF line information at all?
-pub fn has_debug_info(path: &Path) -> bool {
-    addr2line::Loader::new(path)
-        .ok()
-        .and_then(|l| l.get_section_range(b".debug_line"))
-        .is_some()
 }
