@@ -575,3 +575,74 @@ fn a_cargo_built_windows_sys_program_is_verified() {
     assert_eq!(summary["references_at_exit"], 1, "{summary}");
     assert_eq!(out.status.code(), Some(1), "{stdout}");
 }
+
+#[test]
+fn options_dll_rustc_and_color() {
+    let Some(built) = toolchain() else {
+        return;
+    };
+    // --dll: the host runs from a directory without the DLL; the DLL named with --dll is
+    // staged beside the host's copy, loaded by name and observed.
+    let lonely = out_dir().join("lonely-host");
+    std::fs::create_dir_all(&lonely).unwrap();
+    let host = lonely.join("dll_host.exe");
+    std::fs::copy(built.join("dll_cleanup_in_dllmain/dll_host.exe"), &host).unwrap();
+    let dll = built.join("dll_cleanup_in_dllmain/dll_cleanup_in_dllmain.dll");
+    let out = wsa_lint()
+        .args(["verify", "--message-format", "json", "--source"])
+        .arg(fixtures().join("dll_cleanup_in_dllmain.rs"))
+        .arg("--dll")
+        .arg(&dll)
+        .arg("--")
+        .arg(&host)
+        .arg("dll_cleanup_in_dllmain.dll")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let confirmed: BTreeSet<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["status"] == "confirmed")
+        .filter_map(|v| v["lint"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        confirmed,
+        BTreeSet::from([
+            "wsa_cleanup_in_dllmain".to_string(),
+            "wsa_startup_in_dllmain".to_string()
+        ]),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // --rustc: a compiler that does not exist cannot build the observing DLL: exit 2, named.
+    let cache = tempfile::tempdir().unwrap();
+    let out = wsa_lint()
+        .env("WSA_LINT_CACHE_DIR", cache.path())
+        .args(["verify", "--source", "fixtures/verify/use_after_close.rs"])
+        .args(["--rustc", "/no/such/rustc", "--"])
+        .arg(built.join("use_after_close/use_after_close.exe"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot build the observing DLL") && err.contains("/no/such/rustc"),
+        "{err}"
+    );
+
+    // --color always: the report is coloured even into a pipe.
+    let out = wsa_lint()
+        .args(["verify", "--color", "always", "--source"])
+        .arg(fixtures().join("use_after_close.rs"))
+        .arg("--")
+        .arg(built.join("use_after_close/use_after_close.exe"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\u{1b}[") && err.contains("socket_use_after_close"),
+        "{err}"
+    );
+}
