@@ -37,14 +37,13 @@ pub struct Entry {
     /// Canonical path of the source file.
     pub file: PathBuf,
     pub line: u32,
-    /// Byte range of the static finding's primary span, when there is one.
-    pub span: Option<std::ops::Range<usize>>,
     pub message: String,
     /// Runtime violations behind it (indices into the violations).
     pub violations: Vec<usize>,
     /// For not-exercised findings: how often the linted code ran that line.
     pub line_ran: usize,
-    /// The static finding's labels in the same file: (byte range, message, primary).
+    /// The static finding's labels in its file (the primary one among them): (byte range,
+    /// message, primary). Empty for runtime-only entries.
     pub labels: Vec<(std::ops::Range<usize>, String, bool)>,
 }
 
@@ -113,7 +112,6 @@ pub fn reconcile(
             deny: d.severity == Severity::Error,
             file,
             line: first,
-            span: Some(span.lo as usize..span.hi as usize),
             message: d.message.clone(),
             violations: hits,
             line_ran,
@@ -153,7 +151,6 @@ pub fn reconcile(
             deny: level == Level::Deny,
             file,
             line,
-            span: None,
             message: outcome.violations[vs[0]].what.clone(),
             violations: vs,
             line_ran: 0,
@@ -303,21 +300,23 @@ pub fn human(
             .with_code(e.lint)
             .with_message(format!("{head}: {}", e.message));
         if let Some(id) = id {
-            let range = match &e.span {
-                Some(r) => r.clone(),
-                None => line_range(
-                    files.get(id).map(|f| f.source().as_str()).unwrap_or(""),
-                    e.line,
-                ),
+            // A static finding brings its labels; a runtime-only one marks the code on its line.
+            let labels = if e.labels.is_empty() {
+                let text = files.get(id).map(|f| f.source().as_str()).unwrap_or("");
+                vec![cs::Label::primary(id, line_range(text, e.line))]
+            } else {
+                e.labels
+                    .iter()
+                    .map(|(r, msg, primary)| {
+                        let label = if *primary {
+                            cs::Label::primary(id, r.clone())
+                        } else {
+                            cs::Label::secondary(id, r.clone())
+                        };
+                        label.with_message(msg)
+                    })
+                    .collect()
             };
-            let mut labels = vec![cs::Label::primary(id, range)];
-            for (r, msg, primary) in &e.labels {
-                if *primary {
-                    labels[0] = cs::Label::primary(id, r.clone()).with_message(msg);
-                } else {
-                    labels.push(cs::Label::secondary(id, r.clone()).with_message(msg));
-                }
-            }
             d = d.with_labels(labels);
         }
         let mut notes = Vec::new();
