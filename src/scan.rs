@@ -142,7 +142,8 @@ pub fn worth_parsing(text: &[u8]) -> bool {
     allow || (marker && calls(&s.generic, false, text))
 }
 
-/// Does the text name a Winsock binding (any of `MARKERS`), and does it hold `ALLOW_TAG`? One pass.
+/// Does the text name a Winsock binding (any of `MARKERS`) outside comment lines, and does it hold
+/// `ALLOW_TAG`? One pass.
 ///
 /// Neither a marker nor the tag can start inside another of them (no suffix of one is a prefix
 /// of another), so the leftmost-longest matches see every occurrence.
@@ -152,7 +153,8 @@ fn has_marker(text: &[u8]) -> (bool, bool) {
     for hit in searchers().markers.find_iter(text) {
         match hit.pattern().as_usize() {
             p if p == MARKERS.len() => allow = true,
-            p if p == socket => marker |= socket_ident(text, hit.start(), hit.end()),
+            _ if marker || on_comment_line(text, hit.start()) => {}
+            p if p == socket => marker = socket_ident(text, hit.start(), hit.end()),
             _ => marker = true,
         }
         if marker && allow {
@@ -180,7 +182,7 @@ fn calls(ac: &aho_corasick::AhoCorasick, with_wsa: bool, text: &[u8]) -> bool {
 /// Is the name found at `start..end` a call (or `DllMain`, or a rename with `as`)?
 /// `wsa_prefix`: the hit is the `WSA` prefix pattern, which may continue as any identifier.
 fn call_shaped(text: &[u8], start: usize, end: usize, wsa_prefix: bool) -> bool {
-    if start > 0 && is_ident_byte(text[start - 1]) {
+    if start > 0 && is_ident_byte(text[start - 1]) || on_comment_line(text, start) {
         return false;
     }
     if &text[start..end] == b"DllMain" {
@@ -216,6 +218,19 @@ fn call_shaped(text: &[u8], start: usize, end: usize, wsa_prefix: bool) -> bool 
     !(p >= 2 && &text[p - 2..p] == b"fn" && (p == 2 || !is_ident_byte(text[p - 3])))
 }
 
+/// Is `at` on a line that starts (after blanks) with `//`? Such a line is a comment, or the inside
+/// of a string literal or block comment: no code either way. Doc comments name Winsock functions
+/// and bindings (`WSAEMSGSIZE(10040)`, `` `SOCKET` ``, doc examples calling `bind(addr)`) in files
+/// that do not use them.
+fn on_comment_line(text: &[u8], at: usize) -> bool {
+    let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |n| n + 1);
+    let mut k = start;
+    while k < at && text[k].is_ascii_whitespace() {
+        k += 1;
+    }
+    text[k..].starts_with(b"//")
+}
+
 /// Crate function and type names that matter: a file mentioning one (as a whole word) is parsed.
 pub struct Names {
     matcher: Option<aho_corasick::AhoCorasick>,
@@ -238,7 +253,7 @@ impl Names {
         m.find_overlapping_iter(text).any(|hit| {
             let before = hit.start() == 0 || !is_ident_byte(text[hit.start() - 1]);
             let after = hit.end() >= text.len() || !is_ident_byte(text[hit.end()]);
-            before && after
+            before && after && !on_comment_line(text, hit.start())
         })
     }
 }
@@ -735,6 +750,31 @@ mod tests {
     }
 
     #[test]
+    fn comment_lines_are_not_code() {
+        for text in [
+            // tokio's `UdpSocket` docs name a Winsock error code.
+            "/// `WSAEMSGSIZE(10040)`. The excess data is lost.\npub fn recv(&self) {}",
+            // socket2's docs name the `SOCKET` type and `socket(2)`.
+            "/// an instance of `SOCKET` on Windows.\n    /// corresponds to `socket(2)` on Unix",
+            "//! [Winsock `getsockopt`]: https://x/winsock2/nf-winsock2-getsockopt\nlet n = getsockopt(fd);",
+            "  // DllMain must not call WSACleanup()\nfn f() {}",
+        ] {
+            assert!(!needs_parse(text.as_bytes()), "{text}");
+        }
+        // Code after a comment line, or a comment after code on its line, still counts.
+        for text in [
+            "// Starts Winsock.\nWSAStartup(0x202, &mut data);",
+            "let r = WSAStartup(v, &mut d); // see WSAStartup()",
+            "use windows_sys::Win32::Networking::WinSock::*; // WinSock\nlet n = getsockopt(s);",
+        ] {
+            assert!(needs_parse(text.as_bytes()), "{text}");
+        }
+        let n = Names::new(&["bind".to_string()]);
+        assert!(!n.found_in(b"/// let l = TcpListener::bind(addr)?;\nfn f() {}"));
+        assert!(n.found_in(b"/// docs\nlet l = TcpListener::bind(addr)?;"));
+    }
+
+    #[test]
     fn sol_socket_alone_is_not_a_winsock_marker() {
         // libc's Unix bindings and Unix socket code: `SOL_SOCKET` and `_SC_RAW_SOCKETS` are not
         // Winsock, so their generic names (declarations and calls) do not count.
@@ -775,8 +815,9 @@ mod tests {
     }
 
     /// The prefilter as it was with one searcher over all names and a pass per marker (and
-    /// `SOCKET` counted only as one of the whole identifiers `SOCKET_IDENTS`): the split
-    /// searchers must give the same answers. Each hit is judged by the same `call_shaped`.
+    /// `SOCKET` counted only as one of the whole identifiers `SOCKET_IDENTS`, and markers only
+    /// outside comment lines): the split searchers must give the same answers. Each hit is
+    /// judged by the same `call_shaped`.
     mod reference {
         use super::super::{is_ident_byte, CALL_NAMES, GENERIC, MARKERS, SOCKET_IDENTS};
 
@@ -794,13 +835,18 @@ mod tests {
         }
 
         pub fn needs_parse(text: &[u8]) -> bool {
-            let marker = MARKERS
-                .iter()
-                .filter(|m| **m != b"SOCKET")
-                .any(|m| memchr::memmem::find(text, m).is_some())
-                || text
-                    .split(|&b| !is_ident_byte(b))
-                    .any(|word| SOCKET_IDENTS.contains(&word));
+            let marker = text
+                .split(|&b| b == b'\n')
+                .filter(|line| !line.trim_ascii_start().starts_with(b"//"))
+                .any(|line| {
+                    MARKERS
+                        .iter()
+                        .filter(|m| **m != b"SOCKET")
+                        .any(|m| memchr::memmem::find(line, m).is_some())
+                        || line
+                            .split(|&b| !is_ident_byte(b))
+                            .any(|word| SOCKET_IDENTS.contains(&word))
+                });
             static ALL: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
             static DISTINCT: std::sync::OnceLock<aho_corasick::AhoCorasick> =
                 std::sync::OnceLock::new();
@@ -905,6 +951,9 @@ mod tests {
             "{",
             ";",
             "mod ",
+            "//",
+            "/// ",
+            "//! ",
         ];
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move || {
