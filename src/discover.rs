@@ -22,8 +22,8 @@ pub struct CrateInput {
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub crates: Vec<CrateInput>,
-    /// Files the user asked about; `None` means every file of the crates.
-    pub requested: Option<BTreeSet<PathBuf>>,
+    /// Files the user asked about (sorted, no duplicates); `None` means every file of the crates.
+    pub requested: Option<Vec<PathBuf>>,
     pub problems: Vec<PathProblem>,
     /// Loose files (no Cargo package): a root reached as another root's module is dropped later.
     pub loose_roots: BTreeSet<PathBuf>,
@@ -56,7 +56,7 @@ pub fn from_paths_prefetching(paths: &[PathBuf], prefetch: Option<Prefetch<'_>>)
 
 fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered {
     let mut d = Discovered::default();
-    let mut requested = BTreeSet::new();
+    let mut requested = Vec::new();
     for p in paths {
         let meta = match std::fs::metadata(p) {
             Ok(m) => m,
@@ -73,9 +73,7 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
             walk_dir(p, &mut requested, &mut d.problems, found);
         } else {
             match p.canonicalize() {
-                Ok(c) => {
-                    requested.insert(c);
-                }
+                Ok(c) => requested.push(c),
                 Err(e) => d.problems.push(PathProblem {
                     path: p.display().to_string(),
                     message: io_message(&e),
@@ -83,38 +81,47 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
             }
         }
     }
+    // Byte order, not `Path`'s component order: the same for the run's purposes (a set with a
+    // fixed order) and much cheaper to sort.
+    requested.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+    requested.dedup();
     let mut crates = BTreeSet::new();
-    let mut packages: HashMap<PathBuf, Package> = HashMap::new();
+    let mut packages: Vec<Package> = Vec::new();
+    let mut package_at: HashMap<PathBuf, usize> = HashMap::new();
     let mut manifests = HashMap::new();
+    // Per directory: the package it is in, and the targets whose module tree can reach its files
+    // (those whose root's directory is the directory or one of its ancestors). Empty: none.
+    let mut reach: HashMap<&Path, Option<(usize, Vec<usize>)>> = HashMap::new();
     for f in &requested {
-        match package_of(f, &mut manifests) {
-            Some(manifest_dir) => {
-                let pkg = packages
-                    .entry(manifest_dir)
-                    .or_insert_with_key(|dir| Package::new(package_targets(dir)));
-                // The targets whose module tree can reach the file: those whose root's directory
-                // is one of the file's ancestors.
-                let mut covered = false;
-                for dir in f.ancestors() {
-                    if let Some(targets) = pkg.by_dir.get(dir) {
-                        covered = true;
-                        for &t in targets {
-                            pkg.used[t] = true;
-                        }
-                    }
-                }
-                if !covered {
-                    crates.insert(loose(f));
-                    d.loose_roots.insert(f.clone());
+        let dir = f.parent().unwrap_or(Path::new(""));
+        let reached = reach.entry(dir).or_insert_with(|| {
+            let manifest_dir = package_of_dir(dir, &mut manifests)?;
+            let at = *package_at.entry(manifest_dir).or_insert_with_key(|dir| {
+                packages.push(Package::new(package_targets(dir)));
+                packages.len() - 1
+            });
+            let pkg = &packages[at];
+            let targets = dir
+                .ancestors()
+                .filter_map(|a| pkg.by_dir.get(a))
+                .flatten()
+                .copied()
+                .collect();
+            Some((at, targets))
+        });
+        match reached {
+            Some((at, targets)) if !targets.is_empty() => {
+                for &t in targets.iter() {
+                    packages[*at].used[t] = true;
                 }
             }
-            None => {
+            _ => {
                 crates.insert(loose(f));
                 d.loose_roots.insert(f.clone());
             }
         }
     }
-    for pkg in packages.into_values() {
+    for pkg in packages {
         crates.extend(
             pkg.targets
                 .into_iter()
@@ -173,16 +180,16 @@ pub fn io_message(e: &std::io::Error) -> String {
 
 fn walk_dir(
     dir: &Path,
-    out: &mut BTreeSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
     problems: &mut Vec<PathProblem>,
     found: &mut dyn FnMut(&Path),
 ) {
     let canonical = dir.canonicalize();
     let root_is_canonical = canonical.is_ok();
     let dir = canonical.as_deref().unwrap_or(dir);
+    // Unsorted: the caller sorts what it found.
     let walker = WalkDir::new(dir)
         .follow_links(true)
-        .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
             if e.depth() == 0 {
@@ -198,13 +205,13 @@ fn walk_dir(
                     // Below a canonical root, only a symbolic link can make a path non-canonical.
                     if !e.path_is_symlink() && root_is_canonical {
                         found(e.path());
-                        out.insert(e.into_path());
+                        out.push(e.into_path());
                         continue;
                     }
                     match e.path().canonicalize() {
                         Ok(c) => {
                             found(&c);
-                            out.insert(c);
+                            out.push(c);
                         }
                         Err(err) => problems.push(PathProblem {
                             path: e.path().display().to_string(),
@@ -231,12 +238,8 @@ fn walk_dir(
     }
 }
 
-/// The directory of the nearest `Cargo.toml` with a `[package]` above `file`. Answers are cached
-/// per directory, ancestors included: a tree has thousands of files and few manifests.
-fn package_of(file: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
-    package_of_dir(file.parent()?, cache)
-}
-
+/// The directory of the nearest `Cargo.toml` with a `[package]` at or above `dir`. Answers are
+/// cached per directory, ancestors included: a tree has thousands of files and few manifests.
 fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
     if let Some(hit) = cache.get(dir) {
         return hit.clone();
