@@ -21,6 +21,10 @@ pub struct RunOutput {
     pub linted_files: usize,
     /// Something went wrong inside wsa-lint itself (a caught panic).
     pub internal_error: bool,
+    /// What the run read and parsed. Handed to the caller so that it chooses when it is freed:
+    /// the command line leaves it (and `db`) to the end of the process, which is much cheaper
+    /// than freeing every file's entry one by one.
+    pub cache: load::VisitCache,
 }
 
 struct CrateResult {
@@ -333,6 +337,7 @@ pub fn run_with(
         diags,
         problems,
         internal_error,
+        cache,
     }
 }
 
