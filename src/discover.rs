@@ -91,10 +91,11 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
     let mut manifests = HashMap::new();
     // Per directory: the package it is in, and the targets whose module tree can reach its files
     // (those whose root's directory is the directory or one of its ancestors). Empty: none.
-    let mut reach: HashMap<&Path, Option<(usize, Vec<usize>)>> = HashMap::new();
+    let mut reach: rustc_hash::FxHashMap<&std::ffi::OsStr, Option<(usize, Vec<usize>)>> =
+        Default::default();
     for f in &requested {
         let dir = f.parent().unwrap_or(Path::new(""));
-        let reached = reach.entry(dir).or_insert_with(|| {
+        let reached = reach.entry(dir.as_os_str()).or_insert_with(|| {
             let manifest_dir = package_of_dir(dir, &mut manifests)?;
             let at = *package_at.entry(manifest_dir).or_insert_with_key(|dir| {
                 packages.push(Package::new(package_targets(dir)));

@@ -9,9 +9,9 @@ use crate::diag::{Diagnostic, PathProblem};
 use crate::discover::{io_message, CrateInput};
 use crate::ir::{FileIr, Item};
 use crate::resolve::CrateModel;
-use crate::source::{FileId, SourceDb, Span};
+use crate::source::{FileId, PathMap, SourceDb, Span};
 use rayon::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub struct LoadedCrate {
@@ -142,10 +142,36 @@ pub fn display_path(path: &Path) -> String {
             .ok()
             .map(|c| c.canonicalize().unwrap_or(c))
     });
-    if let Some(rel) = cwd.as_ref().and_then(|c| path.strip_prefix(c).ok()) {
+    if let Some(rel) = cwd.as_ref().and_then(|c| below(path, c)) {
         return rel.display().to_string();
     }
     path.display().to_string()
+}
+
+/// `path.strip_prefix(dir)`. On Unix, for the plain absolute paths the run works with, compared
+/// as bytes: `strip_prefix` parses both paths into components, once for every file of a run.
+fn below<'a>(path: &'a Path, dir: &Path) -> Option<&'a Path> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+        let plain = |b: &[u8]| {
+            b.first() == Some(&b'/')
+                && !b.windows(2).any(|w| w == b"//" || w == b"/.")
+                && b.len() > 1
+                && b.last() != Some(&b'/')
+        };
+        if plain(p) && plain(d) {
+            let rest = p.strip_prefix(d)?;
+            let rest = if rest.is_empty() {
+                rest
+            } else {
+                rest.strip_prefix(b"/")?
+            };
+            return Some(Path::new(std::ffi::OsStr::from_bytes(rest)));
+        }
+    }
+    path.strip_prefix(dir).ok()
 }
 
 struct Pending {
@@ -169,9 +195,9 @@ enum Visit {
 /// root) read the same files, so each file is read and scanned or parsed once per run.
 #[derive(Default)]
 pub struct VisitCache {
-    files: std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Cached>>>,
+    files: std::sync::Mutex<PathMap<std::sync::Arc<Cached>>>,
     /// For a directory: the package it is in.
-    packages: std::sync::Mutex<HashMap<PathBuf, Option<PackageLib>>>,
+    packages: std::sync::Mutex<PathMap<Option<PackageLib>>>,
 }
 
 /// A package (the nearest manifest with a `[package]`): its directory, and its library's crate
@@ -195,10 +221,13 @@ struct Cached {
 impl VisitCache {
     fn entry(&self, path: &Path) -> std::sync::Arc<Cached> {
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = files.get(path) {
+        if let Some(c) = files.get(path.as_os_str()) {
             return c.clone();
         }
-        files.entry(path.to_path_buf()).or_default().clone()
+        files
+            .entry(path.as_os_str().to_owned())
+            .or_default()
+            .clone()
     }
 
     /// The package directory and library crate name of the package `dir` is in.
@@ -207,7 +236,7 @@ impl VisitCache {
             .packages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(dir)
+            .get(dir.as_os_str())
         {
             return hit.clone();
         }
@@ -219,7 +248,7 @@ impl VisitCache {
         self.packages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(dir.to_path_buf(), found.clone());
+            .insert(dir.as_os_str().to_owned(), found.clone());
         found
     }
 
@@ -358,7 +387,7 @@ pub fn load_crate(
     let mut parsed: HashMap<FileId, FileIr> = HashMap::new();
     let mut decl_target: HashMap<Span, FileId> = HashMap::new();
     let mut order = Vec::new();
-    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut seen: rustc_hash::FxHashSet<std::ffi::OsString> = Default::default();
 
     let root_dir = input
         .root
@@ -371,9 +400,9 @@ pub fn load_crate(
         decl: None,
         child_dir: root_dir,
     }];
-    seen.insert(input.root.clone());
+    seen.insert(input.root.clone().into_os_string());
     if let Some((_, lib)) = &input.lib {
-        if seen.insert(lib.clone()) {
+        if seen.insert(lib.clone().into_os_string()) {
             level.push(Pending {
                 context: true,
                 path: lib.clone(),
@@ -434,7 +463,7 @@ pub fn load_crate(
                 decl_target.insert(decl, id);
             }
             for (decl, path, child_dir) in kids.iter() {
-                if seen.insert(path.clone()) {
+                if seen.insert(path.as_os_str().to_owned()) {
                     next.push(Pending {
                         context: p.context,
                         path: path.clone(),
@@ -529,6 +558,30 @@ fn collect_mods(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn below_agrees_with_strip_prefix() {
+        let paths = [
+            "/a/b/c.rs",
+            "/a/b",
+            "/a/bc/d.rs",
+            "/a/b/",
+            "/a//b/c.rs",
+            "/a/./b/c.rs",
+            "/a/b/../c.rs",
+            "/",
+            "/a",
+            "a/b/c.rs",
+            "/a/.hidden/x.rs",
+            "/ab/c.rs",
+        ];
+        for p in paths {
+            for d in paths {
+                let (p, d) = (Path::new(p), Path::new(d));
+                assert_eq!(below(p, d), p.strip_prefix(d).ok(), "{p:?} below {d:?}");
+            }
+        }
+    }
 
     /// A package `name` (with extra manifest lines) holding `rel`, which calls Winsock.
     fn package(dir: &Path, name: &str, extra: &str, rel: &str) -> PathBuf {

@@ -106,6 +106,11 @@ impl SourceFile {
     }
 }
 
+/// A map keyed by paths, hashed as their bytes with a fast hasher. A run looks files up by path
+/// tens of thousands of times; `Path`'s own `Hash` walks the components, and SipHash's
+/// resistance to chosen keys buys nothing for paths from a directory walk.
+pub type PathMap<V> = rustc_hash::FxHashMap<std::ffi::OsString, V>;
+
 /// All files of one run, indexed by `FileId`. Shared by worker threads.
 #[derive(Debug, Default)]
 pub struct SourceDb {
@@ -115,7 +120,7 @@ pub struct SourceDb {
 #[derive(Debug, Default)]
 struct DbInner {
     files: Vec<std::sync::Arc<SourceFile>>,
-    by_path: std::collections::HashMap<PathBuf, FileId>,
+    by_path: PathMap<FileId>,
 }
 
 impl SourceDb {
@@ -123,7 +128,7 @@ impl SourceDb {
     /// A file that was only scanned keeps an empty text; adding it again with its text fills it in.
     pub fn add(&self, path: PathBuf, display: String, text: String) -> FileId {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(&id) = inner.by_path.get(&path) {
+        if let Some(&id) = inner.by_path.get(path.as_os_str()) {
             if inner.files[id.0 as usize].text.is_empty() && !text.is_empty() {
                 inner.files[id.0 as usize] =
                     std::sync::Arc::new(SourceFile::new(id, path, display, text));
@@ -131,7 +136,7 @@ impl SourceDb {
             return id;
         }
         let id = FileId(inner.files.len() as u32);
-        inner.by_path.insert(path.clone(), id);
+        inner.by_path.insert(path.as_os_str().to_owned(), id);
         inner.files.push(std::sync::Arc::new(SourceFile::new(
             id, path, display, text,
         )));
@@ -145,7 +150,7 @@ impl SourceDb {
 
     pub fn id_of(&self, path: &std::path::Path) -> Option<FileId> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.by_path.get(path).copied()
+        inner.by_path.get(path.as_os_str()).copied()
     }
 
     pub fn all(&self) -> Vec<std::sync::Arc<SourceFile>> {
