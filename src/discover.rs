@@ -96,9 +96,9 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
     for f in &requested {
         let dir = f.parent().unwrap_or(Path::new(""));
         let reached = reach.entry(dir.as_os_str()).or_insert_with(|| {
-            let manifest_dir = package_of_dir(dir, &mut manifests)?;
+            let (manifest_dir, table) = package_of_dir(dir, &mut manifests)?;
             let at = *package_at.entry(manifest_dir).or_insert_with_key(|dir| {
-                packages.push(Package::new(package_targets(dir)));
+                packages.push(Package::new(package_targets(dir, &table)));
                 packages.len() - 1
             });
             let pkg = &packages[at];
@@ -241,24 +241,28 @@ fn walk_dir(
 
 /// The directory of the nearest `Cargo.toml` with a `[package]` at or above `dir`. Answers are
 /// cached per directory, ancestors included: a tree has thousands of files and few manifests.
-fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+/// The answer is the package's directory and its parsed manifest.
+fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<Manifest>>) -> Option<Manifest> {
     if let Some(hit) = cache.get(dir) {
         return hit.clone();
     }
     let manifest = dir.join("Cargo.toml");
-    let here = manifest.is_file()
-        && std::fs::read_to_string(&manifest)
-            .ok()
-            .and_then(|t| t.parse::<toml::Table>().ok())
-            .is_some_and(|v| v.contains_key("package"));
-    let found = if here {
-        Some(dir.to_path_buf())
-    } else {
-        dir.parent().and_then(|p| package_of_dir(p, cache))
+    let here = manifest
+        .is_file()
+        .then(|| std::fs::read_to_string(&manifest).ok())
+        .flatten()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .filter(|v| v.contains_key("package"));
+    let found = match here {
+        Some(table) => Some((dir.to_path_buf(), std::rc::Rc::new(table))),
+        None => dir.parent().and_then(|p| package_of_dir(p, cache)),
     };
     cache.insert(dir.to_path_buf(), found.clone());
     found
 }
+
+/// A package's directory and its manifest.
+type Manifest = (PathBuf, std::rc::Rc<toml::Table>);
 
 /// The crate name of a package's library (`[lib] name`, or the package's name).
 fn lib_name(table: &toml::Table, pkg_name: &str) -> String {
@@ -286,7 +290,6 @@ pub fn conventional_lib_name(dir: &Path) -> Option<Option<String>> {
     )
 }
 
-/// A package's targets, read from its manifest and Cargo's conventional layout.
 /// `dir` joined with relative parts without `.` or `..`.
 fn is_plain_below(p: &Path, dir: &Path) -> bool {
     p.strip_prefix(dir).is_ok_and(|rel| {
@@ -310,16 +313,16 @@ fn canonical_file(p: &Path, plain: bool) -> Option<PathBuf> {
     p.is_file().then(|| p.canonicalize().ok()).flatten()
 }
 
-pub fn package_targets(dir: &Path) -> Vec<CrateInput> {
-    let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
-    let table = text.parse::<toml::Table>().unwrap_or_default();
+/// A package's targets, from its manifest `table` (of `dir/Cargo.toml`) and Cargo's conventional
+/// layout.
+fn package_targets(dir: &Path, table: &toml::Table) -> Vec<CrateInput> {
     let pkg_name = table
         .get("package")
         .and_then(|p| p.get("name"))
         .and_then(|n| n.as_str())
         .unwrap_or("crate")
         .replace('-', "_");
-    let lib_name = lib_name(&table, &pkg_name);
+    let lib_name = lib_name(table, &pkg_name);
     let lib_root = table
         .get("lib")
         .and_then(|l| l.get("path"))
