@@ -97,12 +97,14 @@ fn searcher(pats: &[&[u8]]) -> aho_corasick::AhoCorasick {
 
 /// The searchers of the prefilter, built once.
 struct Searchers {
-    /// `CALL_NAMES[GENERIC..]` and `WSA` (a prefix): the names that count in any file.
-    distinct: aho_corasick::AhoCorasick,
+    /// `CALL_NAMES[GENERIC..]` (the names that count in any file), then `MARKERS`, then
+    /// `ALLOW_TAG`: one pass over the text for all three.
+    main: aho_corasick::AhoCorasick,
+    /// The `WSA` prefix, on its own: a pattern this short in `main` would shrink every pattern's
+    /// fingerprint in its vectorised search (and slow the pass by half).
+    wsa: memchr::memmem::Finder<'static>,
     /// `CALL_NAMES[..GENERIC]`: the names that count only next to a marker.
     generic: aho_corasick::AhoCorasick,
-    /// `MARKERS` and `ALLOW_TAG`.
-    markers: aho_corasick::AhoCorasick,
 }
 
 /// What an allow comment starts with; a file with one is parsed so the comment can be checked.
@@ -111,14 +113,13 @@ const ALLOW_TAG: &[u8] = b"wsa-lint:";
 fn searchers() -> &'static Searchers {
     static S: std::sync::OnceLock<Searchers> = std::sync::OnceLock::new();
     S.get_or_init(|| {
-        let mut distinct = CALL_NAMES[GENERIC..].to_vec();
-        distinct.push(b"WSA");
-        let mut markers = MARKERS.to_vec();
-        markers.push(ALLOW_TAG);
+        let mut main = CALL_NAMES[GENERIC..].to_vec();
+        main.extend(MARKERS);
+        main.push(ALLOW_TAG);
         Searchers {
-            distinct: searcher(&distinct),
+            main: searcher(&main),
+            wsa: memchr::memmem::Finder::new(b"WSA"),
             generic: searcher(&CALL_NAMES[..GENERIC]),
-            markers: searcher(&markers),
         }
     })
 }
@@ -128,55 +129,92 @@ fn searchers() -> &'static Searchers {
 /// Most files name no Winsock binding; for them only the distinctive names count, since a
 /// generic `connect(` there is not Winsock.
 pub fn needs_parse(text: &[u8]) -> bool {
-    let s = searchers();
-    calls(&s.distinct, true, text) || (has_marker(text).0 && calls(&s.generic, false, text))
+    prefilter(text, false)
 }
 
 /// `needs_parse`, or the text has a `wsa-lint:` allow comment (whose scope and use are checked).
 pub fn worth_parsing(text: &[u8]) -> bool {
+    prefilter(text, true)
+}
+
+fn prefilter(text: &[u8], allow_counts: bool) -> bool {
     let s = searchers();
-    if calls(&s.distinct, true, text) {
-        return true;
-    }
-    let (marker, allow) = has_marker(text);
-    allow || (marker && calls(&s.generic, false, text))
+    let Main {
+        call,
+        marker,
+        allow,
+    } = main_pass(text, allow_counts);
+    call || allow && allow_counts
+        || s.wsa
+            .find_iter(text)
+            .any(|at| call_shaped(text, at, at + 3, true))
+        || marker && calls(&s.generic, text)
 }
 
-/// Does the text name a Winsock binding (any of `MARKERS`) outside comment lines, and does it hold
-/// `ALLOW_TAG`? One pass.
+/// What the main pass found.
+struct Main {
+    /// A call-shaped distinctive name.
+    call: bool,
+    /// A marker outside comment lines.
+    marker: bool,
+    /// The allow tag.
+    allow: bool,
+}
+
+/// Finds the distinctive calls, the markers and the allow tag in one pass; stops at the first
+/// call (or tag, when `allow_counts`): the answer is known.
 ///
-/// Neither a marker nor the tag can start inside another of them (no suffix of one is a prefix
-/// of another), so the leftmost-longest matches see every occurrence.
-fn has_marker(text: &[u8]) -> (bool, bool) {
-    let (mut marker, mut allow) = (false, false);
-    let socket = MARKERS.len() - 1;
-    for hit in searchers().markers.find_iter(text) {
+/// No pattern can start inside another one's match (no suffix of one is a prefix of another),
+/// so the leftmost-longest matches see every occurrence, but for `WinSock` after the names that
+/// end in `W`, which is looked for at each name's hit.
+fn main_pass(text: &[u8], allow_counts: bool) -> Main {
+    let names = CALL_NAMES.len() - GENERIC;
+    let socket = names + MARKERS.len() - 1;
+    let tag = names + MARKERS.len();
+    let mut found = Main {
+        call: false,
+        marker: false,
+        allow: false,
+    };
+    for hit in searchers().main.find_iter(text) {
+        let (start, end) = (hit.start(), hit.end());
         match hit.pattern().as_usize() {
-            p if p == MARKERS.len() => allow = true,
-            _ if marker || on_comment_line(text, hit.start()) => {}
-            p if p == socket => marker = socket_ident(text, hit.start(), hit.end()),
-            _ => marker = true,
-        }
-        if marker && allow {
-            break;
+            p if p < names => {
+                if call_shaped(text, start, end, false) {
+                    found.call = true;
+                    break;
+                }
+                // The one marker that can start inside a name: `GetAddrInfoW` + `inSock`.
+                if !found.marker
+                    && text[end - 1..].starts_with(b"WinSock")
+                    && !on_comment_line(text, start)
+                {
+                    found.marker = true;
+                }
+            }
+            p if p == tag => {
+                found.allow = true;
+                if allow_counts {
+                    break;
+                }
+            }
+            _ if found.marker || on_comment_line(text, start) => {}
+            p if p == socket => found.marker = socket_ident(text, start, end),
+            _ => found.marker = true,
         }
     }
-    (marker, allow)
+    found
 }
 
-/// Is there a call-shaped use of one of the searcher's names? `with_wsa`: the searcher's last
-/// pattern is the `WSA` prefix, which matches any identifier starting with it.
+/// Is there a call-shaped use of one of the searcher's names?
 ///
 /// Every name is made of identifier bytes and a hit counts only at the start of an identifier,
 /// so splitting the names over several searchers finds the same hits as one searcher over all:
 /// a name hidden inside another's match is preceded by an identifier byte, and no name of one
 /// searcher is a prefix of a name of another.
-fn calls(ac: &aho_corasick::AhoCorasick, with_wsa: bool, text: &[u8]) -> bool {
-    let wsa = ac.patterns_len() - 1;
-    ac.find_iter(text).any(|hit| {
-        let wsa_prefix = with_wsa && hit.pattern().as_usize() == wsa;
-        call_shaped(text, hit.start(), hit.end(), wsa_prefix)
-    })
+fn calls(ac: &aho_corasick::AhoCorasick, text: &[u8]) -> bool {
+    ac.find_iter(text)
+        .any(|hit| call_shaped(text, hit.start(), hit.end(), false))
 }
 
 /// Is the name found at `start..end` a call (or `DllMain`, or a rename with `as`)?
@@ -775,6 +813,14 @@ mod tests {
     }
 
     #[test]
+    fn a_marker_inside_a_name_match_counts() {
+        // `GetAddrInfoW` matches first; the `WinSock` that starts at its `W` is still a marker.
+        let text = b"use x::GetAddrInfoWinSock; let r = connect(s, a, n);";
+        assert!(needs_parse(text));
+        assert_eq!(needs_parse(text), reference::needs_parse(text));
+    }
+
+    #[test]
     fn sol_socket_alone_is_not_a_winsock_marker() {
         // libc's Unix bindings and Unix socket code: `SOL_SOCKET` and `_SC_RAW_SOCKETS` are not
         // Winsock, so their generic names (declarations and calls) do not count.
@@ -878,8 +924,10 @@ mod tests {
                 assert!(!g.starts_with(d) && !d.starts_with(g), "{g:?} {d:?}");
             }
         }
-        // What `has_marker` relies on: no marker or tag can start inside another one's match.
-        let mut all: Vec<&[u8]> = MARKERS.to_vec();
+        // What `main_pass` relies on: no pattern of the main pass can start inside another
+        // one's match, but `WinSock` at the last byte of a name (which it checks itself).
+        let mut all: Vec<&[u8]> = CALL_NAMES[GENERIC..].to_vec();
+        all.extend(MARKERS);
         all.push(ALLOW_TAG);
         for x in &all {
             for y in &all {
@@ -890,7 +938,8 @@ mod tests {
                     } else {
                         y.starts_with(rest) || rest.starts_with(y)
                     };
-                    assert!(!hides, "{x:?} hides {y:?}");
+                    let checked = *y == b"WinSock" && rest == b"W";
+                    assert!(!hides || checked, "{x:?} hides {y:?}");
                 }
             }
         }
