@@ -361,26 +361,18 @@ fn has_mod_word(b: &[u8]) -> bool {
 }
 
 fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
-    if text.contains("/*") {
-        return None;
-    }
     let b = text.as_bytes();
+    let comments = block_comments(b)?;
     let mut items = Vec::new();
     for at in memchr::memmem::find_iter(b, b"mod") {
         if at > 0 && is_ident_byte(b[at - 1]) || b.get(at + 3).is_some_and(|&c| is_ident_byte(c)) {
             continue;
         }
-        let line_start = b[..at]
-            .iter()
-            .rposition(|&c| c == b'\n')
-            .map_or(0, |p| p + 1);
+        let line_start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |p| p + 1);
         let line_end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |p| at + p);
         let before = text[line_start..at].trim();
         let after = text[at + 3..line_end].trim_end_matches('\r');
-        let prefix = &text[line_start..at];
-        let in_string = prefix.bytes().filter(|&c| c == b'"').count() % 2 == 1;
-        let in_comment = prefix.contains("//") && !in_string;
-        if in_comment || in_string {
+        if in_line_comment_or_string(&b[line_start..at]) || in_ranges(&comments, at) {
             continue;
         }
         let name_len = after
@@ -417,6 +409,52 @@ fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
         }));
     }
     Some(items)
+}
+
+/// Is the end of `prefix` (a line up to a position) inside a `//` comment or a string, as far as
+/// this line tells?
+fn in_line_comment_or_string(prefix: &[u8]) -> bool {
+    let in_string = prefix.iter().filter(|&&c| c == b'"').count() % 2 == 1;
+    in_string || memchr::memmem::find(prefix, b"//").is_some()
+}
+
+/// The block comments (`/* .. */`, nested) of a text, in order, judging each opener like a `mod`
+/// word: one after `//` or inside a string on its line is not one. `None` when one is not
+/// closed (perhaps an opener inside a string of several lines): the lexer decides then.
+fn block_comments(b: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(k) = memchr::memmem::find(&b[i..], b"/*") {
+        let at = i + k;
+        let line_start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |p| p + 1);
+        if in_line_comment_or_string(&b[line_start..at]) {
+            i = at + 2;
+            continue;
+        }
+        let mut depth = 1usize;
+        let mut j = at + 2;
+        while depth > 0 {
+            let next = memchr::memchr(b'*', &b[j..]).map(|p| j + p)?;
+            if next > j && b[next - 1] == b'/' {
+                depth += 1;
+                j = next + 1;
+            } else if b.get(next + 1) == Some(&b'/') {
+                depth -= 1;
+                j = next + 2;
+            } else {
+                j = next + 1;
+            }
+        }
+        out.push((at, j));
+        i = j;
+    }
+    Some(out)
+}
+
+/// Is `at` inside one of the sorted, disjoint `ranges`?
+fn in_ranges(ranges: &[(usize, usize)], at: usize) -> bool {
+    let k = ranges.partition_point(|&(lo, _)| lo <= at);
+    k > 0 && at < ranges[k - 1].1
 }
 
 /// A `#[path = ".."]` attribute on the attribute lines right above `line_start`.
@@ -715,7 +753,7 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        walk(&mod_items(text, FileId(0)), "", &mut out);
+        walk(&lexed_mod_items(text, FileId(0)), "", &mut out);
         // Both paths agree where the fast one applies.
         if let Some(fast) = line_mod_items(text, FileId(0)) {
             let mut via_fast = Vec::new();
@@ -740,6 +778,46 @@ mod tests {
         assert!(line_mod_items(tests, FileId(0)).is_some());
         let with_path = "#[path = \"t.rs\"]\nmod t { fn f() {} }\n";
         assert_eq!(mods(with_path), vec!["t@t.rs{}"]);
+    }
+
+    #[test]
+    fn block_comments_are_skipped_on_the_line_path() {
+        let text = "/*!\n * Docs: mod not_this;\n */\npub mod a;\n/* mod b; /* nested */ mod c; */\nmod d;\nlet g = \"src/**/*.rs\"; // glob /*\nmod e;\n";
+        assert!(line_mod_items(text, FileId(0)).is_some());
+        assert_eq!(mods(text), vec!["a", "d", "e"]);
+        // `*/*` after a comment, `/*/` opening one.
+        let tricky = "/* a */*x;\n/*/ mod no; */\nmod yes;\n";
+        assert_eq!(mods(tricky), vec!["yes"]);
+        // An opener that is never closed (inside a string of several lines?): the lexer decides.
+        let open = "let s = \"\n/* not a comment\n\";\nmod real;\n";
+        assert!(line_mod_items(open, FileId(0)).is_none());
+        assert_eq!(mods(open), vec!["real"]);
+    }
+
+    /// The line path against the lexer on every `.rs` file below `WSA_LINT_MOD_TREE` (the benchmark
+    /// corpus, say): where the line path applies, both must find the same modules.
+    #[test]
+    #[ignore = "needs a tree of third-party code: WSA_LINT_MOD_TREE=target/bench-corpus"]
+    fn line_path_agrees_with_the_lexer_on_a_tree() {
+        let root = std::env::var("WSA_LINT_MOD_TREE").expect("WSA_LINT_MOD_TREE");
+        let (mut taken, mut total) = (0, 0);
+        for e in walkdir::WalkDir::new(root).into_iter().flatten() {
+            if e.path().extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            if !may_declare_modules(text.as_bytes()) {
+                continue;
+            }
+            total += 1;
+            if line_mod_items(&text, FileId(0)).is_some() {
+                taken += 1;
+                mods(&text);
+            }
+        }
+        eprintln!("line path took {taken} of {total} files");
     }
 
     #[test]
