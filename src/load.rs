@@ -40,7 +40,8 @@ pub fn set_overlay(files: std::collections::HashMap<PathBuf, String>) {
 /// Reads a file's text: `Err` with a user-facing message when it cannot be used.
 pub fn read_text(path: &Path) -> Result<String, PathProblem> {
     let mut bytes = Vec::new();
-    read_bytes(path, &mut bytes)?;
+    let n = read_bytes(path, &mut bytes)?;
+    bytes.truncate(n);
     String::from_utf8(bytes).map_err(|e| not_utf8(path, e.utf8_error()))
 }
 
@@ -55,8 +56,8 @@ pub fn with_text<T>(path: &Path, f: impl FnOnce(&str) -> T) -> Result<T, PathPro
         let mut fresh = Vec::new();
         let mut guard = cell.try_borrow_mut().ok();
         let buf = guard.as_deref_mut().unwrap_or(&mut fresh);
-        let result = read_bytes(path, buf).and_then(|()| {
-            std::str::from_utf8(buf)
+        let result = read_bytes(path, buf).and_then(|n| {
+            std::str::from_utf8(&buf[..n])
                 .map(f)
                 .map_err(|e| not_utf8(path, e))
         });
@@ -78,17 +79,18 @@ fn not_utf8(path: &Path, e: std::str::Utf8Error) -> PathProblem {
     }
 }
 
-/// Reads a file's bytes into `buf` (cleared first).
-fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> Result<(), PathProblem> {
-    buf.clear();
+/// Reads a file's bytes into the start of `buf`, and says how many there are. What follows them
+/// in `buf` is left from earlier files: a reused buffer is not zeroed again for every file.
+fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> Result<usize, PathProblem> {
     if let Some(text) = OVERLAY
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .as_ref()
         .and_then(|o| o.get(path))
     {
+        buf.clear();
         buf.extend_from_slice(text.as_bytes());
-        return Ok(());
+        return Ok(buf.len());
     }
     let problem = |message: String| PathProblem {
         path: display_path(path),
@@ -109,11 +111,14 @@ fn read_bytes(path: &Path, buf: &mut Vec<u8>) -> Result<(), PathProblem> {
     read_all(&mut file, buf, meta.len() as usize).map_err(|e| problem(io_message(&e)))
 }
 
-/// Reads to the end into `buf`, sized for `size` bytes: one `read` for the file and one that
-/// sees its end (the generic `read_to_end` asks the file for its size and position again).
-fn read_all(file: &mut std::fs::File, buf: &mut Vec<u8>, size: usize) -> std::io::Result<()> {
+/// Reads to the end into the start of `buf`, sized for `size` bytes, and says how many bytes it
+/// read: one `read` for the file and one that sees its end (the generic `read_to_end` asks the
+/// file for its size and position again). `buf` only grows: its bytes are initialised once.
+fn read_all(file: &mut std::fs::File, buf: &mut Vec<u8>, size: usize) -> std::io::Result<usize> {
     use std::io::Read;
-    buf.resize(size + 1, 0);
+    if buf.len() < size + 1 {
+        buf.resize(size + 1, 0);
+    }
     let mut filled = 0;
     loop {
         if filled == buf.len() {
@@ -124,14 +129,10 @@ fn read_all(file: &mut std::fs::File, buf: &mut Vec<u8>, size: usize) -> std::io
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.clear();
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
-    buf.truncate(filled);
-    Ok(())
+    Ok(filled)
 }
 
 /// A path as shown to users: relative to the working directory when below it.
@@ -558,6 +559,22 @@ fn collect_mods(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reused_buffer_shows_only_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (big, small) = (dir.path().join("big.rs"), dir.path().join("small.rs"));
+        std::fs::write(&big, "x".repeat(10_000)).unwrap();
+        std::fs::write(&small, "abc").unwrap();
+        assert_eq!(with_text(&big, |t| t.len()).unwrap(), 10_000);
+        assert_eq!(with_text(&small, str::to_string).unwrap(), "abc");
+        assert_eq!(read_text(&small).unwrap(), "abc");
+        // A file longer than its measured size (it grew) is read to its end.
+        let mut buf = Vec::new();
+        let mut f = std::fs::File::open(&big).unwrap();
+        let n = read_all(&mut f, &mut buf, 10).unwrap();
+        assert_eq!(&buf[..n], "x".repeat(10_000).as_bytes());
+    }
 
     #[test]
     fn below_agrees_with_strip_prefix() {
