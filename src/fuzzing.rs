@@ -14,6 +14,7 @@ pub fn run_bytes(data: &[u8], lints: &[&LintDef]) {
         return;
     };
     let _ = crate::scan::needs_parse(data);
+    let _ = crate::scan::worth_parsing(data);
     let db = SourceDb::default();
     let id = db.add("fuzz.rs".into(), "fuzz.rs".into(), text.to_string());
     let _ = crate::scan::mod_items(text, id);
