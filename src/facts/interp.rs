@@ -612,7 +612,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 let v = self.closure(&mut st, *index, *span);
                 vec![(st, v)]
             }
-            Expr::Macro { path, .. } if path.last().map(String::as_str) == Some("matches") => {
+            // The same guard as `cond_inner`'s: a `matches!` it does not take (a pattern that did
+            // not parse) comes back here as a value, and would go round until the step limit.
+            Expr::Macro { path, args, .. }
+                if path.last().map(String::as_str) == Some("matches") && args.len() >= 2 =>
+            {
                 self.cond_value(e, st)
             }
             Expr::Method { name, args, .. }

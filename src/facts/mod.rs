@@ -440,3 +440,32 @@ fn interesting_names(graph: &CallGraph<'_>, guard_types: &HashSet<String>) -> Ve
     }
     names.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The functions of `text` whose analysis hit the step limit.
+    fn truncated(text: &str) -> usize {
+        let db = crate::source::SourceDb::default();
+        let id = db.add("t.rs".into(), "t.rs".into(), text.to_string());
+        let ir = crate::parse::parse(id, &db.get(id).text).expect("parses");
+        let model = crate::resolve::CrateModel::build("t".into(), ir.items, &mut |_| None);
+        super::analyze(&model).truncated.len()
+    }
+
+    #[test]
+    fn a_matches_without_a_pattern_is_a_plain_macro() {
+        // Found by the fuzzer: `a|` is not an expression, so `matches!` had one argument; the
+        // value and the condition readings sent it to each other until the step limit, growing
+        // the stack to about 770 MB on the way.
+        for body in [
+            "matches!(x, a|);",
+            "matches!(x);",
+            "matches!();",
+            "if matches!(x, a|) {}",
+        ] {
+            let text = format!("fn main() {{ {body} }}");
+            assert_eq!(truncated(&text), 0, "{body}");
+        }
+        assert_eq!(truncated("fn main() { if matches!(x, Some(1)) {} }"), 0);
+    }
+}
