@@ -4,7 +4,9 @@
 //! Winsock. `needs_parse` looks for call-shaped uses of Winsock names (and
 //! `DllMain`); a file without any is only lexed for its `mod` declarations so
 //! the module tree stays whole. Files that call crate functions with Winsock
-//! effects are pulled in later by name (`Names`).
+//! effects are pulled in later by name (`Names`). Nothing on a line that starts
+//! with `//` counts: doc comments name Winsock functions in files that do not
+//! call them.
 
 use crate::ir::{Item, ModIr};
 use crate::source::{FileId, Span};
