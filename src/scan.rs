@@ -263,12 +263,16 @@ fn call_shaped(text: &[u8], start: usize, end: usize, wsa_prefix: bool) -> bool 
 /// and bindings (`WSAEMSGSIZE(10040)`, `` `SOCKET` ``, doc examples calling `bind(addr)`) in files
 /// that do not use them.
 fn on_comment_line(text: &[u8], at: usize) -> bool {
-    let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |n| n + 1);
-    let mut k = start;
+    let mut k = start_of_line(text, at);
     while k < at && text[k].is_ascii_whitespace() {
         k += 1;
     }
     text[k..].starts_with(b"//")
+}
+
+/// Where the line holding `at` starts.
+fn start_of_line(b: &[u8], at: usize) -> usize {
+    memchr::memrchr(b'\n', &b[..at]).map_or(0, |p| p + 1)
 }
 
 /// Crate function and type names that matter: a file mentioning one (as a whole word) is parsed.
@@ -370,7 +374,7 @@ fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
         if at > 0 && is_ident_byte(b[at - 1]) || b.get(at + 3).is_some_and(|&c| is_ident_byte(c)) {
             continue;
         }
-        let line_start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |p| p + 1);
+        let line_start = start_of_line(b, at);
         let line_end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |p| at + p);
         let before = text[line_start..at].trim();
         let after = text[at + 3..line_end].trim_end_matches('\r');
@@ -428,7 +432,7 @@ fn block_comments(b: &[u8]) -> Option<Vec<(usize, usize)>> {
     let mut i = 0;
     while let Some(k) = memchr::memmem::find(&b[i..], b"/*") {
         let at = i + k;
-        let line_start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |p| p + 1);
+        let line_start = start_of_line(b, at);
         if in_line_comment_or_string(&b[line_start..at]) {
             i = at + 2;
             continue;
