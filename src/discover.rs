@@ -246,14 +246,7 @@ fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<Manifest>>) ->
     if let Some(hit) = cache.get(dir) {
         return hit.clone();
     }
-    let manifest = dir.join("Cargo.toml");
-    let here = manifest
-        .is_file()
-        .then(|| std::fs::read_to_string(&manifest).ok())
-        .flatten()
-        .and_then(|t| t.parse::<toml::Table>().ok())
-        .filter(|v| v.contains_key("package"));
-    let found = match here {
+    let found = match package_manifest(dir) {
         Some(table) => Some((dir.to_path_buf(), std::rc::Rc::new(table))),
         None => dir.parent().and_then(|p| package_of_dir(p, cache)),
     };
@@ -263,6 +256,20 @@ fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<Manifest>>) ->
 
 /// A package's directory and its manifest.
 type Manifest = (PathBuf, std::rc::Rc<toml::Table>);
+
+/// `dir/Cargo.toml`, parsed, when it is a regular file with a `[package]` (a virtual workspace's
+/// manifest has none). Not a FIFO or device: reading one could block.
+fn package_manifest(dir: &Path) -> Option<toml::Table> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return None;
+    }
+    std::fs::read_to_string(&manifest)
+        .ok()?
+        .parse::<toml::Table>()
+        .ok()
+        .filter(|t| t.contains_key("package"))
+}
 
 /// The crate name of a package's library (`[lib] name`, or the package's name).
 fn lib_name(table: &toml::Table, pkg_name: &str) -> String {
@@ -277,8 +284,7 @@ fn lib_name(table: &toml::Table, pkg_name: &str) -> String {
 /// Is `dir/Cargo.toml` a package's manifest? If so, the crate name of the package's library
 /// when that library's root is the conventional `src/lib.rs`.
 pub fn conventional_lib_name(dir: &Path) -> Option<Option<String>> {
-    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
-    let table = text.parse::<toml::Table>().ok()?;
+    let table = package_manifest(dir)?;
     let package = table.get("package")?;
     let lib_path = table.get("lib").and_then(|l| l.get("path"));
     let conventional = lib_path
