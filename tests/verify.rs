@@ -247,14 +247,7 @@ fn check_case(name: &str) -> Result<(), String> {
             ctx()
         ));
     }
-    let calls: BTreeMap<String, u64> = summary["calls"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let calls = counts(&summary["calls"]);
     for want in directives(&text, "calls").unwrap_or_default() {
         let (f, n) = want.split_once('=').expect("NAME=N");
         let got = calls.get(f).copied().unwrap_or(0);
@@ -262,14 +255,7 @@ fn check_case(name: &str) -> Result<(), String> {
             return Err(format!("{f} observed {got} times, expected {n}\n{}", ctx()));
         }
     }
-    let not_observable: BTreeMap<String, u64> = summary["not_observable"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let not_observable = counts(&summary["not_observable"]);
     let want: BTreeMap<String, u64> = directives(&text, "not-observable")
         .unwrap_or_default()
         .iter()
@@ -292,6 +278,17 @@ fn check_case(name: &str) -> Result<(), String> {
         return Err(format!("the fixture program failed: {summary}\n{}", ctx()));
     }
     Ok(())
+}
+
+/// A summary's `{"name": count}` object.
+fn counts(v: &Value) -> BTreeMap<String, u64> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]

@@ -408,18 +408,23 @@ mod tests {
         assert_eq!((o.references_at_exit, o.references_expected), (1, 1));
     }
 
-    #[test]
-    fn sockets() {
-        let mut close = call(3, "closesocket", &[40], 0, None);
+    /// A `closesocket(40)` of a connected stream socket.
+    fn connected_close(seq: u64) -> Observed {
+        let mut close = call(seq, "closesocket", &[40], 0, None);
         close.event.socket = Some(events::SocketFacts {
             ty: SOCK_STREAM,
             connected: true,
         });
+        close
+    }
+
+    #[test]
+    fn sockets() {
         let obs = [
             call(0, "WSAStartup", &[514], 0, None),
             call(1, "socket", &[2, 1, 6], 40, None),
             call(2, "connect", &[40, 0, 16], 0, None),
-            close,
+            connected_close(3),
             call(4, "send", &[40, 0, 1, 0], -1, Some(10038)),
             call(5, "socket", &[2, 1, 6], 40, None),
             call(6, "send", &[40, 0, 1, 0], -1, Some(10057)),
@@ -439,16 +444,11 @@ mod tests {
 
     #[test]
     fn shutdown_before_close_is_right() {
-        let mut close = call(3, "closesocket", &[40], 0, None);
-        close.event.socket = Some(events::SocketFacts {
-            ty: SOCK_STREAM,
-            connected: true,
-        });
         let obs = [
             call(0, "WSAStartup", &[514], 0, None),
             call(1, "socket", &[2, 1, 6], 40, None),
             call(2, "shutdown", &[40, 1], 0, None),
-            close,
+            connected_close(3),
             call(4, "WSACleanup", &[], 0, None),
         ];
         assert!(check(&obs, true).violations.is_empty());
