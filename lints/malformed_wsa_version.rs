@@ -1,4 +1,3 @@
-use crate::diag::Applicability;
 use crate::facts::interp::VersionArg;
 use crate::lint::{LintCx, LintDef};
 
@@ -26,8 +25,10 @@ crate::declare_lint! {
     ///
     /// ### Fix safety
     /// The float fix keeps the version the float spelled out and is applied by
-    /// `--fix`; the other fixes change the requested version and are only
-    /// suggested.
+    /// `--fix`, but only when the float can mean one version (one digit, a
+    /// point, one digit: `2.2`, `1.1f32`) and the cast is written in place, not
+    /// produced by a macro. `2.257`, `2.20` or `2.2e0` get no edit. The other
+    /// fixes change the requested version and are only suggested.
     ///
     /// ### References
     /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-wsastartup>
@@ -44,27 +45,51 @@ fn word(major: u16, minor: u16) -> String {
     format!("0x{:02x}{:02x}", minor & 0xff, major & 0xff)
 }
 
+/// The version a float literal spells, when it can mean only one: one digit, a point, one
+/// digit (`2.2`, `1.1f32`). `2.257`, `2.20` or `2.2e0` could mean several things, so they get
+/// no edit.
+fn spelled_version(text: &str) -> Option<(u16, u16)> {
+    let digits = ["_f32", "_f64", "f32", "f64"]
+        .iter()
+        .find_map(|s| text.strip_suffix(s))
+        .unwrap_or(text);
+    match digits.as_bytes() {
+        [major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => {
+            Some((u16::from(major - b'0'), u16::from(minor - b'0')))
+        }
+        _ => None,
+    }
+}
+
 fn check(cx: &mut LintCx<'_>) {
     let winsock2 = cx.facts.uses_winsock2_api;
     let facts = cx.facts.startup_versions.clone();
     for (span, v) in facts {
         match v {
-            VersionArg::Float { text, value } => {
-                let mut parts = text.splitn(2, '.');
-                let major: u16 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(2);
-                let minor: u16 = parts
-                    .next()
-                    .and_then(|p| p.trim_end_matches(char::is_alphabetic).parse().ok())
-                    .unwrap_or(0);
-                let fixed = word(major, minor);
-                cx.emit(
-                    &MALFORMED_WSA_VERSION,
-                    span,
-                    "a float is not a Winsock version",
-                    format!("this is {value}, which requests version {}.0", value & 0xff),
-                )
-                .note("the version is a WORD: low byte major, high byte minor (`MAKEWORD(major, minor)`)")
-                .suggest(span, format!("request version {major}.{minor}"), fixed, Applicability::MachineApplicable);
+            VersionArg::Float { text, ty, value } => {
+                let e = cx
+                    .emit(
+                        &MALFORMED_WSA_VERSION,
+                        span,
+                        "a float is not a Winsock version",
+                        format!("this is {value}, which requests version {}.0", value & 0xff),
+                    )
+                    .note("the version is a WORD: low byte major, high byte minor (`MAKEWORD(major, minor)`)");
+                match spelled_version(&text) {
+                    Some((major, minor)) => {
+                        e.fix(
+                            span,
+                            format!("{text} as {ty}"),
+                            format!("request version {major}.{minor}"),
+                            word(major, minor),
+                        );
+                    }
+                    None => {
+                        e.help(
+                            "write the version as a WORD: `0x0202` (`MAKEWORD(2, 2)`) requests 2.2",
+                        );
+                    }
+                }
             }
             VersionArg::Word(w) => {
                 let (major, minor) = (w & 0xff, w >> 8);
@@ -81,7 +106,6 @@ fn check(cx: &mut LintCx<'_>) {
                         span,
                         format!("request version {}.{}", swapped & 0xff, swapped >> 8),
                         format!("0x{swapped:04x}"),
-                        Applicability::MaybeIncorrect,
                     );
                 } else if major == 1 && winsock2 {
                     cx.emit(
@@ -91,12 +115,7 @@ fn check(cx: &mut LintCx<'_>) {
                         format!("this requests version {major}.{minor}"),
                     )
                     .note("Winsock 2 functions are called elsewhere in this crate")
-                    .suggest(
-                        span,
-                        "request version 2.2",
-                        "0x0202",
-                        Applicability::MaybeIncorrect,
-                    );
+                    .suggest(span, "request version 2.2", "0x0202");
                 }
             }
         }

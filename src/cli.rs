@@ -340,22 +340,26 @@ fn run_common(
     };
     let mut out = pool.install(|| driver::run_with(prefetched, discovered, lints, &levels, &opts));
     if common.fix {
-        match crate::fix::apply(&out.db, &out.diags) {
-            Ok(fixed) => {
-                if !fixed.diags.is_empty() {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "wsa-lint: fixed {} finding{} in {} file{}",
-                        fixed.diags.len(),
-                        if fixed.diags.len() == 1 { "" } else { "s" },
-                        fixed.files,
-                        if fixed.files == 1 { "" } else { "s" },
-                    );
-                }
-                out.diags.retain(|d| !fixed.diags.contains(d));
-            }
-            Err(e) => return error(&e),
+        let fixed = pool.install(|| crate::fix::apply(&out.db, &out.diags, &out.linted));
+        let mut err = std::io::stderr().lock();
+        for (path, why) in &fixed.not_fixed {
+            let _ = writeln!(err, "warning: `{path}` was not fixed: {why}");
         }
+        if !fixed.diags.is_empty() {
+            let _ = writeln!(
+                err,
+                "wsa-lint: fixed {} finding{} in {} file{}",
+                fixed.diags.len(),
+                if fixed.diags.len() == 1 { "" } else { "s" },
+                fixed.files,
+                if fixed.files == 1 { "" } else { "s" },
+            );
+        }
+        drop(err);
+        if let Some(sig) = fixed.interrupted {
+            crate::fix::reraise(sig);
+        }
+        out.diags.retain(|d| !fixed.diags.contains(d));
     }
     let rules = rules(lints);
     let report = Report {

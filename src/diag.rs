@@ -84,6 +84,15 @@ pub struct Suggestion {
     pub span: Span,
     pub replacement: String,
     pub applicability: Applicability,
+    /// The source text the replacement was computed from. A suggestion is machine-applicable
+    /// only while the span still holds exactly this text (up to whitespace).
+    pub original: Option<String>,
+}
+
+/// The same tokens, whatever the whitespace between them. A comment is not whitespace: text
+/// with a comment inside never matches the text a lint computed an edit from.
+pub fn same_text(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

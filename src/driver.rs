@@ -19,6 +19,8 @@ pub struct RunOutput {
     pub problems: Vec<PathProblem>,
     /// Requested files that were read and parsed.
     pub linted_files: usize,
+    /// Those files: the only ones `--fix` may write.
+    pub linted: BTreeSet<FileId>,
     /// Something went wrong inside wsa-lint itself (a caught panic).
     pub internal_error: bool,
     /// What the run read and parsed. Handed to the caller so that it chooses when it is freed:
@@ -61,7 +63,7 @@ fn run_crate(
                 )
             })
             .collect();
-        let mut diags = engine::check(lints, &facts, levels);
+        let mut diags = engine::check(lints, &facts, levels, db);
         diags.retain(|d| {
             d.primary_span()
                 .is_none_or(|s| !loaded.context.contains(&s.file))
@@ -333,6 +335,7 @@ pub fn run_with(
     problems.dedup();
     RunOutput {
         linted_files: parsed.len(),
+        linted: parsed,
         db,
         diags,
         problems,

@@ -3,9 +3,10 @@
 //!
 //! Knows no individual lint: it is handed `&[&LintDef]`.
 
-use crate::diag::{Diagnostic, Level, Note, NoteKind, Severity};
+use crate::diag::{same_text, Applicability, Diagnostic, Level, Note, NoteKind, Severity};
 use crate::facts::CrateFacts;
 use crate::lint::{LintCx, LintDef};
+use crate::source::SourceDb;
 use std::collections::HashMap;
 
 /// Effective levels: command line over configuration over default.
@@ -47,7 +48,12 @@ impl Levels {
 }
 
 /// Runs every enabled lint over one crate's facts.
-pub fn check(lints: &[&LintDef], facts: &CrateFacts, levels: &Levels) -> Vec<Diagnostic> {
+pub fn check(
+    lints: &[&LintDef],
+    facts: &CrateFacts,
+    levels: &Levels,
+    db: &SourceDb,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for def in lints {
         let (level, source) = levels.level_of(def);
@@ -57,6 +63,7 @@ pub fn check(lints: &[&LintDef], facts: &CrateFacts, levels: &Levels) -> Vec<Dia
         let mut cx = LintCx::new(facts);
         (def.check)(&mut cx);
         for mut d in cx.finish() {
+            vet(db, &mut d);
             let effective = levels.effective(level);
             d.severity = match effective {
                 Level::Deny => Severity::Error,
@@ -92,4 +99,36 @@ pub fn check(lints: &[&LintDef], facts: &CrateFacts, levels: &Levels) -> Vec<Dia
         }
     }
     out
+}
+
+/// Checks each suggestion of `d` against the text it would edit: it keeps its span only where
+/// the span is the user's own text in the finding's file, and stays machine-applicable only
+/// while that text is exactly what the lint read.
+fn vet(db: &SourceDb, d: &mut Diagnostic) {
+    let primary = d.primary_span().map(|s| s.file);
+    let mut kept = Vec::new();
+    for mut s in std::mem::take(&mut d.suggestions) {
+        let file = db.get(s.span.file);
+        let here = (!s.span.from_expansion && Some(s.span.file) == primary)
+            .then(|| file.text.get(s.span.lo as usize..s.span.hi as usize))
+            .flatten();
+        match here {
+            // Inside a macro body, joined with one, or elsewhere: describe the edit, but
+            // point no editor at text the user did not write there.
+            None => d.notes.push(Note {
+                kind: NoteKind::Help,
+                message: format!("{}: `{}`", s.message, s.replacement),
+                span: None,
+            }),
+            Some(now) => {
+                if s.applicability == Applicability::MachineApplicable
+                    && !s.original.as_deref().is_some_and(|o| same_text(o, now))
+                {
+                    s.applicability = Applicability::MaybeIncorrect;
+                }
+                kept.push(s);
+            }
+        }
+    }
+    d.suggestions = kept;
 }

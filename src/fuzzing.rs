@@ -25,7 +25,7 @@ pub fn run_bytes(data: &[u8], lints: &[&LintDef]) {
         Ok(ir) => {
             let model = crate::resolve::CrateModel::build("fuzz".into(), ir.items, &mut |_| None);
             let facts = crate::facts::analyze(&model);
-            diags.extend(crate::engine::check(lints, &facts, &Levels::default()));
+            diags.extend(crate::engine::check(lints, &facts, &Levels::default(), &db));
         }
     }
     let report = Report {

@@ -127,6 +127,7 @@ pub enum Stmt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lit {
     Int(i128),
+    /// As written, suffix included (`2.2f32`).
     Float(String),
     Bool(bool),
     Str,

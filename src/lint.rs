@@ -131,19 +131,39 @@ impl Emission<'_> {
         self
     }
 
-    /// A replacement for `span`; `--fix` applies it when it is machine-applicable.
+    /// A replacement for `span` that a person should review.
     pub fn suggest(
         self,
         span: Span,
         message: impl Into<String>,
         replacement: impl Into<String>,
-        applicability: Applicability,
     ) -> Self {
         self.diag.suggestions.push(Suggestion {
             message: message.into(),
             span,
             replacement: replacement.into(),
-            applicability,
+            applicability: Applicability::MaybeIncorrect,
+            original: None,
+        });
+        self
+    }
+
+    /// A replacement `--fix` may apply: `original` is the text the lint read at `span` and
+    /// computed `replacement` from. The engine keeps it machine-applicable only where the span
+    /// is the user's own text and still reads `original` (see `engine::check`).
+    pub fn fix(
+        self,
+        span: Span,
+        original: impl Into<String>,
+        message: impl Into<String>,
+        replacement: impl Into<String>,
+    ) -> Self {
+        self.diag.suggestions.push(Suggestion {
+            message: message.into(),
+            span,
+            replacement: replacement.into(),
+            applicability: Applicability::MachineApplicable,
+            original: Some(original.into()),
         });
         self
     }

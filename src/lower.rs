@@ -21,10 +21,20 @@ pub(crate) struct Lowerer {
     /// `macro_rules!` defined in this file, by name: expanded at their call sites.
     macros: std::collections::HashMap<String, Vec<MacroArm>>,
     expanding: usize,
+    /// The outermost macro call being expanded: spans outside its arguments are not the user's.
+    expansion: Option<Expansion>,
     /// Byte bounds of expressions already measured (by node address): `Spanned::span`
     /// re-tokenizes the whole subtree, which is quadratic on deep nesting.
     lo_memo: std::collections::HashMap<usize, usize>,
     hi_memo: std::collections::HashMap<usize, usize>,
+}
+
+/// Where an expansion's tokens may come from: the call's arguments are text the user wrote
+/// there; anything else was produced by the macro.
+#[derive(Clone, Copy)]
+struct Expansion {
+    call: Span,
+    args: (usize, usize),
 }
 
 struct MacroArm {
@@ -41,6 +51,7 @@ impl Lowerer {
             nested: Vec::new(),
             macros: std::collections::HashMap::new(),
             expanding: 0,
+            expansion: None,
             lo_memo: std::collections::HashMap::new(),
             hi_memo: std::collections::HashMap::new(),
         }
@@ -48,7 +59,25 @@ impl Lowerer {
 
     fn span(&self, s: proc_macro2::Span) -> Span {
         let r = s.byte_range();
-        Span::new(self.file, self.base + r.start, self.base + r.end)
+        self.mk(self.base + r.start, self.base + r.end)
+    }
+
+    /// A span of the file, marked when it was produced by a macro expansion. A range that
+    /// joins tokens of the macro body with the call's arguments (or runs backwards) names
+    /// no text anyone wrote: it becomes the macro call itself.
+    fn mk(&self, lo: usize, hi: usize) -> Span {
+        let Some(x) = self.expansion else {
+            return Span::new(self.file, lo, hi);
+        };
+        let (a_lo, a_hi) = x.args;
+        if a_lo <= lo && lo <= hi && hi <= a_hi {
+            return Span::new(self.file, lo, hi);
+        }
+        let straddles = |b: usize| lo < b && b < hi;
+        if lo > hi || straddles(a_lo) || straddles(a_hi) || (lo == 0 && hi == 0) {
+            return x.call.in_expansion();
+        }
+        Span::new(self.file, lo, hi).in_expansion()
     }
 
     fn span_of<T: Spanned>(&self, t: &T) -> Span {
@@ -73,7 +102,7 @@ impl Lowerer {
     fn expr_span(&mut self, e: &syn::Expr) -> Span {
         let lo = self.first_lo(e);
         let hi = self.last_hi(e);
-        Span::new(self.file, lo, hi)
+        self.mk(lo, hi)
     }
 
     fn first_lo(&mut self, e: &syn::Expr) -> usize {
@@ -380,7 +409,8 @@ impl Lowerer {
         let saved_c = std::mem::take(&mut self.closures);
         let saved_n = std::mem::take(&mut self.nested);
         let e = self.expr(expr);
-        let close = Span::new(self.file, e.span().hi as usize, e.span().hi as usize);
+        let end = e.span();
+        let close = Span { lo: end.hi, ..end };
         let body = Block {
             stmts: vec![Stmt::Expr {
                 expr: e,
@@ -439,7 +469,7 @@ impl Lowerer {
         FnIr {
             name: sig.ident.to_string(),
             name_span: self.span_of(&sig.ident),
-            span: Span::new(self.file, lo, self.hi(block.brace_token.span.close())),
+            span: self.mk(lo, self.hi(block.brace_token.span.close())),
             body_open: self.span(block.brace_token.span.open()),
             is_pub,
             exported_as: exported_name(attrs, &sig.ident.to_string()),
@@ -495,8 +525,7 @@ impl Lowerer {
                     semi: semi.is_some(),
                 }),
                 syn::Stmt::Macro(m) => {
-                    let span = Span::new(
-                        self.file,
+                    let span = self.mk(
                         self.lo(m.mac.path.span()),
                         self.hi(m.mac.delimiter.span().close()),
                     );
@@ -797,10 +826,19 @@ impl Lowerer {
         let path = path_segs(&m.path);
         if let [name] = path.as_slice() {
             if self.expanding < 8 {
-                if let Some(expanded) = self.expand(name, &m.tokens) {
+                if let Some(expanded) = self.expand(name, &m.tokens, m.delimiter.span().join()) {
+                    let outer = self.expansion;
+                    if outer.is_none() {
+                        let d = m.delimiter.span();
+                        self.expansion = Some(Expansion {
+                            call: span,
+                            args: (self.hi(d.open()), self.lo(d.close())),
+                        });
+                    }
                     self.expanding += 1;
                     let e = self.expr(&expanded);
                     self.expanding -= 1;
+                    self.expansion = outer;
                     self.forget_temporaries();
                     return e;
                 }
@@ -813,7 +851,12 @@ impl Lowerer {
     }
 
     /// Expands a call of a `macro_rules!` macro of this file when an arm without repetitions matches.
-    fn expand(&self, name: &str, tokens: &TokenStream) -> Option<syn::Expr> {
+    fn expand(
+        &self,
+        name: &str,
+        tokens: &TokenStream,
+        call: proc_macro2::Span,
+    ) -> Option<syn::Expr> {
         let arms = self.macros.get(name)?;
         for arm in arms {
             let mut binds = std::collections::HashMap::new();
@@ -828,7 +871,7 @@ impl Lowerer {
                     attrs: Vec::new(),
                     label: None,
                     block: syn::Block {
-                        brace_token: Default::default(),
+                        brace_token: syn::token::Brace(call_delims(call)),
                         stmts: block,
                     },
                 }));
@@ -898,7 +941,7 @@ fn parse_macro_args(tokens: TokenStream) -> Vec<syn::Expr> {
 fn lit(l: &syn::Lit) -> Lit {
     match l {
         syn::Lit::Int(i) => i.base10_parse::<i128>().map(Lit::Int).unwrap_or(Lit::Other),
-        syn::Lit::Float(f) => Lit::Float(f.base10_digits().to_string()),
+        syn::Lit::Float(f) => Lit::Float(f.to_string()),
         syn::Lit::Bool(b) => Lit::Bool(b.value),
         syn::Lit::Str(_) | syn::Lit::ByteStr(_) | syn::Lit::CStr(_) => Lit::Str,
         _ => Lit::Other,
@@ -1161,6 +1204,13 @@ fn parse_arms(tokens: TokenStream) -> Option<Vec<MacroArm>> {
     Some(arms)
 }
 
+/// Delimiter spans for a block the expansion synthesizes: the macro call's own.
+fn call_delims(call: proc_macro2::Span) -> proc_macro2::extra::DelimSpan {
+    let mut g = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, TokenStream::new());
+    g.set_span(call);
+    g.delim_span()
+}
+
 fn same_token(a: &TokenTree, b: &TokenTree) -> bool {
     match (a, b) {
         (TokenTree::Ident(x), TokenTree::Ident(y)) => x == y,
@@ -1252,11 +1302,16 @@ fn substitute(
             TokenTree::Punct(p) if p.as_char() == '$' => {
                 if let Some(TokenTree::Ident(name)) = tts.get(i + 1) {
                     if let Some(b) = binds.get(&name.to_string()) {
-                        // Keep the fragment one expression, as macro_rules does.
-                        out.extend(std::iter::once(TokenTree::Group(proc_macro2::Group::new(
-                            proc_macro2::Delimiter::None,
-                            b.clone(),
-                        ))));
+                        // Keep the fragment one expression, as macro_rules does, spanning the
+                        // argument tokens it came from.
+                        let mut g =
+                            proc_macro2::Group::new(proc_macro2::Delimiter::None, b.clone());
+                        let mut toks = b.clone().into_iter();
+                        if let Some(first) = toks.next() {
+                            let last = toks.last().map_or(first.span(), |t| t.span());
+                            g.set_span(first.span().join(last).unwrap_or(first.span()));
+                        }
+                        out.extend(std::iter::once(TokenTree::Group(g)));
                         i += 2;
                         continue;
                     }

@@ -49,6 +49,15 @@ pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
     result
 }
 
+/// Does `text` parse as a Rust file? (For checking an edit before it is written; run it on a
+/// large stack, as `parse`.)
+pub fn parses(text: &str) -> bool {
+    let (_, body) = strip_prelude(text);
+    let ok = too_deep(body).is_none() && syn::parse_str::<syn::File>(body).is_ok();
+    proc_macro2::extra::invalidate_current_thread_spans();
+    ok
+}
+
 /// Skips what `syn::parse_file` would: a byte-order mark and a `#!` line that is not an attribute.
 fn strip_prelude(text: &str) -> (usize, &str) {
     let mut base = 0;

@@ -14,6 +14,9 @@ pub struct Span {
     pub file: FileId,
     pub lo: u32,
     pub hi: u32,
+    /// The text comes from a macro expansion (a `macro_rules!` body, or a fragment joined
+    /// with one), not written by the user at this place: an edit here is never mechanical.
+    pub from_expansion: bool,
 }
 
 impl Span {
@@ -22,6 +25,15 @@ impl Span {
             file,
             lo: lo as u32,
             hi: hi.max(lo) as u32,
+            from_expansion: false,
+        }
+    }
+
+    /// The same range, marked as produced by a macro expansion.
+    pub fn in_expansion(self) -> Span {
+        Span {
+            from_expansion: true,
+            ..self
         }
     }
 }

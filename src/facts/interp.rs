@@ -82,9 +82,10 @@ pub struct UseAfterCloseEvent {
 /// The version argument of a `WSAStartup`, when it is a constant we can read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum VersionArg {
-    /// `2.2 as u16`: the float's text and the integer it becomes.
+    /// `2.2 as u16`: the float as written, the type it is cast to, and the integer it becomes.
     Float {
         text: String,
+        ty: String,
         value: u16,
     },
     Word(u16),
@@ -1399,14 +1400,20 @@ fn version_arg(e: &Expr) -> Option<VersionArg> {
         Expr::Lit {
             lit: Lit::Int(v), ..
         } => u16::try_from(*v).ok().map(VersionArg::Word),
-        Expr::Cast { expr, .. } => match &**expr {
+        Expr::Cast { expr, ty, .. } => match &**expr {
             Expr::Lit {
                 lit: Lit::Float(text),
                 ..
             } => {
-                let value = text.parse::<f64>().ok()?;
+                let digits: String = text.chars().filter(|&c| c != '_').collect();
+                let digits = digits
+                    .strip_suffix("f32")
+                    .or_else(|| digits.strip_suffix("f64"))
+                    .unwrap_or(&digits);
+                let value = digits.parse::<f64>().ok()?;
                 Some(VersionArg::Float {
                     text: text.clone(),
+                    ty: ty.clone(),
                     value: value as u16,
                 })
             }
