@@ -342,7 +342,8 @@ impl Server {
         Ok(analysable)
     }
 
-    /// Queues an analysis of `path` with every analysable open buffer in place.
+    /// Queues an analysis of `path` with every analysable open buffer in place. A buffer too
+    /// large to analyse is left out of the overlay, so the crate sees that file as it is on disk.
     fn schedule(&mut self, path: &Path) {
         let Some(doc) = self.docs.get(path).filter(|d| d.text.is_some()) else {
             return;

@@ -14,7 +14,7 @@ pub(crate) const MAX_MESSAGE_BYTES: u64 = 64 << 20;
 const MAX_HEADER_LINE: usize = 1024;
 /// Headers per frame; LSP defines two.
 const MAX_HEADER_LINES: usize = 16;
-/// Where a lost reader picks the stream up again. No valid JSON body holds it followed by
+/// Where a lost reader picks the stream up again, spelt as clients write it. No valid JSON body holds it followed by
 /// digits and a line end (strings cannot hold raw line breaks), so a false match inside a body
 /// fails as a header and the search goes on.
 const HEADER_START: &[u8] = b"Content-Length:";
