@@ -135,8 +135,8 @@ pub fn main_plain(lints: &[&LintDef]) -> ExitCode {
     // `wsa-lint lsp`: the language server (a path named `lsp` can be given as `./lsp`).
     if std::env::args_os().nth(1).is_some_and(|a| a == "lsp") {
         return match crate::lsp::serve(lints) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => error(&format!("language server: {e}")),
+            Ok(code) => code,
+            Err(e) => error(&format!("language server: {e:#}")),
         };
     }
     // `wsa-lint verify .. -- PROGRAM`: the runtime verifier.
