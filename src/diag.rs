@@ -27,6 +27,8 @@ impl Level {
 pub enum Severity {
     Error,
     Warning,
+    /// Context about the run itself (a function too large to follow), never a finding.
+    Note,
 }
 
 impl Severity {
@@ -34,6 +36,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }

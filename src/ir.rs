@@ -90,6 +90,9 @@ pub struct FnIr {
     /// Identifiers appearing in the return type (`io::Result<Guard>` -> io, Result, Guard).
     pub ret_names: Vec<String>,
     pub returns_unit: bool,
+    /// Lowering stopped short somewhere in the body (a macro past the expansion budget):
+    /// why, for the note that says the analysis of this function is partial.
+    pub incomplete: Option<String>,
     pub body: Block,
     /// Closures written in this body, in source order; `Expr::Closure` indexes here.
     pub closures: Vec<ClosureIr>,

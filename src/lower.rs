@@ -23,6 +23,10 @@ pub(crate) struct Lowerer {
     expanding: usize,
     /// The outermost macro call being expanded: spans outside its arguments are not the user's.
     expansion: Option<Expansion>,
+    /// Tokens all expansions in this file have produced so far (see `MAX_EXPANSION_TOKENS`).
+    expanded_tokens: usize,
+    /// A macro call in the function being lowered was left unexpanded for the budget.
+    budget_hit: bool,
     /// Byte bounds of expressions already measured (by node address): `Spanned::span`
     /// re-tokenizes the whole subtree, which is quadratic on deep nesting.
     lo_memo: std::collections::HashMap<usize, usize>,
@@ -36,6 +40,11 @@ struct Expansion {
     call: Span,
     args: (usize, usize),
 }
+
+/// Tokens that `macro_rules!` expansions may produce in one file. A self-recursive macro
+/// grows with the power of its fan-out, so a depth limit alone does not bound the work;
+/// past this, calls stay unexpanded and the function gets a note.
+pub(crate) const MAX_EXPANSION_TOKENS: usize = 200_000;
 
 struct MacroArm {
     matcher: TokenStream,
@@ -52,6 +61,8 @@ impl Lowerer {
             macros: std::collections::HashMap::new(),
             expanding: 0,
             expansion: None,
+            expanded_tokens: 0,
+            budget_hit: false,
             lo_memo: std::collections::HashMap::new(),
             hi_memo: std::collections::HashMap::new(),
         }
@@ -461,7 +472,14 @@ impl Lowerer {
                 (names, unit)
             }
         };
+        let outer_hit = std::mem::take(&mut self.budget_hit);
         let body = self.block(block);
+        let incomplete = std::mem::replace(&mut self.budget_hit, outer_hit).then(|| {
+            format!(
+                "macro expansion in this file reached its budget of {MAX_EXPANSION_TOKENS} tokens, \
+                 so a macro call here was read as an unknown macro"
+            )
+        });
         let lo = match vis_lo {
             Some(lo) => lo,
             None => self.lo(sig.span()),
@@ -483,6 +501,7 @@ impl Lowerer {
             body,
             closures: std::mem::replace(&mut self.closures, saved_c),
             nested: std::mem::replace(&mut self.nested, saved_n),
+            incomplete,
         }
     }
 
@@ -825,8 +844,12 @@ impl Lowerer {
     fn mac(&mut self, m: &syn::Macro, span: Span) -> Expr {
         let path = path_segs(&m.path);
         if let [name] = path.as_slice() {
-            if self.expanding < 8 {
-                if let Some(expanded) = self.expand(name, &m.tokens, m.delimiter.span().join()) {
+            if self.expanding < 8 && self.macros.contains_key(name) {
+                if self.expanded_tokens >= MAX_EXPANSION_TOKENS {
+                    self.budget_hit = true;
+                } else if let Some(expanded) =
+                    self.expand(name, &m.tokens, m.delimiter.span().join())
+                {
                     let outer = self.expansion;
                     if outer.is_none() {
                         let d = m.delimiter.span();
@@ -852,7 +875,7 @@ impl Lowerer {
 
     /// Expands a call of a `macro_rules!` macro of this file when an arm without repetitions matches.
     fn expand(
-        &self,
+        &mut self,
         name: &str,
         tokens: &TokenStream,
         call: proc_macro2::Span,
@@ -863,6 +886,11 @@ impl Lowerer {
             let input: Vec<TokenTree> = tokens.clone().into_iter().collect();
             if match_tokens(&arm.matcher, &input, &mut binds) {
                 let body = substitute(arm.body.clone(), &binds);
+                self.expanded_tokens += count_tokens(&body);
+                if self.expanded_tokens > MAX_EXPANSION_TOKENS {
+                    self.budget_hit = true;
+                    return None;
+                }
                 if let Ok(e) = syn::parse2::<syn::Expr>(body.clone()) {
                     return Some(e);
                 }
@@ -1202,6 +1230,17 @@ fn parse_arms(tokens: TokenStream) -> Option<Vec<MacroArm>> {
         }
     }
     Some(arms)
+}
+
+/// Tokens in a stream, counting into groups.
+fn count_tokens(ts: &TokenStream) -> usize {
+    ts.clone()
+        .into_iter()
+        .map(|t| match t {
+            TokenTree::Group(g) => 1 + count_tokens(&g.stream()),
+            _ => 1,
+        })
+        .sum()
 }
 
 /// Delimiter spans for a block the expansion synthesizes: the macro call's own.

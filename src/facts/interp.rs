@@ -21,7 +21,7 @@ const MAX_LOOP_ROUNDS: usize = 4;
 pub(crate) const RED_ZONE: usize = 256 * 1024;
 pub(crate) const STACK_GROWTH: usize = 8 * 1024 * 1024;
 /// Work budget per unit (expression visits), so hostile input cannot hang the run.
-const MAX_STEPS: usize = 400_000;
+pub(crate) const MAX_STEPS: usize = 400_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ExitKind {
@@ -97,7 +97,8 @@ pub struct UnitRun {
     pub closes: BTreeMap<Span, CloseEvent>,
     pub unmatched: BTreeSet<UnmatchedEvent>,
     pub forgets: BTreeSet<ForgetEvent>,
-    /// The work budget ran out: results are partial.
+    /// The work budget ran out: the paths still open then were dropped, so what was recorded
+    /// before is sound but the function's exits and summary are partial.
     pub truncated: bool,
     /// The value ids of the parameters, in order.
     pub param_ids: Vec<ValId>,

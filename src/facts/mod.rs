@@ -76,6 +76,15 @@ pub struct WinsockCall {
     pub span: Span,
 }
 
+/// A function not fully analysed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incomplete {
+    /// The function's name.
+    pub name_span: Span,
+    pub function: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Default)]
 pub struct CrateFacts {
     pub leaks: Vec<LeakFact>,
@@ -83,8 +92,9 @@ pub struct CrateFacts {
     pub dllmain: Vec<DllMainFact>,
     pub closes_without_shutdown: Vec<CloseFact>,
     pub winsock_calls: Vec<WinsockCall>,
-    /// Functions whose analysis hit the work bound (results there are partial).
-    pub truncated: Vec<Span>,
+    /// Functions whose analysis hit a budget: what was found there is reported, what depends
+    /// on the rest is not.
+    pub truncated: Vec<Incomplete>,
     /// `WSACleanup` with a socket made in the same function still open: (cleanup, creation).
     pub cleanup_with_open_sockets: Vec<(Span, Span)>,
     pub winsock_after_cleanup: Vec<AfterCleanupEvent>,
@@ -159,12 +169,32 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                     returns_guard,
                     &display,
                 );
-                summaries.insert(u, fin.summary);
+                // A partial run would tell callers the function never returns, or returns
+                // less than it does: without a summary its calls are unknown calls.
+                if !run.truncated {
+                    summaries.insert(u, fin.summary);
+                }
                 if !last {
                     continue;
                 }
-                if run.truncated {
-                    facts.truncated.push(unit.ctx().name_span());
+                let lowered_partly = match unit.body {
+                    UnitBody::Fn(f) => f.ir.incomplete.clone(),
+                    UnitBody::Closure { .. } => None,
+                };
+                let reason = if run.truncated {
+                    Some(format!(
+                        "following its paths took more than {} steps",
+                        interp::MAX_STEPS
+                    ))
+                } else {
+                    lowered_partly
+                };
+                if let Some(reason) = reason {
+                    facts.truncated.push(Incomplete {
+                        name_span: unit.ctx().name_span(),
+                        function: display.clone(),
+                        reason,
+                    });
                 }
                 for leak in fin.leaks {
                     facts.leaks.push(LeakFact {

@@ -199,6 +199,7 @@ fn analyse(
             severity: Some(match d.severity {
                 Severity::Error => lt::DiagnosticSeverity::ERROR,
                 Severity::Warning => lt::DiagnosticSeverity::WARNING,
+                Severity::Note => lt::DiagnosticSeverity::INFORMATION,
             }),
             code: d
                 .lint

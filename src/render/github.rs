@@ -30,6 +30,7 @@ pub fn github(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
         let kind = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "notice",
         };
         let mut message = d.message.clone();
         for n in &d.notes {

@@ -68,6 +68,7 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
     let sev = match d.severity {
         Severity::Error => cs::Diagnostic::error(),
         Severity::Warning => cs::Diagnostic::warning(),
+        Severity::Note => cs::Diagnostic::note(),
     };
     let mut out = sev.with_message(&d.message);
     if let Some(code) = code_of(d) {
