@@ -234,6 +234,7 @@ fn diagnostic<'a>(db: &SourceDb, files: &CsFiles, d: &'a Diagnostic) -> RustcDia
 }
 
 fn write_line<T: Serialize>(w: &mut dyn Write, v: &T) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *w, v).map_err(std::io::Error::other)?;
+    // `From` keeps a write error's kind (a closed pipe stays `BrokenPipe` for the caller).
+    serde_json::to_writer(&mut *w, v).map_err(std::io::Error::from)?;
     writeln!(w)
 }

@@ -205,6 +205,7 @@ pub fn sarif(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
             "results": results,
         }]
     });
-    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+    // `From` keeps a write error's kind (a closed pipe stays `BrokenPipe` for the caller).
+    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::from)?;
     writeln!(w)
 }
