@@ -64,3 +64,66 @@ fn a_closed_output_stream_alone_keeps_the_exit_status() {
         }
     }
 }
+
+fn validate_sarif(doc: &str) {
+    let tmp = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(tmp.path(), doc).expect("the temporary file is writable");
+    let schema = root().join("tests/data/sarif-2.1.0-rtm.5.json");
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             jsonschema.Draft4Validator(schema).validate(json.load(open(sys.argv[2])))\n",
+        )
+        .arg(&schema)
+        .arg(tmp.path())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        o.status.success(),
+        "SARIF does not validate (python3 -m pip install jsonschema if it is missing):\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn sarif_says_its_column_kind_and_encodes_file_names_as_uri_references() {
+    let t = tempfile::tempdir().expect("a temporary directory");
+    let body = "use windows_sys::Win32::Networking::WinSock::*;\n\
+                fn main() { unsafe { WSACancelBlockingCall() }; }\n";
+    let names = [
+        ("colon:x.rs", "colon%3Ax.rs"),
+        ("a b#1?%é.rs", "a%20b%231%3F%25%C3%A9.rs"),
+    ];
+    std::fs::create_dir(t.path().join("sub:dir")).expect("a subdirectory");
+    for (name, _) in names {
+        std::fs::write(t.path().join(name), body).expect("the file is writable");
+    }
+    std::fs::write(t.path().join("sub:dir/é:1.rs"), body).expect("the file is writable");
+    let o = run(wsa_lint()
+        .current_dir(t.path())
+        .args(["--message-format", "sarif", "."]));
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8(o.stdout).expect("SARIF is UTF-8");
+    validate_sarif(&text);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("SARIF is JSON");
+    let run0 = &v["runs"][0];
+    // Our columns count characters (`source::LineCol`): code points, not UTF-16 units.
+    assert_eq!(run0["columnKind"], "unicodeCodePoints");
+    let mut uris: Vec<&str> = run0["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .expect("a URI")
+        })
+        .collect();
+    uris.sort();
+    let mut expected: Vec<&str> = names.iter().map(|(_, uri)| *uri).collect();
+    expected.push("sub%3Adir/%C3%A9%3A1.rs");
+    expected.sort();
+    assert_eq!(uris, expected);
+}
