@@ -498,4 +498,90 @@ mod tests {
         assert_eq!(t.column(t.map(600)), 300);
         assert_eq!(t.chars, 601);
     }
+
+    /// Renders labels (primary first) over `text` through a view and, unchanged, through
+    /// codespan's own `SimpleFile`.
+    fn both(text: &str, spans: &[Range<usize>]) -> (String, String) {
+        use codespan_reporting::diagnostic::{Diagnostic, Label};
+        use codespan_reporting::term::{self, termcolor::NoColor};
+        let db = crate::source::SourceDb::default();
+        let id = db.add("t.rs".into(), "t.rs".into(), text.to_string());
+        let files = db.all();
+        let config = term::Config::default();
+        let spans: Vec<Span> = spans
+            .iter()
+            .map(|r| Span::new(id, r.start, r.end))
+            .collect();
+        let view = SnippetFiles::new(&files, spans.iter().copied(), &config);
+        let labels = |f: &dyn Fn(Span) -> (usize, Range<usize>)| -> Vec<Label<usize>> {
+            spans
+                .iter()
+                .enumerate()
+                .map(|(k, s)| {
+                    let (id, r) = f(*s);
+                    let l = if k == 0 {
+                        Label::primary(id, r)
+                    } else {
+                        Label::secondary(id, r)
+                    };
+                    l.with_message(format!("label {k}"))
+                })
+                .collect()
+        };
+        let mut a = NoColor::new(Vec::new());
+        let d = Diagnostic::error()
+            .with_message("m")
+            .with_labels(labels(&|s| view.range_of(s, &files).expect("in the view")));
+        term::emit(&mut a, &config, &view, &d).expect("renders");
+        let mut simple = codespan_reporting::files::SimpleFiles::new();
+        let whole = simple.add("t.rs", text);
+        let d = Diagnostic::error()
+            .with_message("m")
+            .with_labels(labels(&|s| (whole, s.lo as usize..s.hi as usize)));
+        let mut b = NoColor::new(Vec::new());
+        term::emit(&mut b, &config, &simple, &d).expect("renders");
+        let s = |v: NoColor<Vec<u8>>| String::from_utf8(v.into_inner()).expect("UTF-8");
+        (s(a), s(b))
+    }
+
+    #[test]
+    fn a_view_of_short_lines_renders_as_the_whole_file_does() {
+        let text: String = (1..=40).map(|i| format!("line {i} é\r\n")).collect();
+        let at =
+            |line: usize, col: usize| text.match_indices("line ").nth(line - 1).unwrap().0 + col;
+        let cases: Vec<Vec<Range<usize>>> = vec![
+            vec![at(3, 0)..at(3, 4)],
+            // A gap of one line is printed, a wider one is a break.
+            vec![at(5, 0)..at(5, 4), at(7, 1)..at(7, 2), at(20, 0)..at(20, 3)],
+            // Multi-line labels: context lines after the start and before the end.
+            vec![at(2, 2)..at(30, 3), at(10, 0)..at(10, 1)],
+            vec![at(38, 0)..text.len(), at(1, 0)..at(1, 0)],
+        ];
+        for spans in cases {
+            let (view, whole) = both(&text, &spans);
+            assert_eq!(view, whole, "{spans:?}");
+        }
+    }
+
+    #[test]
+    fn a_view_of_long_lines_keeps_line_numbers_and_stays_small() {
+        let long = "y".repeat(100_000);
+        let text: String = (1..=12).map(|i| format!("{i}:{long}\n")).collect();
+        let start = |n: usize| {
+            text[..]
+                .match_indices('\n')
+                .nth(n - 2)
+                .map_or(0, |(i, _)| i + 1)
+        };
+        let spans = vec![
+            start(2) + 50_000..start(9) + 70_000,
+            start(4) + 99_000..start(4) + 99_001,
+        ];
+        let (view, _) = both(&text, &spans);
+        assert!(view.len() < 8 * 1024, "{} bytes", view.len());
+        for n in ["2 ", "3 ", "4 ", "5 ", "8 ", "9 "] {
+            assert!(view.lines().any(|l| l.starts_with(n)), "line {n}: {view}");
+        }
+        assert!(view.contains("t.rs:2:50001"), "{view}");
+    }
 }
