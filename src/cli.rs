@@ -9,7 +9,7 @@ use crate::engine::{LevelSource, Levels};
 use crate::lint::{group_of, LintDef};
 use crate::render::{self, Format, Report};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use codespan_reporting::term::termcolor::{BufferedStandardStream, ColorChoice};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -390,8 +390,9 @@ fn run_common(
                     }
                 }
             };
-            let mut w = StandardStream::stderr(choice);
-            render::human::human(&report, &mut w)
+            // Buffered: codespan writes a snippet in many small pieces.
+            let mut w = BufferedStandardStream::stderr(choice);
+            render::human::human(&report, &mut w).and_then(|_| w.flush())
         }
         Format::Short => {
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
@@ -410,11 +411,14 @@ fn run_common(
             render::github::github(&report, &mut w).and_then(|_| w.flush())
         }
     };
+    // A reader that went away (`wsa-lint | head`, a closed stderr) ends the output, not the
+    // findings: like ripgrep, stop writing quietly and keep the status the findings decide, so
+    // a CI step piping the output cannot turn a deny-level finding into success. (Rust starts
+    // with SIGPIPE ignored, so a closed pipe is this `BrokenPipe` error, not a silent death.)
     if let Err(e) = written {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return ExitCode::SUCCESS;
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return error(&format!("cannot write output: {e}"));
         }
-        return error(&format!("cannot write output: {e}"));
     }
     let denied = out
         .diags

@@ -1,70 +1,22 @@
 //! `human` (rustc-style, via codespan-reporting) and `short` output.
 
+use super::snippet::SnippetFiles;
 use super::{code_of, Report};
 use crate::diag::{Diagnostic, NoteKind, Severity};
-use crate::source::{SourceDb, SourceFile};
+use crate::source::SourceFile;
 use codespan_reporting::diagnostic as cs;
-use codespan_reporting::files::{Error as FilesError, Files};
+use codespan_reporting::files::Error as FilesError;
 use codespan_reporting::term;
 use codespan_reporting::term::termcolor::WriteColor;
 use std::io::Write;
-use std::ops::Range;
 use std::sync::Arc;
 
-/// codespan's view of our source store.
-pub struct CsFiles {
-    files: Vec<Arc<SourceFile>>,
-}
-
-impl CsFiles {
-    pub fn new(db: &SourceDb) -> CsFiles {
-        CsFiles { files: db.all() }
-    }
-
-    fn get(&self, id: usize) -> Result<&SourceFile, FilesError> {
-        self.files
-            .get(id)
-            .map(|f| &**f)
-            .ok_or(FilesError::FileMissing)
-    }
-}
-
-impl<'a> Files<'a> for CsFiles {
-    type FileId = usize;
-    type Name = &'a str;
-    type Source = &'a str;
-
-    fn name(&'a self, id: usize) -> Result<&'a str, FilesError> {
-        Ok(&self.get(id)?.display)
-    }
-
-    fn source(&'a self, id: usize) -> Result<&'a str, FilesError> {
-        Ok(&self.get(id)?.text)
-    }
-
-    fn line_index(&'a self, id: usize, byte_index: usize) -> Result<usize, FilesError> {
-        Ok(self.get(id)?.line_col(byte_index as u32).line - 1)
-    }
-
-    fn line_range(&'a self, id: usize, line_index: usize) -> Result<Range<usize>, FilesError> {
-        let f = self.get(id)?;
-        if line_index >= f.line_count() {
-            return Err(FilesError::LineTooLarge {
-                given: line_index,
-                max: f.line_count().saturating_sub(1),
-            });
-        }
-        let start = f.offset_of(line_index + 1, 0);
-        let end = if line_index + 1 < f.line_count() {
-            f.offset_of(line_index + 2, 0)
-        } else {
-            f.text.len()
-        };
-        Ok(start..end)
-    }
-}
-
-fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
+/// The diagnostic in codespan's terms, its labels pointing into `view`.
+fn to_codespan(
+    files: &[Arc<SourceFile>],
+    view: &SnippetFiles,
+    d: &Diagnostic,
+) -> cs::Diagnostic<usize> {
     let sev = match d.severity {
         Severity::Error => cs::Diagnostic::error(),
         Severity::Warning => cs::Diagnostic::warning(),
@@ -76,11 +28,14 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
     }
     let mut labels = Vec::new();
     for l in &d.labels {
-        let range = l.span.lo as usize..l.span.hi as usize;
+        // A span whose file the store does not hold has nothing to show.
+        let Some((file, range)) = view.range_of(l.span, files) else {
+            continue;
+        };
         let label = if l.primary {
-            cs::Label::primary(l.span.file.0 as usize, range)
+            cs::Label::primary(file, range)
         } else {
-            cs::Label::secondary(l.span.file.0 as usize, range)
+            cs::Label::secondary(file, range)
         };
         labels.push(label.with_message(&l.message));
     }
@@ -96,23 +51,31 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
     out.with_labels(labels).with_notes(notes)
 }
 
+/// The view of the lines `d` shows, long lines cut (see `snippet`).
+fn view_of(files: &[Arc<SourceFile>], config: &term::Config, d: &Diagnostic) -> SnippetFiles {
+    SnippetFiles::new(files, d.labels.iter().map(|l| l.span), config)
+}
+
 /// Renders one diagnostic as rustc-style text (no colour); used for JSON `rendered`.
-pub fn render_plain(files: &CsFiles, d: &Diagnostic) -> String {
+pub fn render_plain(files: &[Arc<SourceFile>], d: &Diagnostic) -> String {
     let mut buf = term::termcolor::NoColor::new(Vec::new());
     let config = config();
-    let _ = term::emit(&mut buf, &config, files, &to_codespan(d));
+    let view = view_of(files, &config, d);
+    let _ = term::emit(&mut buf, &config, &view, &to_codespan(files, &view, d));
     String::from_utf8_lossy(&buf.into_inner()).into_owned()
 }
 
 pub fn human(report: &Report<'_>, w: &mut dyn WriteColor) -> std::io::Result<()> {
-    let files = CsFiles::new(report.db);
+    let files = report.db.all();
     let config = config();
+    let no_snippets = SnippetFiles::default();
     for p in report.problems {
         let d = cs::Diagnostic::<usize>::error().with_message(format!("{}: {}", p.path, p.message));
-        emit(w, &config, &files, &d)?;
+        emit(w, &config, &no_snippets, &d)?;
     }
     for d in report.diags {
-        emit(w, &config, &files, &to_codespan(d))?;
+        let view = view_of(&files, &config, d);
+        emit(w, &config, &view, &to_codespan(&files, &view, d))?;
     }
     summary(report, w)
 }
@@ -120,7 +83,7 @@ pub fn human(report: &Report<'_>, w: &mut dyn WriteColor) -> std::io::Result<()>
 fn emit(
     w: &mut dyn WriteColor,
     config: &term::Config,
-    files: &CsFiles,
+    files: &SnippetFiles,
     d: &cs::Diagnostic<usize>,
 ) -> std::io::Result<()> {
     term::emit(w, config, files, d).map_err(|e| match e {

@@ -1,12 +1,14 @@
 //! `json`: one object per line in the shape of cargo's `compiler-message`, so
 //! rust-analyzer's `check.overrideCommand` and cargo tooling can read it.
 
-use super::human::{render_plain, CsFiles};
+use super::human::render_plain;
+use super::snippet::{line_bounds, split_terminator, TrimmedLine};
 use super::{code_of, Report};
 use crate::diag::{Diagnostic, Label, NoteKind, Severity};
-use crate::source::{SourceDb, Span};
+use crate::source::{SourceDb, SourceFile, Span};
 use serde::Serialize;
 use std::io::Write;
+use std::sync::Arc;
 
 #[derive(Serialize)]
 struct Message<'a> {
@@ -75,20 +77,30 @@ fn json_span(db: &SourceDb, span: Span, label: Option<&str>, primary: bool) -> J
     let f = db.get(span.file);
     let start = f.line_col(span.lo);
     let end = f.line_col(span.hi);
+    let (lo, hi) = (span.lo as usize, span.hi as usize);
     let mut text = Vec::new();
     for line in start.line..=end.line {
-        let lo = f.offset_of(line, 0);
-        let hi = if line < f.line_count() {
-            f.offset_of(line + 1, 0)
+        let bounds = line_bounds(&f, line - 1);
+        let (content, _) = split_terminator(&f.text[bounds.clone()]);
+        // Byte offsets in the line of what it highlights: all of a line a span passes through.
+        let a = if line == start.line {
+            lo.saturating_sub(bounds.start)
         } else {
-            f.text.len()
+            0
         };
-        let line_text = f.text[lo..hi].trim_end_matches(['\n', '\r']).to_string();
-        let width = line_text.chars().count() + 1;
+        let b = if line == end.line {
+            hi.saturating_sub(bounds.start)
+        } else {
+            content.len()
+        };
+        // Like cargo, `text` is the line; a line of megabytes is cut around the highlight
+        // (`...` where text was left out), and the highlight columns count in what is shown.
+        let highlight = a.min(content.len())..b.min(content.len());
+        let shown = TrimmedLine::new(content, std::slice::from_ref(&highlight));
         text.push(SpanLine {
-            highlight_start: if line == start.line { start.col } else { 1 },
-            highlight_end: if line == end.line { end.col } else { width },
-            text: line_text,
+            highlight_start: shown.shown_column(a) + 1,
+            highlight_end: shown.shown_column(b) + 1,
+            text: shown.text,
         });
     }
     JsonSpan {
@@ -150,7 +162,7 @@ fn envelope<'a>(db: &SourceDb, primary: Option<Span>, message: RustcDiagnostic<'
 }
 
 pub fn json(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
-    let files = CsFiles::new(report.db);
+    let files = report.db.all();
     for p in report.problems {
         let text = format!("{}: {}", p.path, p.message);
         let msg = RustcDiagnostic {
@@ -175,7 +187,11 @@ pub fn json(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "{{\"reason\":\"build-finished\",\"success\":{success}}}")
 }
 
-fn diagnostic<'a>(db: &SourceDb, files: &CsFiles, d: &'a Diagnostic) -> RustcDiagnostic<'a> {
+fn diagnostic<'a>(
+    db: &SourceDb,
+    files: &[Arc<SourceFile>],
+    d: &'a Diagnostic,
+) -> RustcDiagnostic<'a> {
     let spans = d
         .labels
         .iter()
@@ -235,6 +251,7 @@ fn diagnostic<'a>(db: &SourceDb, files: &CsFiles, d: &'a Diagnostic) -> RustcDia
 }
 
 fn write_line<T: Serialize>(w: &mut dyn Write, v: &T) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *w, v).map_err(std::io::Error::other)?;
+    // `From` keeps a write error's kind (a closed pipe stays `BrokenPipe` for the caller).
+    serde_json::to_writer(&mut *w, v).map_err(std::io::Error::from)?;
     writeln!(w)
 }

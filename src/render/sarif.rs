@@ -22,23 +22,35 @@ fn uri_of(root: &Path, path: &Path) -> (String, bool) {
     match path.strip_prefix(root) {
         Ok(rel) => (
             rel.components()
-                .map(|c| percent(&c.as_os_str().to_string_lossy()))
+                .map(|c| percent(c.as_os_str().as_encoded_bytes(), false))
                 .collect::<Vec<_>>()
                 .join("/"),
             true,
         ),
         Err(_) => (
-            format!("file://{}", percent(&path.display().to_string())),
+            format!(
+                "file://{}",
+                percent(path.as_os_str().as_encoded_bytes(), true)
+            ),
             false,
         ),
     }
 }
 
-/// Percent-encodes what a URI path segment may not hold.
-fn percent(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+/// Percent-encodes what a URI path may not hold (RFC 3986 `pchar`, plus `/` between segments):
+/// spaces, `%`, `#`, `?`, controls and every non-ASCII byte. A name's own bytes are encoded
+/// (UTF-8, or whatever bytes a Unix file name holds), so a name that is not UTF-8 still round-trips.
+///
+/// `:` is kept only in an absolute `file://` path (a Windows drive, `C:`). In a relative
+/// reference it is encoded in every segment: in the first one a `:` would make the name read
+/// as a URI scheme (`colon:x.rs`), and encoding it elsewhere too keeps one rule for all names.
+fn percent(s: &[u8], keep_colon: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s {
+        if b.is_ascii_alphanumeric()
+            || b"-._~/!$&'()*+,;=@".contains(&b)
+            || (keep_colon && b == b':')
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -186,7 +198,7 @@ pub fn sarif(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
     }
     let root_uri = format!(
         "file://{}/",
-        percent(&root.display().to_string()).trim_end_matches('/')
+        percent(root.as_os_str().as_encoded_bytes(), true).trim_end_matches('/')
     );
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -199,6 +211,8 @@ pub fn sarif(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
                 "rules": rules,
             } },
             "originalUriBaseIds": { "%SRCROOT%": { "uri": root_uri } },
+            // `source::LineCol` counts columns in characters, i.e. Unicode code points.
+            "columnKind": "unicodeCodePoints",
             "invocations": [{
                 "executionSuccessful": report.problems.is_empty(),
                 "toolExecutionNotifications": notifications,
@@ -206,6 +220,7 @@ pub fn sarif(report: &Report<'_>, w: &mut dyn Write) -> std::io::Result<()> {
             "results": results,
         }]
     });
-    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+    // `From` keeps a write error's kind (a closed pipe stays `BrokenPipe` for the caller).
+    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::from)?;
     writeln!(w)
 }
