@@ -98,7 +98,28 @@ pub fn check(
             out.push(d);
         }
     }
+    out.extend(facts.truncated.iter().map(incomplete_note));
     out
+}
+
+/// Says where the analysis gave up, so that a run is never silently incomplete.
+fn incomplete_note(f: &crate::facts::Incomplete) -> Diagnostic {
+    Diagnostic {
+        lint: None,
+        severity: Severity::Note,
+        message: format!("analysis of {} stopped: {}", f.function, f.reason),
+        labels: vec![crate::diag::Label {
+            span: f.name_span,
+            message: "not fully analysed".into(),
+            primary: true,
+        }],
+        notes: vec![Note {
+            kind: NoteKind::Note,
+            message: "findings that depend on the part not analysed are not reported".into(),
+            span: None,
+        }],
+        suggestions: Vec::new(),
+    }
 }
 
 /// Checks each suggestion of `d` against the text it would edit: it keeps its span only where

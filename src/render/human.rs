@@ -103,7 +103,13 @@ fn summary(report: &Report<'_>, w: &mut dyn WriteColor) -> std::io::Result<()> {
         .iter()
         .filter(|d| d.lint.is_some() && d.severity == Severity::Warning)
         .count();
-    if errors + warnings == 0 {
+    // Functions the analysis could not follow to the end (their note says why).
+    let partial = report
+        .diags
+        .iter()
+        .filter(|d| d.lint.is_none() && d.severity == Severity::Note)
+        .count();
+    if errors + warnings + partial == 0 {
         return Ok(());
     }
     let plural = |n: usize, word: &str| {
@@ -120,7 +126,22 @@ fn summary(report: &Report<'_>, w: &mut dyn WriteColor) -> std::io::Result<()> {
     if warnings > 0 {
         parts.push(plural(warnings, "warning"));
     }
-    writeln!(w, "wsa-lint: {} emitted", parts.join(" and "))
+    let mut line = if parts.is_empty() {
+        "wsa-lint: no findings".to_string()
+    } else {
+        format!("wsa-lint: {} emitted", parts.join(" and "))
+    };
+    if partial > 0 {
+        line.push_str(&format!(
+            "; {} not fully analysed",
+            if partial == 1 {
+                "1 function was".to_string()
+            } else {
+                format!("{partial} functions were")
+            }
+        ));
+    }
+    writeln!(w, "{line}")
 }
 
 /// `file:line:col: level[code]: message`, one line per diagnostic.
