@@ -328,6 +328,16 @@ struct Worker {
 
 impl Worker {
     fn new(cap: usize, f: fn(&[u8]) -> Result<(), String>) -> Worker {
+        // A panic's report (with RUST_BACKTRACE, symbolizing a backtrace takes many megabytes)
+        // is not the input's cost: lift the cap before the report is made.
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let report = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let _ = CAP.try_with(|c| c.set(usize::MAX));
+                report(info)
+            }));
+        });
         let (jobs, rx) = mpsc::channel::<Vec<u8>>();
         let (tx, done) = mpsc::channel();
         std::thread::Builder::new()
@@ -654,9 +664,12 @@ fn run_timed(cmd: &mut Command) -> Result<Ran, String> {
 /// A crash of the binary: a panic (101, or caught and reported as an internal error), an
 /// abort (134), a signal, or an exit status outside the documented 0..=2.
 fn crashed(what: &str, r: &Ran) -> Result<(), String> {
+    // JSON output carries the caught panic's report on stdout, human output on stderr.
+    let internal = "internal error while analyzing";
     if !matches!(r.code, Some(0..=2))
         || r.stderr.contains("panicked")
-        || r.stderr.contains("internal error")
+        || r.stderr.contains(internal)
+        || String::from_utf8_lossy(&r.stdout).contains(internal)
     {
         return Err(format!(
             "{what}: exit status {:?}, stderr:\n{}",
