@@ -1,13 +1,16 @@
-//! Inputs the fuzzer (fuzz/fuzz_targets/pipeline.rs) once crashed on, replayed through the same
-//! in-memory pipeline, plus a few hand-made hostile inputs. Each must simply not panic.
+//! Inputs the fuzzer (fuzz/fuzz_targets/pipeline.rs) or the mutation test (tests/mutation.rs)
+//! once failed on, plus a few hand-made hostile inputs, replayed through the same in-memory
+//! pipeline. Each must simply not panic. The mutation test replays them too, but only after its
+//! setup and under its own harness; this stays the quick check to run after a fix.
 
 use std::path::Path;
 
 #[test]
 fn fuzz_regressions_do_not_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mutation-regressions/pipeline");
     let mut n = 0;
-    for e in std::fs::read_dir(&dir).expect("fuzz/regressions exists") {
+    for e in std::fs::read_dir(&dir).expect("tests/data/mutation-regressions/pipeline exists") {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "md") {
             continue;

@@ -1,0 +1,2 @@
+unrecoverable
+hello

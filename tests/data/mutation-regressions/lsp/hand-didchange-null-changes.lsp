@@ -1,0 +1,4 @@
+recoverable
+Content-Length: 84
+
+{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"contentChanges":null}}

@@ -1,0 +1,3 @@
+unrecoverable
+Content-Length: 1099511627776
+

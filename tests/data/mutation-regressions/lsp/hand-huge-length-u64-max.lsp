@@ -1,0 +1,3 @@
+unrecoverable
+Content-Length: 18446744073709551615
+

@@ -1,0 +1,3 @@
+recoverable
+Content-Type: text/plain
+

@@ -1,0 +1,3 @@
+recoverable
+Content-Length: -1
+

@@ -1,0 +1,4 @@
+recoverable
+Content-Length: 1
+
+5
