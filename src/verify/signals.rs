@@ -240,7 +240,14 @@ mod imp {
             let alive: Vec<u32> = doomed
                 .iter()
                 .copied()
-                .filter(|&p| p != me && procs.iter().any(|q| q.pid == p && !q.zombie))
+                .filter(|&p| {
+                    // A wineserver the program started (before it detached) serves every run
+                    // in the prefix; it ends by itself once its last process is gone.
+                    p != me
+                        && procs
+                            .iter()
+                            .any(|q| q.pid == p && !q.zombie && !q.is_wineserver())
+                })
                 .collect();
             if round == 0 {
                 // Without /proc nothing is listed: the program itself is still ended.
@@ -264,6 +271,14 @@ mod imp {
         ppid: u32,
         zombie: bool,
         cmdline: String,
+    }
+
+    impl Proc {
+        fn is_wineserver(&self) -> bool {
+            let first = self.cmdline.split('\0').next().unwrap_or_default();
+            let name = first.rsplit('/').next().unwrap_or_default();
+            name.starts_with("wineserver")
+        }
     }
 
     /// The processes in /proc (empty where there is no /proc: then only `pid` itself is killed).
