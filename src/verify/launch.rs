@@ -452,12 +452,23 @@ fn ensure_prefix(wine: &Path, env: &[(OsString, OsString)]) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", lock.display())),
         }
     }
+    // A stale lock would make every later run wait for a creator that is gone: on a signal,
+    // end wineboot and remove the lock.
+    let lock_guard = signals::watch_dir(&lock);
     let out = Command::new(wine)
         .args(["wineboot", "--init"])
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .output();
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|child| {
+            let _ends = signals::watch_child(child.id(), None);
+            child.wait_with_output()
+        });
+    signals::wait_if_stopping();
     let _ = std::fs::remove_file(&lock);
+    drop(lock_guard);
     let out = out.with_context(|| format!("cannot run {}", wine.display()))?;
     if !out.status.success() || !prefix.join("system.reg").is_file() {
         bail!(
@@ -513,7 +524,7 @@ pub fn run(req: &RunRequest<'_>) -> Result<Exit> {
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot run {}", staged.program.display()))?;
-    let _on_signal = signals::watch_child(child.id(), staged.dir.path());
+    let _on_signal = signals::watch_child(child.id(), Some(staged.dir.path()));
     let found: Found = Default::default();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let mut streams = 0;
@@ -556,7 +567,7 @@ pub fn run(req: &RunRequest<'_>) -> Result<Exit> {
             return Ok(ended(status.code(), false));
         }
         if start.elapsed() >= req.timeout {
-            signals::kill_tree(child.id(), staged.dir.path());
+            signals::kill_tree(child.id(), Some(staged.dir.path()));
             let _ = child.kill();
             let _ = child.wait();
             if let Some((wine, wenv)) = &wine_setup {
@@ -575,5 +586,54 @@ pub fn run(req: &RunRequest<'_>) -> Result<Exit> {
             return Ok(ended(None, true));
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wine_saying_it_cannot_start_is_told_from_program_output() {
+        for line in [
+            "wine: failed to start L\"Z:\\\\tmp\\\\x.exe\"",
+            "wine: Bad EXE format for Z:\\tmp\\x.exe.",
+            "ShellExecuteEx failed: File not found.",
+            "Application could not be started, or no application associated with the specified file.",
+        ] {
+            assert!(wine_start_failure(line), "{line}");
+        }
+        for line in [
+            "wine: Unhandled page fault on read access to 0000000000000000",
+            "fetch: Err(10061)",
+            "the wine: failed to start is quoted here",
+        ] {
+            assert!(!wine_start_failure(line), "{line}");
+        }
+        assert_eq!(
+            start_failure(vec![
+                "wine: failed to start L\"x\"".into(),
+                "ShellExecuteEx failed: Bad EXE format for x.".into(),
+            ])
+            .as_deref(),
+            Some("ShellExecuteEx failed: Bad EXE format for x.")
+        );
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let e = read_module(dir.path()).expect_err("a directory");
+        assert_eq!(e.describe("program"), "it is a directory, not a program");
+        let e = read_module(&dir.path().join("none.exe")).expect_err("missing");
+        assert!(matches!(e, ModuleError::Missing));
+        #[cfg(unix)]
+        {
+            let e = read_module(Path::new("/dev/zero")).expect_err("a device");
+            assert_eq!(e.describe("DLL"), "it is a character device, not a DLL");
+        }
+        let not_pe = dir.path().join("notes.dll");
+        std::fs::write(&not_pe, b"MZ but nothing more").expect("written");
+        assert!(matches!(read_module(&not_pe), Err(ModuleError::Pe(_))));
     }
 }

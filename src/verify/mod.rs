@@ -43,7 +43,8 @@ pub enum VerifyFormat {
 ///
 /// Exit status: 0 when nothing at deny level was confirmed or seen at run time
 /// only; 1 when something was; 2 on usage errors or when the program could not
-/// be run.
+/// be run (or never started); 130 or 143 when stopped by SIGINT or SIGTERM, which
+/// also end the program and remove its staging directory.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsa-lint verify",

@@ -318,6 +318,51 @@ mod tests {
     }
 
     #[test]
+    fn the_signature_is_checked_from_the_first_bytes_alone() {
+        let mut head = vec![0u8; 0x84];
+        head[..2].copy_from_slice(b"MZ");
+        head[0x3c] = 0x80;
+        head[0x80..0x84].copy_from_slice(b"PE\0\0");
+        assert_eq!(check_signature(&head), Ok(0x80));
+        // An offset past the end (or one that overflows) is no signature, not a panic.
+        head[0x3c..0x40].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            check_signature(&head),
+            Err(PeError::NotPe("no PE signature"))
+        );
+    }
+
+    /// A minimal PE32+ image: headers and one section whose raw data ends at `raw_end`.
+    fn image(raw_end: u32, len: usize) -> Vec<u8> {
+        let mut d = vec![0u8; len];
+        d[..2].copy_from_slice(b"MZ");
+        d[0x3c] = 0x40;
+        d[0x40..0x44].copy_from_slice(b"PE\0\0");
+        d[0x44..0x46].copy_from_slice(&0x8664u16.to_le_bytes());
+        d[0x46..0x48].copy_from_slice(&1u16.to_le_bytes());
+        d[0x54..0x56].copy_from_slice(&240u16.to_le_bytes());
+        let opt = 0x58;
+        d[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        d[opt + 60..opt + 64].copy_from_slice(&0x200u32.to_le_bytes());
+        let s = opt + 240;
+        d[s..s + 5].copy_from_slice(b".text");
+        d[s + 16..s + 20].copy_from_slice(&(raw_end - 0x200).to_le_bytes());
+        d[s + 20..s + 24].copy_from_slice(&0x200u32.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn a_truncated_image_is_refused_with_the_section_it_lacks() {
+        assert!(ws2_imports(&image(0x400, 0x400)).is_ok());
+        assert_eq!(
+            ws2_imports(&image(0x400, 0x300)),
+            Err(PeError::Truncated(
+                "section `.text` ends at byte 1024, the file has 768".to_string()
+            ))
+        );
+    }
+
+    #[test]
     fn proxy_name_fits_in_place() {
         assert_eq!(PROXY_NAME.len(), TARGET.len());
     }

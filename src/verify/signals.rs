@@ -15,8 +15,9 @@ use std::sync::Mutex;
 
 struct Watched {
     dirs: Vec<(u64, PathBuf)>,
-    /// The program's process and its staging directory (whose name is in its command line).
-    children: Vec<(u64, u32, PathBuf)>,
+    /// A process to end, and the staging directory whose name is in its processes' command
+    /// lines (the program's), if any.
+    children: Vec<(u64, u32, Option<PathBuf>)>,
     next: u64,
 }
 
@@ -52,6 +53,7 @@ impl Drop for ChildGuard {
     }
 }
 
+/// `dir` may also be a plain file (a lock file).
 pub fn watch_dir(dir: &Path) -> DirGuard {
     let mut w = watched();
     w.next += 1;
@@ -62,11 +64,11 @@ pub fn watch_dir(dir: &Path) -> DirGuard {
 
 /// `staging`: the directory the program runs from; a process whose command line names it was
 /// started for this run even when it is no longer a descendant (Wine double-forks).
-pub fn watch_child(pid: u32, staging: &Path) -> ChildGuard {
+pub fn watch_child(pid: u32, staging: Option<&Path>) -> ChildGuard {
     let mut w = watched();
     w.next += 1;
     let id = w.next;
-    w.children.push((id, pid, staging.to_path_buf()));
+    w.children.push((id, pid, staging.map(Path::to_path_buf)));
     ChildGuard(id)
 }
 
@@ -89,7 +91,7 @@ pub fn install() -> std::io::Result<()> {
 
 /// Ends `pid` and every process it started: its descendants, and processes whose command
 /// line names `staging` (Windows processes the program started, which Wine detaches).
-pub fn kill_tree(pid: u32, staging: &Path) {
+pub fn kill_tree(pid: u32, staging: Option<&Path>) {
     imp::kill_tree(pid, staging)
 }
 
@@ -102,12 +104,17 @@ fn stop(signo: i32) -> ! {
         (w.children.clone(), w.dirs.clone())
     };
     for (_, pid, staging) in &children {
-        kill_tree(*pid, staging);
+        kill_tree(*pid, staging.as_deref());
     }
     for (_, dir) in &dirs {
         // The main thread may still be writing into it: try again briefly.
         for _ in 0..20 {
-            match std::fs::remove_dir_all(dir) {
+            let removed = if dir.is_dir() {
+                std::fs::remove_dir_all(dir)
+            } else {
+                std::fs::remove_file(dir)
+            };
+            match removed {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     std::thread::sleep(std::time::Duration::from_millis(25));
                 }
@@ -208,10 +215,10 @@ mod imp {
         Ok(())
     }
 
-    pub fn kill_tree(pid: u32, staging: &Path) {
+    pub fn kill_tree(pid: u32, staging: Option<&Path>) {
         let me = std::process::id();
         let marker = staging
-            .file_name()
+            .and_then(Path::file_name)
             .map(|n| n.to_string_lossy().into_owned())
             .filter(|n| !n.is_empty());
         // Descendants are found before anything is killed: a killed parent's children are
@@ -315,5 +322,5 @@ mod imp {
         Ok(())
     }
 
-    pub fn kill_tree(_pid: u32, _staging: &Path) {}
+    pub fn kill_tree(_pid: u32, _staging: Option<&Path>) {}
 }
