@@ -643,3 +643,303 @@ fn options_dll_rustc_and_color() {
         "{err}"
     );
 }
+
+/// A run of `wsa-lint verify` watched from outside: it must end within `limit` (it is killed
+/// and the test fails otherwise), and its peak memory (`VmHWM`, KiB) is sampled while it runs.
+#[cfg(target_os = "linux")]
+fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> (Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsa-lint starts");
+    let pipe = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = pipe(Box::new(child.stdout.take().unwrap()));
+    let err = pipe(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let mut peak = 0;
+    let status = loop {
+        // The high-water mark stays readable until the process is reaped.
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            if let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        // Over time, or reading something whole that it should not (stopped at 1 GiB so that a
+        // regression cannot take the machine's memory with it).
+        if start.elapsed() > limit || peak > 1 << 20 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "wsa-lint verify did not finish within {limit:?} and 1 GiB (peak {peak} KiB); \
+                 stderr:\n{}",
+                String::from_utf8_lossy(&err.join().unwrap())
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    (output, peak)
+}
+
+#[cfg(target_os = "linux")]
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "mkfifo {path:?}"
+    );
+}
+
+/// A file of `size` bytes that takes no disk space: `head` and then zeros.
+#[cfg(target_os = "linux")]
+fn sparse(path: &Path, head: &[u8], size: u64) {
+    std::fs::write(path, head).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+}
+
+const GIB: u64 = 1 << 30;
+fn secs(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n)
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn programs_that_are_not_programs_are_named() {
+    // None of these needs Wine: they are refused before anything runs.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("prog.exe");
+    mkfifo(&fifo);
+    let huge = dir.path().join("huge.exe");
+    sparse(&huge, b"", 3 * GIB);
+    for (program, want) in [
+        (dir.path().to_path_buf(), "is a directory, not a program"),
+        (fifo, "is a FIFO, not a program"),
+        (huge, "not a Windows executable or DLL (no MZ header)"),
+    ] {
+        let mut cmd = wsa_lint();
+        cmd.args([
+            "verify",
+            "--source",
+            "fixtures/verify/use_after_close.rs",
+            "--",
+        ])
+        .arg(&program);
+        let (out, peak) = run_bounded(cmd, secs(60));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{program:?}: {err}");
+        assert!(
+            err.contains(want) && err.contains(&*program.to_string_lossy()),
+            "{program:?}: {err}"
+        );
+        // The 3 GB file is turned away by its first bytes, not read whole.
+        assert!(peak < 512 << 10, "{program:?}: peak {peak} KiB");
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn hostile_files_beside_the_program_are_not_read() {
+    let Some(built) = toolchain() else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(out_dir()).unwrap();
+    let exe = dir.path().join("use_after_close.exe");
+    std::fs::copy(built.join("use_after_close/use_after_close.exe"), &exe).unwrap();
+    let head = std::fs::read(&exe).unwrap()[..4096].to_vec();
+    // Reading a FIFO blocks forever; /dev/zero never ends; 3 GB files are not to be read whole,
+    // neither one that is not a DLL nor one that starts like one.
+    mkfifo(&dir.path().join("evil.dll"));
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.dll")).unwrap();
+    sparse(&dir.path().join("huge.dll"), b"", 3 * GIB);
+    sparse(&dir.path().join("big.dll"), &head, 3 * GIB);
+    let mut cmd = wsa_lint();
+    cmd.args([
+        "verify",
+        "--source",
+        "fixtures/verify/use_after_close.rs",
+        "--",
+    ])
+    .arg(&exe);
+    let (out, peak) = run_bounded(cmd, secs(120));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "evil.dll beside the program is not observed: it is a FIFO, not a DLL",
+        "zero.dll beside the program is not observed: it is a character device, not a DLL",
+        "big.dll beside the program is not observed: it is 3072 MiB, more than the 512 MiB",
+        "error[socket_use_after_close]: confirmed at run time",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // Not worth a word: a file called `.dll` that is not one.
+    assert!(!err.contains("huge.dll"), "{err}");
+    // The program itself still ran and was verified.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(peak < 512 << 10, "peak {peak} KiB:\n{err}");
+}
+
+#[test]
+fn a_program_that_cannot_start_is_a_failure_to_run() {
+    let Some(built) = toolchain() else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(out_dir()).unwrap();
+    let exe = std::fs::read(built.join("use_after_close/use_after_close.exe")).unwrap();
+    let run = |name: &str, data: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        let out = wsa_lint()
+            .args([
+                "verify",
+                "--source",
+                "fixtures/verify/use_after_close.rs",
+                "--",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Cut short: refused before it runs, with the reason.
+    let (code, err) = run("truncated.exe", &exe[..4096]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cannot run `")
+            && err.contains("truncated.exe")
+            && err.contains("the file is truncated"),
+        "{err}"
+    );
+    // Headers Wine refuses (a section alignment of 3): it runs nothing, which is not a clean run.
+    let pe = u32::from_le_bytes(exe[0x3c..0x40].try_into().unwrap()) as usize;
+    let mut bad = exe.clone();
+    bad[pe + 24 + 32..pe + 24 + 36].copy_from_slice(&3u32.to_le_bytes());
+    let (code, err) = run("misaligned.exe", &bad);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cannot run `") && err.contains("Wine could not start it"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("verify: "),
+        "a report for a run that did not happen: {err}"
+    );
+}
+
+/// The processes whose command line contains `needle`, with their parent.
+#[cfg(target_os = "linux")]
+fn processes_naming(needle: &str) -> Vec<(u32, u32, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid = stat[stat.rfind(')')? + 1..]
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            cmd.contains(needle).then_some((pid, ppid, cmd))
+        })
+        .collect()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn signals_end_the_program_and_remove_the_staging_directory() {
+    let Some(built) = toolchain() else {
+        return;
+    };
+    // The staging directory is found through the program's own command line, not by pointing
+    // TMPDIR elsewhere: Wine keeps its server socket under TMPDIR, so another TMPDIR would start
+    // a second wineserver on the prefix the other tests share.
+    for (signal, name, code) in [
+        (libc::SIGTERM, "SIGTERM", 143),
+        (libc::SIGINT, "SIGINT", 130),
+    ] {
+        let mut cmd = wsa_lint();
+        cmd.args(["verify", "--timeout", "300", "--source"])
+            .arg(fixtures().join("hang_then_cleanup.rs"))
+            .arg("--")
+            .arg(built.join("hang_then_cleanup/hang_then_cleanup.exe"));
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let staged = loop {
+            let mine = processes_naming("wsa-lint-verify-")
+                .into_iter()
+                .find(|(_, ppid, cmd)| *ppid == child.id() && cmd.contains("hang_then_cleanup"));
+            // Wine's loader starts as `wine64 PROGRAM` and becomes the program: wait for that.
+            let exe = mine.and_then(|(_, _, cmd)| {
+                let first = cmd.split_whitespace().next()?.to_string();
+                first.contains("wsa-lint-verify-").then_some(first)
+            });
+            if let Some(exe) = exe {
+                break PathBuf::from(exe).parent().unwrap().to_path_buf();
+            }
+            if start.elapsed() > secs(120) || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                panic!("the program never started under wsa-lint verify");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(staged.is_dir(), "{staged:?}");
+        // Let it reach its sleep.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, signal);
+        }
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > secs(30) {
+                let _ = child.kill();
+                panic!("wsa-lint verify did not stop on {name}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(code), "{name}: {err}");
+        assert!(err.contains(&format!("stopped by {name}")), "{err}");
+        assert!(!staged.exists(), "{name}: {staged:?} is left behind");
+        let marker = staged.file_name().unwrap().to_string_lossy().to_string();
+        let left = processes_naming(&marker);
+        assert!(left.is_empty(), "{name}: still running: {left:?}");
+    }
+}

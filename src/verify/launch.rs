@@ -1,13 +1,20 @@
 //! Staging the observed copy of a program and running it: natively on Windows,
 //! under Wine elsewhere.
 
-use super::pe;
+use super::{pe, signals};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
+use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The largest module (program or DLL) wsa-lint reads. Real programs with full debug info
+/// are tens of MiB; the staged copy is held in memory while its import is renamed, so a
+/// bigger file is refused (the program) or left unobserved with a warning (a DLL).
+pub const MAX_MODULE_SIZE: u64 = 512 << 20;
 
 /// The program's observed copy, its observed DLLs and the observing DLL, in a private directory.
 pub struct Staged {
@@ -23,11 +30,135 @@ pub struct Staged {
     pub origin_dir: PathBuf,
     /// DLLs beside the program that use Winsock but cannot be observed, and why.
     pub skipped: Vec<String>,
+    /// Removes `dir` if wsa-lint is stopped by a signal (the `TempDir` is not dropped then).
+    _on_signal: signals::DirGuard,
+}
+
+/// Why a file cannot be read as a module.
+#[derive(Debug)]
+pub enum ModuleError {
+    Missing,
+    /// Not a regular file: "a directory", "a FIFO", ...
+    NotAFile(&'static str),
+    TooLarge(u64),
+    Pe(pe::PeError),
+    Io(std::io::Error),
+}
+
+impl ModuleError {
+    /// The reason, for a module that is a `what` ("program", "DLL").
+    pub fn describe(&self, what: &str) -> String {
+        match self {
+            ModuleError::Missing => "no such file".to_string(),
+            ModuleError::NotAFile(kind) => format!("it is {kind}, not a {what}"),
+            ModuleError::TooLarge(size) => format!(
+                "it is {} MiB, more than the {} MiB wsa-lint reads of a {what}",
+                size >> 20,
+                MAX_MODULE_SIZE >> 20
+            ),
+            ModuleError::Pe(e) => e.to_string(),
+            ModuleError::Io(e) => format!("cannot read it: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe("module"))
+    }
+}
+
+impl std::error::Error for ModuleError {}
+
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    let ty = meta.file_type();
+    if ty.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ty.is_fifo() {
+            return "a FIFO";
+        }
+        if ty.is_socket() {
+            return "a socket";
+        }
+        if ty.is_char_device() {
+            return "a character device";
+        }
+        if ty.is_block_device() {
+            return "a block device";
+        }
+    }
+    "not a regular file"
+}
+
+/// Is `path` (after symlinks) a regular file? Cheap: for a usage check before any work.
+pub fn check_regular(path: &Path) -> Result<(), ModuleError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ModuleError::Missing,
+        _ => ModuleError::Io(e),
+    })?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(ModuleError::NotAFile(kind_of(&meta)))
+    }
+}
+
+/// Fills `buf` from `file` as far as it goes; returns how many bytes it read.
+fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Reads a module, reading no more than it must: only a regular file (a FIFO would block, a
+/// device never end), only after its first bytes show a PE signature (a large file that is
+/// not a module is not read), and only up to `MAX_MODULE_SIZE`.
+pub fn read_module(path: &Path) -> Result<Vec<u8>, ModuleError> {
+    check_regular(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // The path may have been swapped for a FIFO since it was checked: opening a FIFO blocks
+    // until a writer comes, unless non-blocking (which regular files ignore).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let mut file = options.open(path).map_err(ModuleError::Io)?;
+    // Ask the open file, not the path: this is what is read.
+    let meta = file.metadata().map_err(ModuleError::Io)?;
+    if !meta.is_file() {
+        return Err(ModuleError::NotAFile(kind_of(&meta)));
+    }
+    let mut data = vec![0; pe::SIGNATURE_WINDOW.min(meta.len() as usize)];
+    let n = read_full(&mut file, &mut data).map_err(ModuleError::Io)?;
+    data.truncate(n);
+    pe::check_signature(&data).map_err(ModuleError::Pe)?;
+    if meta.len() > MAX_MODULE_SIZE {
+        return Err(ModuleError::TooLarge(meta.len()));
+    }
+    // One byte more than the cap tells a file that grew past it since it was measured.
+    (&mut file)
+        .take(MAX_MODULE_SIZE + 1 - data.len() as u64)
+        .read_to_end(&mut data)
+        .map_err(ModuleError::Io)?;
+    if data.len() as u64 > MAX_MODULE_SIZE {
+        return Err(ModuleError::TooLarge(data.len() as u64));
+    }
+    Ok(data)
 }
 
 /// `data`: the module's bytes, already read by the caller.
 fn stage_module(src: &Path, mut data: Vec<u8>, dir: &Path, staged: &mut Staged) -> Result<()> {
-    let imports = pe::redirect_ws2(&mut data).with_context(|| format!("{}", src.display()))?;
+    let imports = pe::redirect_ws2(&mut data)?;
     let name = src
         .file_name()
         .with_context(|| format!("{} has no file name", src.display()))?;
@@ -43,10 +174,6 @@ fn stage_module(src: &Path, mut data: Vec<u8>, dir: &Path, staged: &mut Staged) 
     Ok(())
 }
 
-fn read_module(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
 /// Copies the program and the DLLs beside it (and `extra_dlls`) that import ws2_32, with those
 /// imports renamed to the observing DLL.
 pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
@@ -54,6 +181,7 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
         .prefix("wsa-lint-verify-")
         .tempdir()
         .context("cannot create a staging directory")?;
+    let dir_path = dir.path().to_path_buf();
     let program_abs = std::path::absolute(program)
         .with_context(|| format!("cannot resolve {}", program.display()))?;
     let origin_dir = program_abs
@@ -68,10 +196,15 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
         observed: Vec::new(),
         origin_dir: origin_dir.clone(),
         skipped: Vec::new(),
+        _on_signal: signals::watch_dir(&dir_path),
     };
-    let dir_path = staged.dir.path().to_path_buf();
-    let data = std::fs::read(&program_abs)
-        .with_context(|| format!("cannot read {}", program.display()))?;
+    let data = read_module(&program_abs).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot run `{}`: {}",
+            program.display(),
+            e.describe("program")
+        )
+    })?;
     if pe::is_dll(&data) {
         bail!(
             "{} is a DLL: run it through a host program that loads it, with the DLL beside the \
@@ -79,9 +212,14 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
             program.display()
         );
     }
-    stage_module(&program_abs, data, &dir_path, &mut staged)?;
+    stage_module(&program_abs, data, &dir_path, &mut staged)
+        .with_context(|| format!("cannot run `{}`", program.display()))?;
     for dll in extra_dlls {
-        stage_module(dll, read_module(dll)?, &dir_path, &mut staged)?;
+        let data = read_module(dll).map_err(|e| {
+            anyhow::anyhow!("cannot observe `{}`: {}", dll.display(), e.describe("DLL"))
+        })?;
+        stage_module(dll, data, &dir_path, &mut staged)
+            .with_context(|| format!("cannot observe `{}`", dll.display()))?;
     }
     // DLLs beside the program that use Winsock: the ones a host loads by name.
     if let Ok(entries) = std::fs::read_dir(&origin_dir) {
@@ -100,15 +238,30 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
             .collect();
         siblings.sort();
         for dll in siblings {
-            let Ok(data) = std::fs::read(&dll) else {
-                continue;
+            let data = match read_module(&dll) {
+                Ok(data) => data,
+                // Plenty of files are called `*.dll` without being one: not worth a word.
+                Err(ModuleError::Pe(_) | ModuleError::Missing) => continue,
+                Err(e) => {
+                    staged.skipped.push(format!(
+                        "{} beside the program is not observed: {}",
+                        dll.display(),
+                        e.describe("DLL")
+                    ));
+                    continue;
+                }
             };
             match pe::ws2_imports(&data) {
                 Ok(i) if i.imports_winsock() && i.ordinals.is_empty() => {
-                    stage_module(&dll, data, &dir_path, &mut staged)?;
+                    stage_module(&dll, data, &dir_path, &mut staged)
+                        .with_context(|| format!("{}", dll.display()))?;
                 }
                 Ok(i) if i.imports_winsock() => staged.skipped.push(format!(
                     "{}: it imports ws2_32.dll functions by ordinal, so its calls are not observed",
+                    dll.display()
+                )),
+                Err(e @ pe::PeError::Truncated(_)) => staged.skipped.push(format!(
+                    "{} beside the program is not observed: {e}",
                     dll.display()
                 )),
                 _ => {}
@@ -123,6 +276,90 @@ pub fn stage(program: &Path, extra_dlls: &[PathBuf]) -> Result<Staged> {
 pub struct Exit {
     pub code: Option<i32>,
     pub timed_out: bool,
+    /// What Wine said when it could not start the program at all ("Bad EXE format", ...).
+    pub start_failure: Option<String>,
+}
+
+/// Is this line of Wine's output Wine saying it could not start the program? (Wine then
+/// exits with an ordinary exit code, so the code alone does not tell.) The launcher writes
+/// `wine: ...` lines to standard error; when it hands the file to `start.exe`, that one
+/// writes its `ShellExecuteEx failed: ...` to standard output.
+pub fn wine_start_failure(line: &str) -> bool {
+    let line = line.trim_start();
+    if line.starts_with("ShellExecuteEx failed:")
+        || line.starts_with("Application could not be started")
+    {
+        return true;
+    }
+    let Some(rest) = line.strip_prefix("wine: ") else {
+        return false;
+    };
+    [
+        "failed to start",
+        "Bad EXE format",
+        "could not load",
+        "cannot find",
+        "could not exec",
+    ]
+    .iter()
+    .any(|p| rest.starts_with(p))
+}
+
+type Found = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Copies one of the program's output streams to ours (`to_stderr`: to standard error) as it
+/// comes, and keeps the lines in which Wine says it could not start the program. Sends on
+/// `done` at the end of the stream.
+fn forward(mut from: impl Read, to_stderr: bool, found: Found, done: std::sync::mpsc::Sender<()>) {
+    use std::io::Write;
+    let mut buf = [0u8; 8192];
+    let mut line: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let chunk = &buf[..n];
+        // A closed standard output of ours must not stop the program: keep draining.
+        let _ = if to_stderr {
+            std::io::stderr().write_all(chunk)
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(chunk).and_then(|_| out.flush())
+        };
+        for &b in chunk {
+            if b == b'\n' {
+                let text = String::from_utf8_lossy(&line);
+                if wine_start_failure(&text) {
+                    let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
+                    if f.len() < 4 {
+                        f.push(text.trim().to_string());
+                    }
+                }
+                line.clear();
+            } else if line.len() < 4096 {
+                // Only the start of a line matters; a line without end must not grow forever.
+                line.push(b);
+            }
+        }
+    }
+    let _ = done.send(());
+}
+
+/// The most telling of Wine's lines: start.exe's reason first, then the launcher's.
+fn start_failure(mut lines: Vec<String>) -> Option<String> {
+    lines.sort_by_key(|l| {
+        if l.starts_with("ShellExecuteEx failed:") {
+            0
+        } else if l.starts_with("wine: ") {
+            1
+        } else {
+            2
+        }
+    });
+    lines.into_iter().next()
 }
 
 /// `path` as the program will see it: itself on Windows, on Wine's `Z:` drive elsewhere.
@@ -215,12 +452,23 @@ fn ensure_prefix(wine: &Path, env: &[(OsString, OsString)]) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", lock.display())),
         }
     }
+    // A stale lock would make every later run wait for a creator that is gone: on a signal,
+    // end wineboot and remove the lock.
+    let lock_guard = signals::watch_dir(&lock);
     let out = Command::new(wine)
         .args(["wineboot", "--init"])
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .output();
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|child| {
+            let _ends = signals::watch_child(child.id(), None);
+            child.wait_with_output()
+        });
+    signals::wait_if_stopping();
     let _ = std::fs::remove_file(&lock);
+    drop(lock_guard);
     let out = out.with_context(|| format!("cannot run {}", wine.display()))?;
     if !out.status.success() || !prefix.join("system.reg").is_file() {
         bail!(
@@ -266,21 +514,60 @@ pub fn run(req: &RunRequest<'_>) -> Result<Exit> {
         Some((wine, wenv))
     };
     cmd.args(req.args).envs(env.iter().map(|(k, v)| (k, v)));
-    if req.stdout_to_stderr {
+    if req.stdout_to_stderr && wine_setup.is_none() {
         cmd.stdout(Stdio::from(std::io::stderr()));
+    }
+    // Under Wine, its output tells a program that never started from one that ran.
+    if wine_setup.is_some() {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot run {}", staged.program.display()))?;
+    let _on_signal = signals::watch_child(child.id(), Some(staged.dir.path()));
+    let found: Found = Default::default();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let mut streams = 0;
+    if let Some(out) = child.stdout.take() {
+        let (found, done) = (found.clone(), done_tx.clone());
+        let to_stderr = req.stdout_to_stderr;
+        std::thread::spawn(move || forward(out, to_stderr, found, done));
+        streams += 1;
+    }
+    if let Some(err) = child.stderr.take() {
+        let (found, done) = (found.clone(), done_tx.clone());
+        std::thread::spawn(move || forward(err, true, found, done));
+        streams += 1;
+    }
+    drop(done_tx);
     let start = Instant::now();
+    let ended = |code: Option<i32>, timed_out: bool| {
+        // Wine's service processes inherit the pipes and may keep them open long after the
+        // program ended: wait for their end only briefly. What Wine says about a failed start
+        // it writes before the program's process exits.
+        let until = Instant::now() + Duration::from_millis(500);
+        for _ in 0..streams {
+            let left = until.saturating_duration_since(Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        let lines = std::mem::take(&mut *found.lock().unwrap_or_else(|e| e.into_inner()));
+        Exit {
+            code,
+            timed_out,
+            start_failure: start_failure(lines),
+        }
+    };
     loop {
+        // A signal is being handled: the watcher ends the program and the process.
+        signals::wait_if_stopping();
         if let Some(status) = child.try_wait()? {
-            return Ok(Exit {
-                code: status.code(),
-                timed_out: false,
-            });
+            signals::wait_if_stopping();
+            return Ok(ended(status.code(), false));
         }
         if start.elapsed() >= req.timeout {
+            signals::kill_tree(child.id(), Some(staged.dir.path()));
             let _ = child.kill();
             let _ = child.wait();
             if let Some((wine, wenv)) = &wine_setup {
@@ -296,11 +583,57 @@ pub fn run(req: &RunRequest<'_>) -> Result<Exit> {
                     .envs(wenv.iter().map(|(k, v)| (k, v)))
                     .status();
             }
-            return Ok(Exit {
-                code: None,
-                timed_out: true,
-            });
+            return Ok(ended(None, true));
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wine_saying_it_cannot_start_is_told_from_program_output() {
+        for line in [
+            "wine: failed to start L\"Z:\\\\tmp\\\\x.exe\"",
+            "wine: Bad EXE format for Z:\\tmp\\x.exe.",
+            "ShellExecuteEx failed: File not found.",
+            "Application could not be started, or no application associated with the specified file.",
+        ] {
+            assert!(wine_start_failure(line), "{line}");
+        }
+        for line in [
+            "wine: Unhandled page fault on read access to 0000000000000000",
+            "fetch: Err(10061)",
+            "the wine: failed to start is quoted here",
+        ] {
+            assert!(!wine_start_failure(line), "{line}");
+        }
+        assert_eq!(
+            start_failure(vec![
+                "wine: failed to start L\"x\"".into(),
+                "ShellExecuteEx failed: Bad EXE format for x.".into(),
+            ])
+            .as_deref(),
+            Some("ShellExecuteEx failed: Bad EXE format for x.")
+        );
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let e = read_module(dir.path()).expect_err("a directory");
+        assert_eq!(e.describe("program"), "it is a directory, not a program");
+        let e = read_module(&dir.path().join("none.exe")).expect_err("missing");
+        assert!(matches!(e, ModuleError::Missing));
+        #[cfg(unix)]
+        {
+            let e = read_module(Path::new("/dev/zero")).expect_err("a device");
+            assert_eq!(e.describe("DLL"), "it is a character device, not a DLL");
+        }
+        let not_pe = dir.path().join("notes.dll");
+        std::fs::write(&not_pe, b"MZ but nothing more").expect("written");
+        assert!(matches!(read_module(&not_pe), Err(ModuleError::Pe(_))));
     }
 }

@@ -13,6 +13,7 @@ pub mod launch;
 pub mod pe;
 pub mod proxy;
 pub mod report;
+pub mod signals;
 pub mod symbolize;
 pub mod twins;
 
@@ -42,7 +43,8 @@ pub enum VerifyFormat {
 ///
 /// Exit status: 0 when nothing at deny level was confirmed or seen at run time
 /// only; 1 when something was; 2 on usage errors or when the program could not
-/// be run.
+/// be run (or never started); 130 or 143 when stopped by SIGINT or SIGTERM, which
+/// also end the program and remove its staging directory.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsa-lint verify",
@@ -104,9 +106,17 @@ pub fn main(lints: &[&LintDef], args: Vec<OsString>) -> ExitCode {
 
 fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
     let program = PathBuf::from(&cli.command[0]);
-    if !program.is_file() {
-        anyhow::bail!("cannot run `{}`: no such file", program.display());
-    }
+    // Before any work: a directory or FIFO given as the program is a usage error, said as such.
+    launch::check_regular(&program).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot run `{}`: {}",
+            program.display(),
+            e.describe("program")
+        )
+    })?;
+    // From here on a run can leave a staging directory and processes behind: a SIGINT or
+    // SIGTERM ends those first.
+    signals::install().context("cannot install the signal handlers")?;
     let sources = crate::driver::default_paths(cli.sources.clone());
     let roots: Vec<PathBuf> = sources
         .iter()
@@ -173,10 +183,18 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
             .with_context(|| format!("cannot write the call log to {}", keep.display()))?;
     }
     let log = events::parse(&text);
+    if let (Some(why), false) = (&exit.start_failure, log.started) {
+        anyhow::bail!(
+            "cannot run `{}`: Wine could not start it (exit {}): {why}",
+            program.display(),
+            exit.code.map_or("unknown".to_string(), |c| c.to_string()),
+        );
+    }
     if !log.started && !staged.observed.is_empty() {
         anyhow::bail!(
-            "the program ran (exit {}), but wrote no call log: the observing DLL was not loaded, \
-             or could not write {}{}",
+            "cannot run `{}` observed: it wrote no call log (exit {}), so it did not start, or \
+             the observing DLL was not loaded, or could not write {}{}",
+            program.display(),
             exit.code.map_or("unknown".to_string(), |c| c.to_string()),
             launch::windows_path(&log_path),
             if cfg!(windows) {

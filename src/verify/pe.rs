@@ -14,6 +14,8 @@ const TARGET: &str = "ws2_32.dll";
 #[derive(Debug, PartialEq, Eq)]
 pub enum PeError {
     NotPe(&'static str),
+    /// The headers are sound but the file ends before the data they describe.
+    Truncated(String),
     Unsupported(String),
 }
 
@@ -23,6 +25,10 @@ impl fmt::Display for PeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeError::NotPe(why) => write!(f, "not a Windows executable or DLL ({why})"),
+            PeError::Truncated(why) => write!(
+                f,
+                "a damaged Windows executable or DLL: the file is truncated ({why})"
+            ),
             PeError::Unsupported(why) => f.write_str(why),
         }
     }
@@ -70,15 +76,27 @@ fn u64_at(d: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(d.get(off..off + 8)?.try_into().ok()?))
 }
 
+/// How many leading bytes `check_signature` needs at most: the PE signature of real
+/// modules sits within the first few hundred bytes.
+pub const SIGNATURE_WINDOW: usize = 64 << 10;
+
+/// Checks the DOS header and the PE signature, and returns the signature's offset. Needs
+/// only the start of the file (up to `SIGNATURE_WINDOW` bytes), so a large file that is not
+/// a module is turned away before it is read.
+pub fn check_signature(head: &[u8]) -> Result<usize, PeError> {
+    if head.get(..2) != Some(b"MZ") {
+        return Err(PeError::NotPe("no MZ header"));
+    }
+    let pe = u32_at(head, 0x3c).ok_or(PeError::NotPe("truncated DOS header"))? as usize;
+    if pe.checked_add(4).and_then(|end| head.get(pe..end)) != Some(b"PE\0\0") {
+        return Err(PeError::NotPe("no PE signature"));
+    }
+    Ok(pe)
+}
+
 impl<'a> Pe<'a> {
     fn parse(data: &'a [u8]) -> Result<Pe<'a>, PeError> {
-        if data.get(..2) != Some(b"MZ") {
-            return Err(PeError::NotPe("no MZ header"));
-        }
-        let pe = u32_at(data, 0x3c).ok_or(PeError::NotPe("truncated DOS header"))? as usize;
-        if data.get(pe..pe + 4) != Some(b"PE\0\0") {
-            return Err(PeError::NotPe("no PE signature"));
-        }
+        let pe = check_signature(data)?;
         let coff = pe + 4;
         let machine = u16_at(data, coff).ok_or(PeError::NotPe("truncated COFF header"))?;
         if machine != 0x8664 {
@@ -110,12 +128,33 @@ impl<'a> Pe<'a> {
         for i in 0..nsections as usize {
             let s = table + i * 40;
             let field = |o| u32_at(data, s + o).ok_or(PeError::NotPe("truncated section table"));
-            sections.push(Section {
+            let section = Section {
                 vsize: field(8)?,
                 va: field(12)?,
                 raw_size: field(16)?,
                 raw_ptr: field(20)?,
-            });
+            };
+            // The loader maps every section's bytes from the file: one that ends past the end
+            // of the file is a module Wine and Windows refuse ("Bad EXE format"), so it is
+            // turned away here, with a reason, rather than run.
+            let end = u64::from(section.raw_ptr) + u64::from(section.raw_size);
+            if section.raw_size > 0 && end > data.len() as u64 {
+                let name = data.get(s..s + 8).unwrap_or_default();
+                let name = String::from_utf8_lossy(name);
+                return Err(PeError::Truncated(format!(
+                    "section `{}` ends at byte {end}, the file has {}",
+                    name.trim_end_matches('\0'),
+                    data.len()
+                )));
+            }
+            sections.push(section);
+        }
+        let headers = u32_at(data, opt + 60).ok_or(PeError::NotPe("truncated optional header"))?;
+        if u64::from(headers) > data.len() as u64 {
+            return Err(PeError::Truncated(format!(
+                "the headers end at byte {headers}, the file has {}",
+                data.len()
+            )));
         }
         Ok(Pe {
             data,
@@ -276,6 +315,51 @@ mod tests {
         fake[..2].copy_from_slice(b"MZ");
         fake[0x3c] = 0x40;
         assert_eq!(ws2_imports(&fake), Err(PeError::NotPe("no PE signature")));
+    }
+
+    #[test]
+    fn the_signature_is_checked_from_the_first_bytes_alone() {
+        let mut head = vec![0u8; 0x84];
+        head[..2].copy_from_slice(b"MZ");
+        head[0x3c] = 0x80;
+        head[0x80..0x84].copy_from_slice(b"PE\0\0");
+        assert_eq!(check_signature(&head), Ok(0x80));
+        // An offset past the end (or one that overflows) is no signature, not a panic.
+        head[0x3c..0x40].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            check_signature(&head),
+            Err(PeError::NotPe("no PE signature"))
+        );
+    }
+
+    /// A minimal PE32+ image: headers and one section whose raw data ends at `raw_end`.
+    fn image(raw_end: u32, len: usize) -> Vec<u8> {
+        let mut d = vec![0u8; len];
+        d[..2].copy_from_slice(b"MZ");
+        d[0x3c] = 0x40;
+        d[0x40..0x44].copy_from_slice(b"PE\0\0");
+        d[0x44..0x46].copy_from_slice(&0x8664u16.to_le_bytes());
+        d[0x46..0x48].copy_from_slice(&1u16.to_le_bytes());
+        d[0x54..0x56].copy_from_slice(&240u16.to_le_bytes());
+        let opt = 0x58;
+        d[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        d[opt + 60..opt + 64].copy_from_slice(&0x200u32.to_le_bytes());
+        let s = opt + 240;
+        d[s..s + 5].copy_from_slice(b".text");
+        d[s + 16..s + 20].copy_from_slice(&(raw_end - 0x200).to_le_bytes());
+        d[s + 20..s + 24].copy_from_slice(&0x200u32.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn a_truncated_image_is_refused_with_the_section_it_lacks() {
+        assert!(ws2_imports(&image(0x400, 0x400)).is_ok());
+        assert_eq!(
+            ws2_imports(&image(0x400, 0x300)),
+            Err(PeError::Truncated(
+                "section `.text` ends at byte 1024, the file has 768".to_string()
+            ))
+        );
     }
 
     #[test]

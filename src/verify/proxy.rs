@@ -128,6 +128,8 @@ fn build(rustc: &Path, def: &str, dir: &Path) -> Result<()> {
         .prefix(".proxy-build-")
         .tempdir_in(parent)
         .with_context(|| format!("cannot create a build directory in {}", parent.display()))?;
+    // Removed on SIGINT/SIGTERM too, when the guard's drop does not run.
+    let _on_signal = super::signals::watch_dir(work.path());
     let src = work.path().join("wslint.rs");
     let def_path = work.path().join("wslint.def");
     std::fs::write(&src, SOURCE)?;
