@@ -14,7 +14,10 @@ use crate::source::Span;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Paths kept per program point before precision is given up.
-const MAX_STATES: usize = 48;
+pub(crate) const MAX_STATES: usize = 48;
+
+/// State entries copied per step of the work budget.
+const COPY_STEP: usize = 64;
 /// Loop bodies are re-run until nothing new appears, at most this often.
 const MAX_LOOP_ROUNDS: usize = 4;
 /// Stack left before a recursive step moves to a fresh segment, and that segment's size.
@@ -100,6 +103,9 @@ pub struct UnitRun {
     /// The work budget ran out: the paths still open then were dropped, so what was recorded
     /// before is sound but the function's exits and summary are partial.
     pub truncated: bool,
+    /// More paths met than are kept (`MAX_STATES`): some were dropped, so a finding that needs
+    /// every path (a hand-off, a release) may be missing.
+    pub paths_dropped: bool,
     /// The value ids of the parameters, in order.
     pub param_ids: Vec<ValId>,
     /// `WSACleanup` while a socket created here is open: (cleanup, where the socket was made).
@@ -215,7 +221,12 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
     }
 
     fn tick(&mut self) -> bool {
-        self.steps += 1;
+        self.charge(1)
+    }
+
+    /// Adds `steps` of work to the budget; false once it is spent.
+    fn charge(&mut self, steps: usize) -> bool {
+        self.steps += steps;
         if self.steps > MAX_STEPS {
             self.run.truncated = true;
             return false;
@@ -317,8 +328,37 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         cur
     }
 
+    /// Bounds the paths one side of a condition leaves: a chain of `||` would otherwise
+    /// leave one path per term, each a copy of the state. Equal paths are merged; past the
+    /// bound the rest are dropped, and the run says so.
+    fn bound(&mut self, states: Vec<State>) -> Vec<State> {
+        // Each of these paths was a copy of a state: large states make forking costly, so
+        // the copies count against the budget (one step per `COPY_STEP` entries).
+        let copied: usize = states.iter().map(State::weight).sum();
+        if !self.charge(copied / COPY_STEP) {
+            return Vec::new();
+        }
+        if states.len() <= MAX_STATES {
+            return states;
+        }
+        let mut seen = BTreeSet::new();
+        let mut out: Vec<State> = states
+            .into_iter()
+            .filter(|s| seen.insert(s.clone()))
+            .collect();
+        if out.len() > MAX_STATES {
+            out.truncate(MAX_STATES);
+            self.run.paths_dropped = true;
+        }
+        out
+    }
+
     /// Dedups paths, forgets dead value facts, and bounds the number of paths.
     fn normalize(&mut self, outs: Outs) -> Outs {
+        let copied: usize = outs.iter().map(|(s, _)| s.weight()).sum();
+        if !self.charge(copied / COPY_STEP) {
+            return Vec::new();
+        }
         let mut seen = BTreeSet::new();
         let mut out = Vec::with_capacity(outs.len());
         for (mut st, v) in outs {
@@ -341,7 +381,10 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             let mut seen = BTreeSet::new();
             out.retain(|(st, v)| seen.insert((st.clone(), *v)));
-            out.truncate(MAX_STATES);
+            if out.len() > MAX_STATES {
+                out.truncate(MAX_STATES);
+                self.run.paths_dropped = true;
+            }
         }
         out
     }
@@ -433,6 +476,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             cur = next;
             if cur.len() > MAX_STATES {
                 cur.truncate(MAX_STATES);
+                self.run.paths_dropped = true;
             }
         }
         cur
@@ -775,7 +819,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     t.extend(t2);
                     f.extend(f2);
                 }
-                (t, f)
+                (self.bound(t), self.bound(f))
             }
             Expr::Binary {
                 op: BinOp::Or,
@@ -790,7 +834,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     t.extend(t2);
                     f.extend(f2);
                 }
-                (t, f)
+                (self.bound(t), self.bound(f))
             }
             Expr::Binary { op, lhs, rhs, .. } if *op != BinOp::Other => {
                 let mut t = Vec::new();

@@ -186,6 +186,11 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                         "following its paths took more than {} steps",
                         interp::MAX_STEPS
                     ))
+                } else if run.paths_dropped {
+                    Some(format!(
+                        "it has more paths than the {} followed at once",
+                        interp::MAX_STATES
+                    ))
                 } else {
                     lowered_partly
                 };

@@ -124,6 +124,11 @@ pub enum OwnEvent {
 }
 
 impl State {
+    /// Entries a copy of this state copies: what forking a path costs.
+    pub fn weight(&self) -> usize {
+        self.vals.len() + self.vars.len() + self.socks.len() + self.guards.len() + self.held.len()
+    }
+
     pub fn classes(&self, v: Val) -> ClassSet {
         match v {
             Val::Sym(id) => self.vals.get(&id).copied().unwrap_or(ALL),
