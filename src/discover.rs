@@ -325,11 +325,12 @@ fn walk_dir(
                     Ok(c) if crate::load::below(&c, dir).is_none() => {
                         warnings.push(escapes(e.path()))
                     }
-                    Ok(c) if c.extension().is_none_or(|x| x != "rs") => warnings
-                        .push(skipped(format!(
+                    Ok(c) if c.extension().is_none_or(|x| x != "rs") => {
+                        warnings.push(skipped(format!(
                         "`{}` is a symbolic link to a file that is not a `.rs` file; it is skipped",
                         crate::load::display_path(e.path())
-                    ))),
+                    )))
+                    }
                     Ok(c) => {
                         found(&c);
                         out.push(c);
