@@ -148,7 +148,10 @@ fn a_path_attribute_out_of_the_package_is_not_read() {
 #[test]
 fn a_symlinked_module_out_of_the_package_is_not_read() {
     let t = tempfile::tempdir().unwrap();
-    let app = project(t.path(), "mod x;\nmod y;\n");
+    let app = project(
+        t.path(),
+        "mod x;\nmod y;\nmod net;\nmod a {\n    mod b;\n}\n",
+    );
     symlink(&t.path().join("outside/secret.rs"), &app.join("src/x.rs"));
     // `y/` links out of the package: `y/mod.rs` is outside too.
     symlink(&t.path().join("outside"), &app.join("src/y"));
@@ -161,7 +164,22 @@ fn a_symlinked_module_out_of_the_package_is_not_read() {
         &t.path().join("outside/mod.rs"),
         &t.path().join("outside/secret.rs"),
     );
+    // `net.rs` is a plain file in the package, but its directory `net/` links out of it; so
+    // does the directory of the inline module `a`.
+    write(&app, "src/net.rs", "mod inner;\n");
+    symlink(&t.path().join("outside"), &app.join("src/net"));
+    symlink(&t.path().join("outside"), &app.join("src/a"));
+    write(t.path(), "outside/inner.rs", &secret_text());
+    write(t.path(), "outside/b.rs", &secret_text());
     check_both(&app, "module file `x.rs` is not read: it resolves outside");
+    check_both(
+        &app,
+        "module file `net/inner.rs` is not read: it resolves outside",
+    );
+    check_both(
+        &app,
+        "module file `a/b.rs` is not read: it resolves outside",
+    );
     check_both(
         &app,
         "module file `y/mod.rs` is not read: it resolves outside",
