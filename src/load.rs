@@ -630,7 +630,7 @@ fn collect_mods(
     items: &[Item],
     dirs: &Dirs<'_>,
     inline: bool,
-    physical: &mut Option<(PathBuf, Option<PathBuf>)>,
+    physical: &mut Option<(PathBuf, Physical)>,
     found: &mut dyn FnMut(Child),
 ) {
     for item in items {
@@ -654,7 +654,7 @@ fn collect_mods(
                         if physical.as_ref().is_none_or(|(d, _)| d != dirs.dir) {
                             *physical = Some((dirs.dir.to_path_buf(), physical_dir(dirs)));
                         }
-                        let real = physical.as_ref().and_then(|(_, r)| r.as_deref());
+                        let real = physical.as_ref().map_or(&Physical::Absent, |(_, r)| r);
                         plain_child(m.span, &m.name, dirs, real)
                     }
                 };
@@ -664,11 +664,24 @@ fn collect_mods(
     }
 }
 
+/// What a directory of module files really is.
+enum Physical {
+    /// The directory, without symbolic links or `..`.
+    Real(PathBuf),
+    /// It does not exist: its modules are missing.
+    Absent,
+    /// A symbolic link on the way leads nowhere.
+    Dangling,
+}
+
 /// `dirs.dir` without symbolic links or `..` (itself, when it has none: a `lstat` per
-/// component below `dirs.trusted`, usually one), or `None` when it cannot be resolved.
-fn physical_dir(dirs: &Dirs<'_>) -> Option<PathBuf> {
+/// component below `dirs.trusted`, usually one).
+fn physical_dir(dirs: &Dirs<'_>) -> Physical {
     let dir = dirs.dir;
-    let canonical = || dir.canonicalize().ok();
+    let canonical = || match dir.canonicalize() {
+        Ok(c) => Physical::Real(c),
+        Err(_) => Physical::Absent,
+    };
     let odd = |c: std::path::Component<'_>| {
         matches!(
             c,
@@ -688,13 +701,17 @@ fn physical_dir(dirs: &Dirs<'_>) -> Option<PathBuf> {
         };
         cur.push(c);
         match std::fs::symlink_metadata(&cur) {
-            Ok(m) if m.file_type().is_symlink() => return canonical(),
+            Ok(m) if m.file_type().is_symlink() => {
+                return dir
+                    .canonicalize()
+                    .map_or(Physical::Dangling, Physical::Real)
+            }
             Ok(m) if m.is_dir() => {}
             // Nothing is below a missing directory or a file: its modules are missing.
-            _ => return Some(dir.to_path_buf()),
+            _ => return Physical::Absent,
         }
     }
-    Some(dir.to_path_buf())
+    Physical::Real(dir.to_path_buf())
 }
 
 /// `#[path = "p"] mod x;`, relative to `base`.
@@ -734,24 +751,34 @@ fn regular_rs(canonical: &Path) -> Target {
     }
 }
 
-/// `mod name;` below `dirs.dir` (`real`: that directory without symbolic links): `name.rs`, or
+/// `mod name;` below `dirs.dir` (`real`: what that directory really is): `name.rs`, or
 /// `name/mod.rs`. One `lstat` per file, as a plain existence check would cost; a symbolic link
 /// is resolved and checked.
-fn plain_child(decl: Span, name: &str, dirs: &Dirs<'_>, real: Option<&Path>) -> Child {
+fn plain_child(decl: Span, name: &str, dirs: &Dirs<'_>, real: &Physical) -> Child {
     let written = |rel: &Path| {
         let shown = rel.strip_prefix(dirs.file_dir).unwrap_or(rel);
         shown.display().to_string()
     };
     let logical_flat = dirs.dir.join(format!("{name}.rs"));
-    let Some(dir) = real else {
-        // Its directory is a link that leads nowhere: nothing there can be read.
-        return Child {
-            decl,
-            written: written(&logical_flat),
-            target: Target::Skip("its directory is a symbolic link that leads nowhere"),
-            child_dir: dirs.dir.join(name),
-            child_dir_physical: false,
-        };
+    let dir = match real {
+        Physical::Real(dir) => dir,
+        // Nothing there can be read: a missing module, as rustc would see it (or one whose
+        // directory is a link that leads nowhere, which gets a warning).
+        Physical::Absent | Physical::Dangling => {
+            let target = match real {
+                Physical::Dangling => {
+                    Target::Skip("its directory is a symbolic link that leads nowhere")
+                }
+                _ => Target::Missing(logical_flat.clone()),
+            };
+            return Child {
+                decl,
+                written: written(&logical_flat),
+                target,
+                child_dir: dirs.dir.join(name),
+                child_dir_physical: false,
+            };
+        }
     };
     let flat = dir.join(format!("{name}.rs"));
     let sub = dir.join(name);
