@@ -1,6 +1,8 @@
 //! Configuration files: lint levels from `wsa-lint.toml` and from
 //! `[workspace.metadata.wsa-lint]` / `[package.metadata.wsa-lint]` in Cargo.toml,
-//! found by walking up from the linted path.
+//! found by walking up from the linted path, no higher than the repository root (the nearest
+//! directory holding `.git`) or the workspace root, whichever is nearer: a file above the
+//! project is not the project's configuration.
 //!
 //! ```toml
 //! [lints]                        # wsa-lint.toml
@@ -66,7 +68,8 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The configuration files that apply to `start` (a file or directory), least specific first:
-/// workspace metadata, package metadata, then the nearest `wsa-lint.toml`.
+/// workspace metadata, package metadata, then the nearest `wsa-lint.toml`. Directories above
+/// the repository or workspace root are not looked at.
 pub fn discover(start: &Path) -> Result<Vec<Setting>, ConfigError> {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
     let mut dir = if start.is_dir() {
@@ -89,9 +92,13 @@ pub fn discover(start: &Path) -> Result<Vec<Setting>, ConfigError> {
             if package.is_none() && table.contains_key("package") {
                 package = Some(manifest.clone());
             }
-            if workspace.is_none() && table.contains_key("workspace") {
+            if table.contains_key("workspace") {
                 workspace = Some(manifest.clone());
+                break;
             }
+        }
+        if crate::discover::is_repository_root(d) {
+            break;
         }
         dir = d.parent();
     }
@@ -169,8 +176,9 @@ fn levels(path: &Path, text: &str, lints: &toml::Value) -> Result<Vec<Setting>, 
     Ok(out)
 }
 
+/// Reads a configuration file; a FIFO or device is never opened.
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+    crate::discover::read_regular(path).map_err(|e| ConfigError::Read {
         path: shown(path),
         message: crate::discover::io_message(&e),
     })

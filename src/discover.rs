@@ -3,8 +3,12 @@
 //!
 //! Never builds or runs anything: Cargo manifests are read as TOML, and
 //! `cargo metadata --no-deps` only reads manifests.
+//!
+//! Stays inside the project: a symbolic link found by a walk that leads out of the walked
+//! directory, or a target root outside its package, is skipped with a warning, never read, and
+//! the walk up from a file to its package stops at the repository or workspace root.
 
-use crate::diag::PathProblem;
+use crate::diag::{Diagnostic, PathProblem};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
@@ -17,6 +21,10 @@ pub struct CrateInput {
     /// The package's library, for a bin/example/test target: `(crate name, root)`. Its module
     /// tree is loaded as context, so calls into it are followed (it is linted as its own crate).
     pub lib: Option<(String, PathBuf)>,
+    /// The directory its module files must stay in (canonical): the package's directory, or for
+    /// a file outside any package the path named on the command line that holds it. A module
+    /// file that resolves outside it is not read (see `load`).
+    pub bound: PathBuf,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +37,34 @@ pub struct Discovered {
     pub loose_roots: BTreeSet<PathBuf>,
     /// A path named on the command line does not exist (a usage error).
     pub missing_arg: bool,
+    /// Warnings about what was skipped (symbolic links out of the walked directory, target
+    /// roots outside their package): not lints, and no span to point at.
+    pub warnings: Vec<Diagnostic>,
+    /// For each directory of a requested file: the `bound` of a crate rooted there.
+    bounds: HashMap<PathBuf, PathBuf>,
+}
+
+impl Discovered {
+    /// The `bound` of a crate rooted at `file`, one of the requested files (an orphan).
+    pub fn bound_of(&self, file: &Path) -> PathBuf {
+        let dir = file.parent().unwrap_or(Path::new(""));
+        self.bounds
+            .get(dir)
+            .cloned()
+            .unwrap_or_else(|| dir.to_path_buf())
+    }
+}
+
+/// A warning about something discovery skipped; it has no source text to point into.
+fn skipped(message: String) -> Diagnostic {
+    Diagnostic {
+        lint: None,
+        severity: crate::diag::Severity::Warning,
+        message,
+        labels: Vec::new(),
+        notes: Vec::new(),
+        suggestions: Vec::new(),
+    }
 }
 
 /// Files and directories from the command line.
@@ -57,6 +93,9 @@ pub fn from_paths_prefetching(paths: &[PathBuf], prefetch: Option<Prefetch<'_>>)
 fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered {
     let mut d = Discovered::default();
     let mut requested = Vec::new();
+    // The canonical directories named (a named file: its directory), where files outside any
+    // package must keep their modules.
+    let mut named: Vec<PathBuf> = Vec::new();
     for p in paths {
         let meta = match std::fs::metadata(p) {
             Ok(m) => m,
@@ -70,10 +109,22 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
             }
         };
         if meta.is_dir() {
-            walk_dir(p, &mut requested, &mut d.problems, found);
+            if let Ok(c) = p.canonicalize() {
+                named.push(c);
+            }
+            walk_dir(p, &mut requested, &mut d.problems, &mut d.warnings, found);
+        } else if !meta.is_file() {
+            // A FIFO or device: opening it could block or have effects.
+            d.problems.push(PathProblem {
+                path: p.display().to_string(),
+                message: "not a regular file; it is skipped".to_string(),
+            });
         } else {
             match p.canonicalize() {
-                Ok(c) => requested.push(c),
+                Ok(c) => {
+                    named.extend(c.parent().map(Path::to_path_buf));
+                    requested.push(c);
+                }
                 Err(e) => d.problems.push(PathProblem {
                     path: p.display().to_string(),
                     message: io_message(&e),
@@ -93,12 +144,24 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
     // (those whose root's directory is the directory or one of its ancestors). Empty: none.
     let mut reach: rustc_hash::FxHashMap<&std::ffi::OsStr, Option<(usize, Vec<usize>)>> =
         Default::default();
+    let warnings = &mut d.warnings;
+    let bounds = &mut d.bounds;
     for f in &requested {
         let dir = f.parent().unwrap_or(Path::new(""));
         let reached = reach.entry(dir.as_os_str()).or_insert_with(|| {
-            let (manifest_dir, table) = package_of_dir(dir, &mut manifests)?;
+            let Some((manifest_dir, table)) = package_of_dir(dir, &mut manifests) else {
+                // The longest named directory holding it.
+                let bound = named
+                    .iter()
+                    .filter(|n| crate::load::below(dir, n).is_some())
+                    .max_by_key(|n| n.as_os_str().len())
+                    .map_or_else(|| dir.to_path_buf(), PathBuf::clone);
+                bounds.insert(dir.to_path_buf(), bound);
+                return None;
+            };
+            bounds.insert(dir.to_path_buf(), manifest_dir.clone());
             let at = *package_at.entry(manifest_dir).or_insert_with_key(|dir| {
-                packages.push(Package::new(package_targets(dir, &table)));
+                packages.push(Package::new(package_targets(dir, &table, warnings)));
                 packages.len() - 1
             });
             let pkg = &packages[at];
@@ -117,7 +180,11 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
                 }
             }
             _ => {
-                crates.insert(loose(f));
+                let bound = bounds
+                    .get(dir)
+                    .cloned()
+                    .unwrap_or_else(|| dir.to_path_buf());
+                crates.insert(loose(f, bound));
                 d.loose_roots.insert(f.clone());
             }
         }
@@ -158,7 +225,7 @@ impl Package {
     }
 }
 
-fn loose(f: &Path) -> CrateInput {
+fn loose(f: &Path, bound: PathBuf) -> CrateInput {
     CrateInput {
         name: f
             .file_stem()
@@ -166,6 +233,7 @@ fn loose(f: &Path) -> CrateInput {
             .unwrap_or_default(),
         root: f.to_path_buf(),
         lib: None,
+        bound,
     }
 }
 
@@ -183,42 +251,94 @@ fn walk_dir(
     dir: &Path,
     out: &mut Vec<PathBuf>,
     problems: &mut Vec<PathProblem>,
+    warnings: &mut Vec<Diagnostic>,
     found: &mut dyn FnMut(&Path),
 ) {
     let canonical = dir.canonicalize();
     let root_is_canonical = canonical.is_ok();
     let dir = canonical.as_deref().unwrap_or(dir);
+    // Directories reached through a symbolic link that stays inside the root: paths below them
+    // are not canonical. Almost always empty, so checking it costs nothing.
+    let linked: std::cell::RefCell<Vec<PathBuf>> = Default::default();
+    let outside: std::cell::RefCell<Vec<Diagnostic>> = Default::default();
+    let escapes = |link: &Path| {
+        skipped(format!(
+            "`{}` is a symbolic link to a path outside `{}`; it is skipped",
+            crate::load::display_path(link),
+            shown_dir(dir),
+        ))
+    };
     // Unsorted: the caller sorts what it found.
     let walker = WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
         .filter_entry(|e| {
-            if e.depth() == 0 {
+            if e.depth() == 0 || !e.file_type().is_dir() {
                 return true;
             }
             let name = e.file_name().to_string_lossy();
-            !(e.file_type().is_dir() && (name.starts_with('.') || name == "target"))
+            if name.starts_with('.') || name == "target" {
+                return false;
+            }
+            if e.path_is_symlink() {
+                // Followed only where it stays in the tree the user named.
+                match e.path().canonicalize() {
+                    Ok(c) if crate::load::below(&c, dir).is_some() => {
+                        linked.borrow_mut().push(e.path().to_path_buf());
+                    }
+                    Ok(_) => {
+                        outside.borrow_mut().push(escapes(e.path()));
+                        return false;
+                    }
+                    // The walk reports it.
+                    Err(_) => {}
+                }
+            }
+            true
         });
     for entry in walker {
         match entry {
             Ok(e) => {
-                if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs") {
-                    // Below a canonical root, only a symbolic link can make a path non-canonical.
-                    if !e.path_is_symlink() && root_is_canonical {
-                        found(e.path());
-                        out.push(e.into_path());
-                        continue;
+                let kind = e.file_type();
+                if kind.is_dir() || e.path().extension().is_none_or(|x| x != "rs") {
+                    continue;
+                }
+                if !kind.is_file() {
+                    // A FIFO or device named `*.rs` (the walk only asked for its type).
+                    warnings.push(skipped(format!(
+                        "`{}` is not a regular file; it is skipped",
+                        crate::load::display_path(e.path())
+                    )));
+                    continue;
+                }
+                // Below a canonical root, only a symbolic link can make a path non-canonical.
+                let below_link = {
+                    let linked = linked.borrow();
+                    !linked.is_empty() && linked.iter().any(|l| e.path().starts_with(l))
+                };
+                if !e.path_is_symlink() && !below_link && root_is_canonical {
+                    found(e.path());
+                    out.push(e.into_path());
+                    continue;
+                }
+                match e.path().canonicalize() {
+                    Ok(c) if crate::load::below(&c, dir).is_none() => {
+                        warnings.push(escapes(e.path()))
                     }
-                    match e.path().canonicalize() {
-                        Ok(c) => {
-                            found(&c);
-                            out.push(c);
-                        }
-                        Err(err) => problems.push(PathProblem {
-                            path: e.path().display().to_string(),
-                            message: io_message(&err),
-                        }),
+                    Ok(c) if c.extension().is_none_or(|x| x != "rs") => {
+                        warnings.push(skipped(format!(
+                        "`{}` is a symbolic link to a file that is not a `.rs` file; it is skipped",
+                        crate::load::display_path(e.path())
+                    )))
                     }
+                    Ok(c) => {
+                        found(&c);
+                        out.push(c);
+                    }
+                    Err(err) => problems.push(PathProblem {
+                        path: e.path().display().to_string(),
+                        message: io_message(&err),
+                    }),
                 }
             }
             Err(err) => {
@@ -237,6 +357,70 @@ fn walk_dir(
             }
         }
     }
+    warnings.extend(outside.into_inner());
+}
+
+/// A directory as shown in messages (`.` for the working directory itself).
+fn shown_dir(dir: &Path) -> String {
+    let shown = crate::load::display_path(dir);
+    if shown.is_empty() {
+        ".".to_string()
+    } else {
+        shown
+    }
+}
+
+/// What a directory tells a walk up from a file looking for the file's package.
+enum Step {
+    /// Its `Cargo.toml` has a `[package]`.
+    Package(toml::Table),
+    /// The walk goes no higher: the directory is a repository root (it holds `.git`) or a
+    /// workspace root. What lies above is not part of the project.
+    Stop,
+    Up,
+}
+
+/// `dir`'s step in a walk up to its package.
+fn step(dir: &Path) -> Step {
+    if let Some(table) = read_manifest(dir) {
+        if table.contains_key("package") {
+            return Step::Package(table);
+        }
+        if table.contains_key("workspace") {
+            return Step::Stop;
+        }
+    }
+    if is_repository_root(dir) {
+        Step::Stop
+    } else {
+        Step::Up
+    }
+}
+
+/// Does `dir` hold `.git` (a directory, or a file in a worktree or submodule)? Not followed.
+pub fn is_repository_root(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(".git")).is_ok()
+}
+
+/// Reads a file only when it is a regular file: a FIFO or device is never opened (opening one
+/// can block or have effects), and the open itself does not block should the file change
+/// between the check and the open.
+pub fn read_regular(path: &Path) -> std::io::Result<String> {
+    let not_regular = || std::io::Error::other("not a regular file");
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let mut file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text)?;
+    Ok(text)
 }
 
 /// The directory of the nearest `Cargo.toml` with a `[package]` at or above `dir`. Answers are
@@ -246,9 +430,10 @@ fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<Manifest>>) ->
     if let Some(hit) = cache.get(dir) {
         return hit.clone();
     }
-    let found = match package_manifest(dir) {
-        Some(table) => Some((dir.to_path_buf(), std::rc::Rc::new(table))),
-        None => dir.parent().and_then(|p| package_of_dir(p, cache)),
+    let found = match step(dir) {
+        Step::Package(table) => Some((dir.to_path_buf(), std::rc::Rc::new(table))),
+        Step::Stop => None,
+        Step::Up => dir.parent().and_then(|p| package_of_dir(p, cache)),
     };
     cache.insert(dir.to_path_buf(), found.clone());
     found
@@ -257,18 +442,13 @@ fn package_of_dir(dir: &Path, cache: &mut HashMap<PathBuf, Option<Manifest>>) ->
 /// A package's directory and its manifest.
 type Manifest = (PathBuf, std::rc::Rc<toml::Table>);
 
-/// `dir/Cargo.toml`, parsed, when it is a regular file with a `[package]` (a virtual workspace's
-/// manifest has none). Not a FIFO or device: reading one could block.
-fn package_manifest(dir: &Path) -> Option<toml::Table> {
-    let manifest = dir.join("Cargo.toml");
-    if !manifest.is_file() {
-        return None;
-    }
-    std::fs::read_to_string(&manifest)
+/// `dir/Cargo.toml`, parsed, when it is a regular file. Not a FIFO or device: reading one could
+/// block.
+fn read_manifest(dir: &Path) -> Option<toml::Table> {
+    read_regular(&dir.join("Cargo.toml"))
         .ok()?
         .parse::<toml::Table>()
         .ok()
-        .filter(|t| t.contains_key("package"))
 }
 
 /// The crate name of a package's library (`[lib] name`, or the package's name).
@@ -281,23 +461,39 @@ fn lib_name(table: &toml::Table, pkg_name: &str) -> String {
         .unwrap_or_else(|| pkg_name.to_string())
 }
 
-/// Is `dir/Cargo.toml` a package's manifest? If so, the crate name of the package's library
-/// when that library's root is the conventional `src/lib.rs`.
-pub fn conventional_lib_name(dir: &Path) -> Option<Option<String>> {
-    let table = package_manifest(dir)?;
+/// One directory of a walk up from a file to its package (see `package_lib_step`).
+pub enum PackageStep {
+    /// The directory holds the package: the crate name of its library when that library's root
+    /// is the conventional `src/lib.rs`.
+    Package(Option<String>),
+    /// A repository or workspace root without a package: the walk stops.
+    Stop,
+    Up,
+}
+
+/// What `dir` tells a walk up from a file looking for the file's package.
+pub fn package_lib_step(dir: &Path) -> PackageStep {
+    match step(dir) {
+        Step::Package(table) => PackageStep::Package(conventional_lib_name(&table)),
+        Step::Stop => PackageStep::Stop,
+        Step::Up => PackageStep::Up,
+    }
+}
+
+/// The crate name of a package's library when that library's root is the conventional
+/// `src/lib.rs`, from the package's manifest.
+fn conventional_lib_name(table: &toml::Table) -> Option<String> {
     let package = table.get("package")?;
     let lib_path = table.get("lib").and_then(|l| l.get("path"));
     let conventional = lib_path
         .is_none_or(|p| p.as_str().map(|p| p.trim_start_matches("./")) == Some("src/lib.rs"));
     let name = package.get("name").and_then(|n| n.as_str());
-    Some(
-        name.filter(|_| conventional)
-            .map(|n| lib_name(&table, &n.replace('-', "_"))),
-    )
+    name.filter(|_| conventional)
+        .map(|n| lib_name(table, &n.replace('-', "_")))
 }
 
 /// `dir` joined with relative parts without `.` or `..`.
-fn is_plain_below(p: &Path, dir: &Path) -> bool {
+pub(crate) fn is_plain_below(p: &Path, dir: &Path) -> bool {
     p.strip_prefix(dir).is_ok_and(|rel| {
         rel.components()
             .all(|c| matches!(c, std::path::Component::Normal(_)))
@@ -321,7 +517,11 @@ fn canonical_file(p: &Path, plain: bool) -> Option<PathBuf> {
 
 /// A package's targets, from its manifest `table` (of `dir/Cargo.toml`) and Cargo's conventional
 /// layout.
-fn package_targets(dir: &Path, table: &toml::Table) -> Vec<CrateInput> {
+fn package_targets(
+    dir: &Path,
+    table: &toml::Table,
+    warnings: &mut Vec<Diagnostic>,
+) -> Vec<CrateInput> {
     let pkg_name = table
         .get("package")
         .and_then(|p| p.get("name"))
@@ -329,6 +529,8 @@ fn package_targets(dir: &Path, table: &toml::Table) -> Vec<CrateInput> {
         .unwrap_or("crate")
         .replace('-', "_");
     let lib_name = lib_name(table, &pkg_name);
+    let canonical_dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let inside = |p: &Path| crate::load::below(p, &canonical_dir).is_some();
     let lib_root = table
         .get("lib")
         .and_then(|l| l.get("path"))
@@ -336,7 +538,8 @@ fn package_targets(dir: &Path, table: &toml::Table) -> Vec<CrateInput> {
         .map(|p| dir.join(p))
         .unwrap_or_else(|| dir.join("src/lib.rs"))
         .canonicalize()
-        .ok();
+        .ok()
+        .filter(|l| inside(l) && l.is_file());
     let mut roots: BTreeSet<PathBuf> = BTreeSet::new();
     let explicit = |key: &str, roots: &mut BTreeSet<PathBuf>| {
         let entries: Vec<&toml::Value> = match table.get(key) {
@@ -370,10 +573,19 @@ fn package_targets(dir: &Path, table: &toml::Table) -> Vec<CrateInput> {
     }
     // In a canonical package directory, a plain relative path stays canonical unless it is a
     // symbolic link: one `lstat` per target instead of a `realpath` (a `readlink` per component).
-    let dir_is_canonical = dir.canonicalize().is_ok_and(|c| c == dir);
+    let dir_is_canonical = canonical_dir == dir;
     roots
         .into_iter()
-        .filter_map(|p| canonical_file(&p, dir_is_canonical && is_plain_below(&p, dir)))
+        .filter_map(|p| {
+            let plain = dir_is_canonical && is_plain_below(&p, dir);
+            let root = canonical_file(&p, plain)?;
+            // `..` or a symbolic link may lead out of the package.
+            if !inside(&root) {
+                warnings.push(outside_package(&p, dir));
+                return None;
+            }
+            Some(root)
+        })
         .map(|root| {
             let lib = lib_root
                 .as_ref()
@@ -383,9 +595,19 @@ fn package_targets(dir: &Path, table: &toml::Table) -> Vec<CrateInput> {
                 name: pkg_name.clone(),
                 root,
                 lib,
+                bound: canonical_dir.clone(),
             }
         })
         .collect()
+}
+
+/// A target root outside its package: it is not read.
+fn outside_package(root: &Path, package: &Path) -> Diagnostic {
+    skipped(format!(
+        "target `{}` of the package in `{}` is outside the package's directory; it is not read",
+        crate::load::display_path(root),
+        shown_dir(package),
+    ))
 }
 
 /// Options of `cargo wsa-lint` that select packages.
@@ -444,7 +666,28 @@ pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
         chosen.push(root);
     }
     let mut crates = BTreeSet::new();
+    let mut warnings = Vec::new();
     for p in chosen {
+        let manifest_dir: PathBuf = p
+            .manifest_path
+            .parent()
+            .map(|d| d.as_std_path().to_path_buf())
+            .unwrap_or_default();
+        let bound = manifest_dir
+            .canonicalize()
+            .unwrap_or_else(|_| manifest_dir.clone());
+        // A root is read only when it is a regular file inside the package (a FIFO or device is
+        // not opened; `..` or a link may lead out). One that does not exist is reported when read.
+        let usable = |root: &Path| match std::fs::metadata(root) {
+            Ok(m) if !m.is_file() => Err(skipped(format!(
+                "target `{}` is not a regular file; it is not read",
+                crate::load::display_path(root)
+            ))),
+            Ok(_) if crate::load::below(root, &bound).is_none() => {
+                Err(outside_package(root, &manifest_dir))
+            }
+            _ => Ok(()),
+        };
         let is_lib = |t: &cargo_metadata::Target| {
             t.kind.iter().any(|k| {
                 matches!(
@@ -458,16 +701,25 @@ pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
                 )
             })
         };
-        let lib = p.targets.iter().find(|t| is_lib(t)).map(|t| {
-            let root: PathBuf = t.src_path.clone().into();
-            (
-                t.name.replace('-', "_"),
-                root.canonicalize().unwrap_or(root),
-            )
-        });
+        let lib = p
+            .targets
+            .iter()
+            .find(|t| is_lib(t))
+            .map(|t| {
+                let root: PathBuf = t.src_path.clone().into();
+                (
+                    t.name.replace('-', "_"),
+                    root.canonicalize().unwrap_or(root),
+                )
+            })
+            .filter(|(_, root)| usable(root).is_ok());
         for t in &p.targets {
             let root: PathBuf = t.src_path.clone().into();
             let root = root.canonicalize().unwrap_or(root);
+            if let Err(w) = usable(&root) {
+                warnings.push(w);
+                continue;
+            }
             let build = t
                 .kind
                 .iter()
@@ -480,15 +732,14 @@ pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
                 } else {
                     lib.clone()
                 },
+                bound: bound.clone(),
             });
         }
     }
     Ok(Discovered {
         crates: crates.into_iter().collect(),
-        requested: None,
-        problems: Vec::new(),
-        loose_roots: BTreeSet::new(),
-        missing_arg: false,
+        warnings,
+        ..Discovered::default()
     })
 }
 

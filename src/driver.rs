@@ -68,9 +68,11 @@ fn run_crate(
             d.primary_span()
                 .is_none_or(|s| !loaded.context.contains(&s.file))
         });
+        // Files that did not parse (a warning about a skipped module leaves its file linted).
         let broken: HashSet<FileId> = loaded
             .diags
             .iter()
+            .filter(|d| d.severity == crate::diag::Severity::Error)
             .filter_map(|d| d.primary_span().map(|s| s.file))
             .collect();
         diags.extend(loaded.diags);
@@ -282,6 +284,7 @@ pub fn run_with(
                     .unwrap_or_default(),
                 root: p.clone(),
                 lib: None,
+                bound: discovered.bound_of(p),
             })
             .collect();
         let more: Vec<CrateResult> = orphans
@@ -297,7 +300,8 @@ pub fn run_with(
         .map(|req| req.iter().filter_map(|p| db.id_of(p)).collect());
     let wanted = |f: FileId| requested_ids.as_ref().is_none_or(|r| r.contains(&f));
 
-    let mut diags: Vec<Diagnostic> = Vec::new();
+    // What discovery skipped (links out of the tree, targets outside their package).
+    let mut diags: Vec<Diagnostic> = discovered.warnings;
     let mut problems: Vec<PathProblem> = discovered.problems;
     let mut parsed: BTreeSet<FileId> = BTreeSet::new();
     let mut internal_error = false;
@@ -319,15 +323,13 @@ pub fn run_with(
     }
     let mut diags = suppress(&db, diags, &parsed, &extents, lints, opts);
     // The same file in several crates (lib and bin) yields the same finding twice.
+    // A diagnostic without a span (what discovery skipped) sorts first: the store may be empty.
     let key = |d: &Diagnostic| {
-        let s = d.primary_span().unwrap_or_default();
-        (
-            db.get(s.file).display.clone(),
-            s.lo,
-            s.hi,
-            d.lint,
-            d.message.clone(),
-        )
+        let (file, lo, hi) = match d.primary_span() {
+            Some(s) => (db.get(s.file).display.clone(), s.lo, s.hi),
+            None => (String::new(), 0, 0),
+        };
+        (file, lo, hi, d.lint, d.message.clone())
     };
     diags.sort_by_key(|d| key(d));
     diags.dedup_by(|a, b| key(a) == key(b));

@@ -4,6 +4,11 @@
 //! Follows `mod x;` (`x.rs`, `x/mod.rs`, `#[path]`, nested inline modules) the
 //! way rustc does. A file that cannot be read or parsed becomes a diagnostic;
 //! the rest of the tree still loads.
+//!
+//! Reads only what belongs to the project: a module file is opened only when it is a regular
+//! `.rs` file inside the crate's `bound` (its package's directory), after symbolic links. Any
+//! other is skipped with a warning at its `mod` declaration that names the path as written,
+//! never anything of the file.
 
 use crate::diag::{Diagnostic, PathProblem};
 use crate::discover::{io_message, CrateInput};
@@ -151,7 +156,7 @@ pub fn display_path(path: &Path) -> String {
 
 /// `path.strip_prefix(dir)`. On Unix, for the plain absolute paths the run works with, compared
 /// as bytes: `strip_prefix` parses both paths into components, once for every file of a run.
-fn below<'a>(path: &'a Path, dir: &Path) -> Option<&'a Path> {
+pub(crate) fn below<'a>(path: &'a Path, dir: &Path) -> Option<&'a Path> {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -183,6 +188,8 @@ struct Pending {
     decl: Option<Span>,
     /// Directory its own `mod y;` children live in.
     child_dir: PathBuf,
+    /// `child_dir` is known to hold no symbolic link and no `..` (else its parent is).
+    child_dir_physical: bool,
 }
 
 /// What happened to one file of the tree.
@@ -242,9 +249,10 @@ impl VisitCache {
             return hit.clone();
         }
         // Manifests are read outside the lock; two threads may read the same one.
-        let found = match crate::discover::conventional_lib_name(dir) {
-            Some(lib) => Some((dir.to_path_buf(), lib)),
-            None => dir.parent().and_then(|p| self.package_of(p)),
+        let found = match crate::discover::package_lib_step(dir) {
+            crate::discover::PackageStep::Package(lib) => Some((dir.to_path_buf(), lib)),
+            crate::discover::PackageStep::Stop => None,
+            crate::discover::PackageStep::Up => dir.parent().and_then(|p| self.package_of(p)),
         };
         self.packages
             .lock()
@@ -269,16 +277,38 @@ pub fn prefetch(db: &SourceDb, cache: &VisitCache, path: &Path) {
     let _ = visit_file(db, cache, &cache.entry(path), path, false);
 }
 
-/// A `mod x;` declaration's span, the file it names, and the directory of that file's children.
-type Child = (Span, PathBuf, PathBuf);
+/// A `mod x;` declaration and the file it names, as found on disk (the crate's `bound` is
+/// checked by the crate: the same file can be reached from crates with different bounds).
+struct Child {
+    decl: Span,
+    /// The file as written: the `#[path]` value, or `x.rs` / `x/mod.rs` relative to the
+    /// declaring file's directory. Messages show only this.
+    written: String,
+    target: Target,
+    /// The directory of the file's own `mod y;` children.
+    child_dir: PathBuf,
+    child_dir_physical: bool,
+}
 
-/// Visits a file and finds its module children (below `child_dir`).
+/// Where a `mod` declaration leads.
+enum Target {
+    /// A regular file with no symbolic link or `..` in its path (so bounds compare as prefixes).
+    File(PathBuf),
+    /// Nothing there (often a `cfg`-gated module): the read says so, or finds an editor buffer.
+    Missing(PathBuf),
+    /// Never opened, whatever the crate: the reason, for the warning.
+    Skip(&'static str),
+}
+
+/// Visits a file and finds its module children (below `child_dir`; `physical`: it holds no
+/// symbolic link, else its parent holds none).
 fn visit(
     db: &SourceDb,
     cache: &VisitCache,
     path: &Path,
     demanded: bool,
     child_dir: &Path,
+    physical: bool,
 ) -> Result<(Visit, std::sync::Arc<Vec<Child>>), PathProblem> {
     let c = cache.entry(path);
     let v = visit_file(db, cache, &c, path, demanded)?;
@@ -296,13 +326,22 @@ fn visit(
         }
     }
     let file_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let trusted = if physical {
+        child_dir
+    } else {
+        child_dir.parent().unwrap_or(child_dir)
+    };
     let mut kids = Vec::new();
     collect_mods(
         &ir.items,
-        child_dir,
-        &file_dir,
+        &Dirs {
+            dir: child_dir,
+            file_dir: &file_dir,
+            trusted,
+        },
         false,
-        &mut |decl, path, dir| kids.push((decl, path, dir)),
+        &mut None,
+        &mut |kid| kids.push(kid),
     );
     let kids = std::sync::Arc::new(kids);
     let _ = slot.set((child_dir.to_path_buf(), kids.clone()));
@@ -395,11 +434,13 @@ pub fn load_crate(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    // Roots are canonical (discovery made them so).
     let mut level = vec![Pending {
         context: false,
         path: input.root.clone(),
         decl: None,
         child_dir: root_dir,
+        child_dir_physical: true,
     }];
     seen.insert(input.root.clone().into_os_string());
     if let Some((_, lib)) = &input.lib {
@@ -409,6 +450,7 @@ pub fn load_crate(
                 path: lib.clone(),
                 decl: None,
                 child_dir: lib.parent().map(Path::to_path_buf).unwrap_or_default(),
+                child_dir_physical: true,
             });
         }
     }
@@ -420,7 +462,17 @@ pub fn load_crate(
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
-            .map(|p| visit(db, cache, &p.path, demand.contains(&p.path), &p.child_dir))
+            .map(|p| {
+                let demanded = demand.contains(&p.path);
+                visit(
+                    db,
+                    cache,
+                    &p.path,
+                    demanded,
+                    &p.child_dir,
+                    p.child_dir_physical,
+                )
+            })
             .collect();
         let mut next = Vec::new();
         for (p, r) in level.iter().zip(results) {
@@ -463,13 +515,34 @@ pub fn load_crate(
             if let Some(decl) = p.decl {
                 decl_target.insert(decl, id);
             }
-            for (decl, path, child_dir) in kids.iter() {
+            for kid in kids.iter() {
+                let path = match &kid.target {
+                    Target::File(path) if below(path, &input.bound).is_some() => path,
+                    // Not read, so not shown: only the path as written and why.
+                    Target::File(_) => {
+                        let why = format!("it resolves outside `{}`", shown_dir(&input.bound));
+                        diags.push(skipped_module(db, id, &p.path, kid, &why));
+                        continue;
+                    }
+                    // A path with `..` that leads nowhere: there is nothing to read.
+                    Target::Missing(path)
+                        if !crate::discover::is_plain_below(path, &input.bound) =>
+                    {
+                        continue
+                    }
+                    Target::Missing(path) => path,
+                    Target::Skip(why) => {
+                        diags.push(skipped_module(db, id, &p.path, kid, why));
+                        continue;
+                    }
+                };
                 if seen.insert(path.as_os_str().to_owned()) {
                     next.push(Pending {
                         context: p.context,
                         path: path.clone(),
-                        decl: Some(*decl),
-                        child_dir: child_dir.clone(),
+                        decl: Some(kid.decl),
+                        child_dir: kid.child_dir.clone(),
+                        child_dir_physical: kid.child_dir_physical,
                     });
                 }
             }
@@ -507,52 +580,262 @@ pub fn load_crate(
     }
 }
 
-/// Finds `mod x;` declarations and where their files are.
+/// A warning at a `mod` declaration whose file is not read.
+fn skipped_module(db: &SourceDb, file: FileId, path: &Path, kid: &Child, why: &str) -> Diagnostic {
+    // A file that was only scanned has no text in the store: the warning points into it.
+    if db.get(file).text.is_empty() {
+        if let Ok(text) = read_text(path) {
+            db.add(path.to_path_buf(), display_path(path), text);
+        }
+    }
+    let mut d = Diagnostic::input_error(
+        kid.decl,
+        format!("module file `{}` is not read: {why}", kid.written),
+        "this module is skipped",
+    );
+    d.severity = crate::diag::Severity::Warning;
+    d.notes.push(crate::diag::Note {
+        kind: crate::diag::NoteKind::Note,
+        message: "wsa-lint opens only regular `.rs` files inside the package's directory \
+                  (outside a package: inside the paths it was given), after symbolic links"
+            .to_string(),
+        span: None,
+    });
+    d
+}
+
+/// A directory as shown in messages (`.` for the working directory itself).
+fn shown_dir(dir: &Path) -> String {
+    let shown = display_path(dir);
+    if shown.is_empty() {
+        ".".to_string()
+    } else {
+        shown
+    }
+}
+
+/// Where `collect_mods` resolves module files.
+struct Dirs<'a> {
+    /// The directory of plain `mod x;` files.
+    dir: &'a Path,
+    /// The declaring file's directory (`#[path]` outside inline modules is relative to it).
+    file_dir: &'a Path,
+    /// A prefix of `dir` known to hold no symbolic link and no `..`.
+    trusted: &'a Path,
+}
+
+/// Finds `mod x;` declarations and where their files are. `physical` remembers the last
+/// directory checked for symbolic links, and what it really is.
 fn collect_mods(
     items: &[Item],
-    dir: &Path,
-    file_dir: &Path,
+    dirs: &Dirs<'_>,
     inline: bool,
-    found: &mut dyn FnMut(Span, PathBuf, PathBuf),
+    physical: &mut Option<(PathBuf, Physical)>,
+    found: &mut dyn FnMut(Child),
 ) {
     for item in items {
         let Item::Mod(m) = item else { continue };
         match &m.inline {
             Some(children) => {
                 let sub = match &m.path_attr {
-                    Some(p) => dir.join(p),
-                    None => dir.join(&m.name),
+                    Some(p) => dirs.dir.join(p),
+                    None => dirs.dir.join(&m.name),
                 };
-                collect_mods(children, &sub, file_dir, true, found);
+                let inner = Dirs { dir: &sub, ..*dirs };
+                collect_mods(children, &inner, true, physical, found);
             }
             None => {
-                let (path, child_dir) = match &m.path_attr {
+                let kid = match &m.path_attr {
                     Some(p) => {
-                        let base = if inline { dir } else { file_dir };
-                        let path = base.join(p);
-                        let child_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                        (path, child_dir)
+                        let base = if inline { dirs.dir } else { dirs.file_dir };
+                        path_attr_child(m.span, p, base)
                     }
                     None => {
-                        let flat = dir.join(format!("{}.rs", m.name));
-                        let nested = dir.join(&m.name).join("mod.rs");
-                        if !flat.is_file() && nested.is_file() {
-                            (nested, dir.join(&m.name))
-                        } else {
-                            (flat, dir.join(&m.name))
+                        if physical.as_ref().is_none_or(|(d, _)| d != dirs.dir) {
+                            *physical = Some((dirs.dir.to_path_buf(), physical_dir(dirs)));
                         }
+                        let real = physical.as_ref().map_or(&Physical::Absent, |(_, r)| r);
+                        plain_child(m.span, &m.name, dirs, real)
                     }
                 };
-                // Paths built from a canonical directory and a module name are canonical;
-                // a `#[path]` may hold `..` or a link.
-                let path = if m.path_attr.is_some() {
-                    path.canonicalize().unwrap_or(path)
-                } else {
-                    path
-                };
-                found(m.span, path, child_dir);
+                found(kid);
             }
         }
+    }
+}
+
+/// What a directory of module files really is.
+enum Physical {
+    /// The directory, without symbolic links or `..`.
+    Real(PathBuf),
+    /// It does not exist: its modules are missing.
+    Absent,
+    /// A symbolic link on the way leads nowhere.
+    Dangling,
+}
+
+/// `dirs.dir` without symbolic links or `..` (itself, when it has none: a `lstat` per
+/// component below `dirs.trusted`, usually one).
+fn physical_dir(dirs: &Dirs<'_>) -> Physical {
+    let dir = dirs.dir;
+    let canonical = || match dir.canonicalize() {
+        Ok(c) => Physical::Real(c),
+        Err(_) => Physical::Absent,
+    };
+    let odd = |c: std::path::Component<'_>| {
+        matches!(
+            c,
+            std::path::Component::CurDir | std::path::Component::ParentDir
+        )
+    };
+    if dirs.trusted.components().any(odd) {
+        return canonical();
+    }
+    let Ok(rel) = dir.strip_prefix(dirs.trusted) else {
+        return canonical();
+    };
+    let mut cur = dirs.trusted.to_path_buf();
+    for c in rel.components() {
+        let std::path::Component::Normal(c) = c else {
+            return canonical();
+        };
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return dir
+                    .canonicalize()
+                    .map_or(Physical::Dangling, Physical::Real)
+            }
+            Ok(m) if m.is_dir() => {}
+            // Nothing is below a missing directory or a file: its modules are missing.
+            _ => return Physical::Absent,
+        }
+    }
+    Physical::Real(dir.to_path_buf())
+}
+
+/// `#[path = "p"] mod x;`, relative to `base`.
+fn path_attr_child(decl: Span, p: &str, base: &Path) -> Child {
+    let joined = base.join(p);
+    let fallback_dir = joined.parent().map(Path::to_path_buf).unwrap_or_default();
+    let child = |target, child_dir, child_dir_physical| Child {
+        decl,
+        written: p.to_string(),
+        target,
+        child_dir,
+        child_dir_physical,
+    };
+    // rustc reads any file a `#[path]` names; wsa-lint reads Rust source only.
+    if Path::new(p).extension().is_none_or(|x| x != "rs") {
+        return child(Target::Skip("it is not a `.rs` file"), fallback_dir, false);
+    }
+    match joined.canonicalize() {
+        Ok(c) => {
+            let target = regular_rs(&c);
+            let dir = c.parent().map(Path::to_path_buf).unwrap_or_default();
+            child(target, dir, true)
+        }
+        Err(_) => child(Target::Missing(joined), fallback_dir, false),
+    }
+}
+
+/// A canonical path's target: a regular `.rs` file, or why it is skipped.
+fn regular_rs(canonical: &Path) -> Target {
+    match std::fs::symlink_metadata(canonical) {
+        Ok(m) if !m.is_file() => Target::Skip("it is not a regular file"),
+        _ if canonical.extension().is_none_or(|x| x != "rs") => {
+            Target::Skip("it is a symbolic link to a file that is not a `.rs` file")
+        }
+        Ok(_) => Target::File(canonical.to_path_buf()),
+        Err(_) => Target::Missing(canonical.to_path_buf()),
+    }
+}
+
+/// `mod name;` below `dirs.dir` (`real`: what that directory really is): `name.rs`, or
+/// `name/mod.rs`. One `lstat` per file, as a plain existence check would cost; a symbolic link
+/// is resolved and checked.
+fn plain_child(decl: Span, name: &str, dirs: &Dirs<'_>, real: &Physical) -> Child {
+    let written = |rel: &Path| {
+        let shown = rel.strip_prefix(dirs.file_dir).unwrap_or(rel);
+        shown.display().to_string()
+    };
+    let logical_flat = dirs.dir.join(format!("{name}.rs"));
+    let dir = match real {
+        Physical::Real(dir) => dir,
+        // Nothing there can be read: a missing module, as rustc would see it (or one whose
+        // directory is a link that leads nowhere, which gets a warning).
+        Physical::Absent | Physical::Dangling => {
+            let target = match real {
+                Physical::Dangling => {
+                    Target::Skip("its directory is a symbolic link that leads nowhere")
+                }
+                _ => Target::Missing(logical_flat.clone()),
+            };
+            return Child {
+                decl,
+                written: written(&logical_flat),
+                target,
+                child_dir: dirs.dir.join(name),
+                child_dir_physical: false,
+            };
+        }
+    };
+    let flat = dir.join(format!("{name}.rs"));
+    let sub = dir.join(name);
+    let flat_meta = std::fs::symlink_metadata(&flat);
+    let flat_usable = flat_meta
+        .as_ref()
+        .is_ok_and(|m| m.is_file() || m.file_type().is_symlink());
+    if !flat_usable {
+        let nested = sub.join("mod.rs");
+        if let Ok(m) = std::fs::symlink_metadata(&nested) {
+            let written = written(&dirs.dir.join(name).join("mod.rs"));
+            // `name/` itself may be a link: then `nested` is not where it seems.
+            let sub_is_link =
+                std::fs::symlink_metadata(&sub).is_ok_and(|s| s.file_type().is_symlink());
+            let target = if sub_is_link || m.file_type().is_symlink() {
+                match nested.canonicalize() {
+                    Ok(c) => regular_rs(&c),
+                    Err(_) => Target::Skip("it is a symbolic link that leads nowhere"),
+                }
+            } else if m.is_file() {
+                Target::File(nested)
+            } else {
+                Target::Skip("it is not a regular file")
+            };
+            let (child_dir, physical) = if sub_is_link {
+                match sub.canonicalize() {
+                    Ok(c) => (c, true),
+                    Err(_) => (sub, false),
+                }
+            } else {
+                (sub, true)
+            };
+            return Child {
+                decl,
+                written,
+                target,
+                child_dir,
+                child_dir_physical: physical,
+            };
+        }
+    }
+    let target = match flat_meta {
+        Ok(m) if m.is_file() => Target::File(flat),
+        Ok(m) if m.file_type().is_symlink() => match flat.canonicalize() {
+            Ok(c) => regular_rs(&c),
+            Err(_) => Target::Skip("it is a symbolic link that leads nowhere"),
+        },
+        // A directory, FIFO or device named `name.rs`: never opened.
+        Ok(_) => Target::Skip("it is not a regular file"),
+        Err(_) => Target::Missing(flat),
+    };
+    Child {
+        decl,
+        written: written(&logical_flat),
+        target,
+        child_dir: sub,
+        child_dir_physical: false,
     }
 }
 
@@ -620,7 +903,7 @@ mod tests {
     fn visit_of(path: &Path) -> (bool, usize) {
         let (db, cache) = (SourceDb::default(), VisitCache::default());
         let dir = path.parent().unwrap();
-        let (v, kids) = visit(&db, &cache, path, false, dir).unwrap();
+        let (v, kids) = visit(&db, &cache, path, false, dir, true).unwrap();
         (matches!(v, Visit::Parsed(..)), kids.len())
     }
 
