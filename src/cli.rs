@@ -66,7 +66,7 @@ pub struct Common {
     #[arg(long)]
     pub list: bool,
 
-    /// Number of worker threads (default: number of CPUs)
+    /// Number of worker threads (default: number of CPUs; at most 4 per CPU, and 256)
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
 
@@ -321,7 +321,7 @@ fn run_common(
     // Deeply nested input recurses in the parser and the analysis: give workers room.
     let mut pool = rayon::ThreadPoolBuilder::new().stack_size(1 << 30);
     if let Some(n) = common.threads {
-        pool = pool.num_threads(n.max(1));
+        pool = pool.num_threads(clamp_threads(n));
     }
     let pool = match pool.build() {
         Ok(p) => p,
@@ -501,4 +501,11 @@ pub fn explain(def: &LintDef) -> String {
         def.lint.summary,
         crate::docs::unindent(def.lint.docs)
     )
+}
+
+/// Worker threads for `-j N`. Each worker reserves a large stack, so a huge `N` would only
+/// exhaust address space: more than a few threads per CPU never helps.
+fn clamp_threads(n: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    n.clamp(1, (cpus * 4).clamp(4, 256))
 }

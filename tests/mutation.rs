@@ -1249,7 +1249,6 @@ fn check_lsp(input: &[u8]) -> Result<(), String> {
 }
 
 #[test]
-#[ignore = "enable when the robust LSP reader lands"]
 fn lsp_mutations() {
     mutation_run(
         &Target {

@@ -184,13 +184,14 @@ impl<'a> Pe<'a> {
         self.dirs.get(i).copied().filter(|(rva, _)| *rva != 0)
     }
 
-    /// Names and ordinals of an import lookup table.
-    fn thunks(&self, rva: u32, out: &mut Ws2Imports) {
+    /// Names and ordinals of an import lookup table. `budget`: entries left to read in the
+    /// whole image, so that many descriptors sharing one long table cannot multiply the work.
+    fn thunks(&self, rva: u32, out: &mut Ws2Imports, budget: &mut usize) {
         let Some(mut off) = self.offset(rva) else {
             return;
         };
-        // A bound on the walk: a corrupt table must not loop forever.
-        for _ in 0..65536 {
+        while *budget > 0 {
+            *budget -= 1;
             let Some(entry) = u64_at(self.data, off) else {
                 return;
             };
@@ -208,13 +209,17 @@ impl<'a> Pe<'a> {
 
     fn ws2_imports(&self) -> Ws2Imports {
         let mut out = Ws2Imports::default();
+        let mut walk = Walk {
+            entries_left: MAX_IMPORT_ENTRIES,
+            tables: std::collections::HashSet::new(),
+        };
         // Normal imports: 20-byte descriptors; name at +12, lookup table at +0 (or IAT at +16).
         if let Some((rva, _)) = self.dir(1) {
-            self.descriptors(rva, 20, 12, &[0, 16], &mut out);
+            self.descriptors(rva, 20, 12, &[0, 16], &mut out, &mut walk);
         }
         // Delay-load imports: 32-byte descriptors; name at +4, name table at +16.
         if let Some((rva, _)) = self.dir(13) {
-            self.descriptors(rva, 32, 4, &[16], &mut out);
+            self.descriptors(rva, 32, 4, &[16], &mut out, &mut walk);
         }
         out
     }
@@ -226,6 +231,7 @@ impl<'a> Pe<'a> {
         name_at: usize,
         tables: &[usize],
         out: &mut Ws2Imports,
+        walk: &mut Walk,
     ) {
         let Some(start) = self.offset(rva) else {
             return;
@@ -253,10 +259,23 @@ impl<'a> Pe<'a> {
                 .filter_map(|&t| u32_at(self.data, d + t))
                 .find(|&t| t != 0)
             {
-                self.thunks(table, out);
+                // A table already read names nothing new.
+                if walk.tables.insert(table) {
+                    self.thunks(table, out, &mut walk.entries_left);
+                }
             }
         }
     }
+}
+
+/// Import lookup entries read per image, over all descriptors: far more than any real
+/// program imports, and a bound a corrupt or hostile image cannot multiply.
+const MAX_IMPORT_ENTRIES: usize = 65_536;
+
+/// What the descriptor walk has spent.
+struct Walk {
+    entries_left: usize,
+    tables: std::collections::HashSet<u32>,
 }
 
 /// Is `data` a DLL (`IMAGE_FILE_DLL`) rather than a program?
@@ -300,6 +319,68 @@ pub fn redirect_ws2(data: &mut [u8]) -> Result<Ws2Imports, PeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PE32+ image whose `n_desc` import descriptors all name ws2_32.dll and share one
+    /// lookup table of `n_thunk` entries (found by the mutation test: before the shared
+    /// budget, 4,096 x 65,535 names, about 6 GB).
+    fn shared_table_image(n_desc: usize, n_thunk: usize) -> Vec<u8> {
+        let (raw, va) = (0x200usize, 0x1000usize);
+        let desc = 0x400;
+        let name = desc + (n_desc + 1) * 20;
+        let hint_name = name + 16;
+        let thunks = hint_name + 16;
+        let end = thunks + (n_thunk + 1) * 8;
+        let rva = |off: usize| (va + off - raw) as u32;
+        let mut d = vec![0u8; end];
+        let put16 =
+            |d: &mut Vec<u8>, at: usize, v: u16| d[at..at + 2].copy_from_slice(&v.to_le_bytes());
+        let put32 =
+            |d: &mut Vec<u8>, at: usize, v: u32| d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        d[..2].copy_from_slice(b"MZ");
+        put32(&mut d, 0x3c, 0x40);
+        d[0x40..0x44].copy_from_slice(b"PE\0\0");
+        let (coff, opt) = (0x44, 0x44 + 20);
+        let sect = opt + 240;
+        put16(&mut d, coff, 0x8664);
+        put16(&mut d, coff + 2, 1);
+        put16(&mut d, coff + 16, 240);
+        put16(&mut d, coff + 18, 0x22);
+        put16(&mut d, opt, 0x20b);
+        put32(&mut d, opt + 108, 16);
+        put32(&mut d, opt + 120, rva(desc));
+        put32(&mut d, opt + 124, (n_desc * 20) as u32);
+        d[sect..sect + 6].copy_from_slice(b".idata");
+        put32(&mut d, sect + 8, (end - raw) as u32);
+        put32(&mut d, sect + 12, va as u32);
+        put32(&mut d, sect + 16, (end - raw) as u32);
+        put32(&mut d, sect + 20, raw as u32);
+        d[name..name + 10].copy_from_slice(b"ws2_32.dll");
+        d[hint_name + 2] = b'A';
+        for i in 0..n_thunk {
+            let at = thunks + i * 8;
+            d[at..at + 8].copy_from_slice(&u64::from(rva(hint_name)).to_le_bytes());
+        }
+        for i in 0..n_desc {
+            put32(&mut d, desc + i * 20, rva(thunks));
+            put32(&mut d, desc + i * 20 + 12, rva(name));
+        }
+        d
+    }
+
+    #[test]
+    fn descriptors_sharing_a_table_cannot_multiply_the_work() {
+        let image = shared_table_image(4096, 65_535);
+        let imports = ws2_imports(&image).expect("a valid image");
+        assert_eq!(imports.name_offsets.len(), 4096);
+        assert!(
+            imports.names.len() <= MAX_IMPORT_ENTRIES,
+            "{}",
+            imports.names.len()
+        );
+        // Distinct tables share one budget too.
+        let small = shared_table_image(3, 10);
+        assert_eq!(ws2_imports(&small).expect("a valid image").names.len(), 10);
+    }
 
     #[test]
     fn rejects_what_is_not_pe() {
