@@ -71,8 +71,14 @@ pub fn apply(db: &SourceDb, diags: &[Diagnostic], writable: &BTreeSet<FileId>) -
         }
         let src = db.get(file);
         edits.sort_by_key(|e| (e.lo, e.hi));
-        let Some((text, used)) = edited(&src.text, &edits) else {
-            continue;
+        let (text, used) = match edited(&src.text, &edits) {
+            Ok(Some(e)) => e,
+            // Every edit was overlapped by another or no longer matches: nothing to write.
+            Ok(None) => continue,
+            Err(why) => {
+                fixed.not_fixed.push((src.display.clone(), why.into()));
+                continue;
+            }
         };
         match write_checked(&src.path, &src.text, &text) {
             Ok(()) => {
@@ -93,8 +99,9 @@ pub fn apply(db: &SourceDb, diags: &[Diagnostic], writable: &BTreeSet<FileId>) -
 }
 
 /// The text with every edit that still matches applied, and the findings they came from; `None`
-/// when no edit applies or the result would not be a valid file that differs only where edited.
-fn edited(text: &str, edits: &[Edit]) -> Option<(String, Vec<usize>)> {
+/// when no edit applies, an error when the result would not be a valid file that differs only
+/// where edited.
+fn edited(text: &str, edits: &[Edit]) -> Result<Option<(String, Vec<usize>)>, &'static str> {
     let mut out = String::with_capacity(text.len());
     let mut pos = 0usize;
     let mut used = Vec::new();
@@ -118,12 +125,16 @@ fn edited(text: &str, edits: &[Edit]) -> Option<(String, Vec<usize>)> {
         used.push(e.diag);
     }
     if used.is_empty() {
-        return None;
+        return Ok(None);
     }
     out.push_str(&text[pos..]);
-    let ok = differs_only_inside(text, &out, &placed)
-        && (!crate::parse::parses(text) || crate::parse::parses(&out));
-    ok.then_some((out, used))
+    if !differs_only_inside(text, &out, &placed) {
+        return Err("the edits would change text outside the replaced spans");
+    }
+    if crate::parse::parses(text) && !crate::parse::parses(&out) {
+        return Err("the edited file would not parse");
+    }
+    Ok(Some((out, used)))
 }
 
 /// Every byte outside the replaced spans is unchanged and in place. `placed`: for each edit,
@@ -297,21 +308,35 @@ mod tests {
     #[test]
     fn an_edit_applies_only_to_the_text_it_was_computed_from() {
         let text = "fn f() { g(2.2 as u16); }";
-        let ok = edited(text, &[edit(11, 21, "2.2 as u16", "0x0202")]).unwrap();
+        let ok = edited(text, &[edit(11, 21, "2.2 as u16", "0x0202")])
+            .unwrap()
+            .unwrap();
         assert_eq!(ok.0, "fn f() { g(0x0202); }");
         // Shifted by one byte: the span no longer holds the cast.
-        assert!(edited(text, &[edit(10, 20, "2.2 as u16", "0x0202")]).is_none());
+        assert_eq!(
+            edited(text, &[edit(10, 20, "2.2 as u16", "0x0202")]),
+            Ok(None)
+        );
         // A comment inside is not whitespace.
         let commented = "fn f() { g(2.2 /* v */ as u16); }";
-        assert!(edited(commented, &[edit(11, 29, "2.2 as u16", "0x0202")]).is_none());
+        assert_eq!(
+            edited(commented, &[edit(11, 29, "2.2 as u16", "0x0202")]),
+            Ok(None)
+        );
         let spaced = "fn f() { g(2.2\n    as u16); }";
-        assert!(edited(spaced, &[edit(11, 25, "2.2 as u16", "0x0202")]).is_some());
+        assert!(matches!(
+            edited(spaced, &[edit(11, 25, "2.2 as u16", "0x0202")]),
+            Ok(Some(_))
+        ));
     }
 
     #[test]
     fn an_edit_that_breaks_the_file_is_not_applied() {
         let text = "fn f() { g(2.2 as u16); }";
-        assert!(edited(text, &[edit(11, 21, "2.2 as u16", "0x0202 {")]).is_none());
+        assert_eq!(
+            edited(text, &[edit(11, 21, "2.2 as u16", "0x0202 {")]),
+            Err("the edited file would not parse")
+        );
     }
 
     #[test]

@@ -37,7 +37,10 @@ fn run_bounded(dir: &Path, args: &[&str]) -> Output {
     };
     let out = child.wait_with_output().unwrap();
     done.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert!(!watch.join().unwrap(), "wsa-lint {args:?} ran past its deadline");
+    assert!(
+        !watch.join().unwrap(),
+        "wsa-lint {args:?} ran past its deadline"
+    );
     out
 }
 
@@ -71,7 +74,10 @@ fn a_self_recursive_macro_is_bounded_and_the_leak_still_found() {
         let o = run_bounded(t.path(), &["main.rs"]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "fan-out {fan_out}: {err}");
-        assert!(err.contains("missing_wsa_cleanup"), "fan-out {fan_out}: {err}");
+        assert!(
+            err.contains("missing_wsa_cleanup"),
+            "fan-out {fan_out}: {err}"
+        );
         if fan_out >= 8 {
             assert!(
                 err.contains("note: analysis of `main` stopped: macro expansion in this file reached its budget"),
