@@ -444,3 +444,64 @@ fn huge_documents_are_not_analysed_and_memory_stays_bounded() {
     s.shutdown(3);
     assert_eq!(s.exit(), 0);
 }
+
+#[test]
+fn quick_fixes_never_edit_through_a_macro_body() {
+    let mut s = Server::start();
+    s.initialize();
+    let head = "use windows_sys::Win32::Networking::WinSock::*;\n";
+    let text = format!(
+        "{head}macro_rules! start {{ ($v:expr, $d:expr) => {{ WSAStartup($v as u16, $d) }} }}\n\
+         fn main() {{\n    let mut d: WSADATA = unsafe {{ std::mem::zeroed() }};\n    unsafe {{\n        \
+         if start!(2.2, &mut d) != 0 {{ return; }}\n        \
+         if WSAStartup(2.2 as u16, &mut d) != 0 {{ WSACleanup(); return; }}\n        \
+         WSACleanup();\n        WSACleanup();\n    }}\n}}\n"
+    );
+    let uri = s.file("macro_fix.rs", &text);
+    s.open(&uri, 1, &text);
+    let p = s.diagnostics(&uri);
+    let diags = p["diagnostics"].as_array().cloned().unwrap_or_default();
+    let floats: Vec<&Value> = diags
+        .iter()
+        .filter(|d| d["code"] == "wsa_lint::malformed_wsa_version")
+        .collect();
+    assert_eq!(floats.len(), 2, "{p}");
+    let r = s.request(
+        2,
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": uri},
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 20, "character": 0}},
+            "context": {"diagnostics": []},
+        }),
+    );
+    let actions = r["result"].as_array().cloned().unwrap_or_default();
+    let edits: Vec<(Value, Value, Value)> = actions
+        .iter()
+        .flat_map(|a| {
+            let preferred = a["isPreferred"].clone();
+            a["edit"]["changes"]
+                .as_object()
+                .into_iter()
+                .flat_map(|c| c.values())
+                .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                .map(move |e| (e["range"].clone(), e["newText"].clone(), preferred.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // Only the cast written in place on line 7 is edited; the macro call on line 6 gets none.
+    let on_lines: Vec<u64> = edits
+        .iter()
+        .filter(|(_, text, _)| text == "0x0202")
+        .map(|(range, _, _)| range["start"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(on_lines, vec![6], "{r}");
+    for (range, _, preferred) in &edits {
+        if preferred == true {
+            assert_eq!(range["start"]["line"], range["end"]["line"], "{r}");
+            assert_ne!(range["start"]["line"], 0, "{r}");
+        }
+    }
+    s.shutdown(3);
+    assert_eq!(s.exit(), 0);
+}
