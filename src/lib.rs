@@ -16,6 +16,7 @@ pub mod engine;
 pub mod facts;
 pub mod fix;
 pub mod ir;
+pub mod levels;
 pub mod lint;
 pub mod load;
 pub mod lower;
