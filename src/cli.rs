@@ -5,12 +5,12 @@
 use crate::diag::Level;
 use crate::discover::{self, CargoSelection};
 use crate::driver;
-use crate::engine::{LevelSource, Levels};
-use crate::lint::{group_of, LintDef};
-use crate::render::{self, Format, Report};
+use crate::levels::{build_levels, normalize_lint_name, unknown_lint};
+use crate::lint::LintDef;
+use crate::render::{self, Color, Format, Report};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use codespan_reporting::term::termcolor::{BufferedStandardStream, ColorChoice};
-use std::io::{IsTerminal, Write};
+use codespan_reporting::term::termcolor::BufferedStandardStream;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,13 +26,6 @@ pub enum MessageFormat {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=..`) on stdout
     Github,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
 }
 
 /// Options shared by `wsa-lint` and `cargo wsa-lint`.
@@ -204,90 +197,6 @@ fn level_order(m: &clap::ArgMatches) -> Vec<(usize, Level, String)> {
     out
 }
 
-fn normalize_lint_name(name: &str) -> String {
-    name.trim_start_matches("wsa_lint::").replace('-', "_")
-}
-
-/// Levels from configuration files, then the command line (which wins).
-pub fn build_levels(
-    config: &[crate::config::Setting],
-    order: &[(usize, Level, String)],
-    lints: &[&LintDef],
-) -> Result<Levels, String> {
-    let mut levels = Levels::default();
-    for s in config {
-        apply_level(
-            &mut levels,
-            lints,
-            &s.name,
-            s.level,
-            LevelSource::Config(s.origin.clone()),
-        )
-        .map_err(|e| format!("{}: {e}", s.origin))?;
-    }
-    for (_, level, raw) in order {
-        apply_level(&mut levels, lints, raw, *level, LevelSource::CommandLine)?;
-    }
-    Ok(levels)
-}
-
-fn apply_level(
-    levels: &mut Levels,
-    lints: &[&LintDef],
-    raw: &str,
-    level: Level,
-    source: LevelSource,
-) -> Result<(), String> {
-    let name = normalize_lint_name(raw);
-    if name == "warnings" {
-        levels.warnings_are_errors = level == Level::Deny;
-        return Ok(());
-    }
-    if let Some(group) = group_of(&name) {
-        for def in lints {
-            if group.is_none_or(|g| g == def.lint.group) {
-                levels.set(def.lint.name, level, source.clone());
-            }
-        }
-        return Ok(());
-    }
-    match lints.iter().find(|d| d.lint.name == name) {
-        Some(def) => {
-            levels.set(def.lint.name, level, source);
-            Ok(())
-        }
-        None => Err(unknown_lint(raw, lints)),
-    }
-}
-
-fn unknown_lint(raw: &str, lints: &[&LintDef]) -> String {
-    let name = normalize_lint_name(raw);
-    let close = lints
-        .iter()
-        .map(|d| d.lint.name)
-        .find(|n| n.contains(&name) || name.contains(n) || edit_distance(n, &name) <= 3);
-    match close {
-        Some(c) => {
-            format!("unknown lint `{raw}`; did you mean `{c}`? (`wsa-lint --list` shows all lints)")
-        }
-        None => format!("unknown lint `{raw}` (`wsa-lint --list` shows all lints)"),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 fn error(msg: &str) -> ExitCode {
     let _ = writeln!(std::io::stderr(), "error: {msg}");
     ExitCode::from(2)
@@ -377,21 +286,8 @@ fn run_common(
     };
     let written = match format {
         Format::Human => {
-            let choice = match common.color {
-                Color::Always => ColorChoice::Always,
-                Color::Never => ColorChoice::Never,
-                Color::Auto => {
-                    if std::io::stderr().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    {
-                        ColorChoice::Auto
-                    } else {
-                        ColorChoice::Never
-                    }
-                }
-            };
             // Buffered: codespan writes a snippet in many small pieces.
-            let mut w = BufferedStandardStream::stderr(choice);
+            let mut w = BufferedStandardStream::stderr(common.color.choice_for_stderr());
             render::human::human(&report, &mut w).and_then(|_| w.flush())
         }
         Format::Short => {

@@ -214,5 +214,5 @@ fn line_of_key(text: &str, key: &str) -> usize {
 }
 
 fn shown(path: &Path) -> String {
-    crate::load::display_path(path)
+    crate::discover::display_path(path)
 }

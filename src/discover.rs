@@ -7,6 +7,9 @@
 //! Stays inside the project: a symbolic link found by a walk that leads out of the walked
 //! directory, or a target root outside its package, is skipped with a warning, never read, and
 //! the walk up from a file to its package stops at the repository or workspace root.
+//!
+//! Also the path helpers every later phase shows paths with (`display_path`, `below`): `load`
+//! and `config` use them, and this module uses neither of those.
 
 use crate::diag::{Diagnostic, PathProblem};
 use std::collections::{BTreeSet, HashMap};
@@ -153,7 +156,7 @@ fn discover_paths(paths: &[PathBuf], found: &mut dyn FnMut(&Path)) -> Discovered
                 // The longest named directory holding it.
                 let bound = named
                     .iter()
-                    .filter(|n| crate::load::below(dir, n).is_some())
+                    .filter(|n| below(dir, n).is_some())
                     .max_by_key(|n| n.as_os_str().len())
                     .map_or_else(|| dir.to_path_buf(), PathBuf::clone);
                 bounds.insert(dir.to_path_buf(), bound);
@@ -264,7 +267,7 @@ fn walk_dir(
     let escapes = |link: &Path| {
         skipped(format!(
             "`{}` is a symbolic link to a path outside `{}`; it is skipped",
-            crate::load::display_path(link),
+            display_path(link),
             shown_dir(dir),
         ))
     };
@@ -283,7 +286,7 @@ fn walk_dir(
             if e.path_is_symlink() {
                 // Followed only where it stays in the tree the user named.
                 match e.path().canonicalize() {
-                    Ok(c) if crate::load::below(&c, dir).is_some() => {
+                    Ok(c) if below(&c, dir).is_some() => {
                         linked.borrow_mut().push(e.path().to_path_buf());
                     }
                     Ok(_) => {
@@ -307,7 +310,7 @@ fn walk_dir(
                     // A FIFO or device named `*.rs` (the walk only asked for its type).
                     warnings.push(skipped(format!(
                         "`{}` is not a regular file; it is skipped",
-                        crate::load::display_path(e.path())
+                        display_path(e.path())
                     )));
                     continue;
                 }
@@ -322,13 +325,11 @@ fn walk_dir(
                     continue;
                 }
                 match e.path().canonicalize() {
-                    Ok(c) if crate::load::below(&c, dir).is_none() => {
-                        warnings.push(escapes(e.path()))
-                    }
+                    Ok(c) if below(&c, dir).is_none() => warnings.push(escapes(e.path())),
                     Ok(c) if c.extension().is_none_or(|x| x != "rs") => {
                         warnings.push(skipped(format!(
                         "`{}` is a symbolic link to a file that is not a `.rs` file; it is skipped",
-                        crate::load::display_path(e.path())
+                        display_path(e.path())
                     )))
                     }
                     Ok(c) => {
@@ -362,7 +363,7 @@ fn walk_dir(
 
 /// A directory as shown in messages (`.` for the working directory itself).
 fn shown_dir(dir: &Path) -> String {
-    let shown = crate::load::display_path(dir);
+    let shown = display_path(dir);
     if shown.is_empty() {
         ".".to_string()
     } else {
@@ -500,6 +501,46 @@ pub(crate) fn is_plain_below(p: &Path, dir: &Path) -> bool {
     })
 }
 
+/// A path as shown to users: relative to the working directory when below it.
+pub fn display_path(path: &Path) -> String {
+    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| {
+        std::env::current_dir()
+            .ok()
+            .map(|c| c.canonicalize().unwrap_or(c))
+    });
+    if let Some(rel) = cwd.as_ref().and_then(|c| below(path, c)) {
+        return rel.display().to_string();
+    }
+    path.display().to_string()
+}
+
+/// `path.strip_prefix(dir)`. On Unix, for the plain absolute paths the run works with, compared
+/// as bytes: `strip_prefix` parses both paths into components, once for every file of a run.
+pub(crate) fn below<'a>(path: &'a Path, dir: &Path) -> Option<&'a Path> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+        let plain = |b: &[u8]| {
+            b.first() == Some(&b'/')
+                && !b.windows(2).any(|w| w == b"//" || w == b"/.")
+                && b.len() > 1
+                && b.last() != Some(&b'/')
+        };
+        if plain(p) && plain(d) {
+            let rest = p.strip_prefix(d)?;
+            let rest = if rest.is_empty() {
+                rest
+            } else {
+                rest.strip_prefix(b"/")?
+            };
+            return Some(Path::new(std::ffi::OsStr::from_bytes(rest)));
+        }
+    }
+    path.strip_prefix(dir).ok()
+}
+
 /// The canonical path of a regular file, or `None`. `plain`: the path is canonical unless it is
 /// a symbolic link.
 fn canonical_file(p: &Path, plain: bool) -> Option<PathBuf> {
@@ -530,7 +571,7 @@ fn package_targets(
         .replace('-', "_");
     let lib_name = lib_name(table, &pkg_name);
     let canonical_dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let inside = |p: &Path| crate::load::below(p, &canonical_dir).is_some();
+    let inside = |p: &Path| below(p, &canonical_dir).is_some();
     let lib_root = table
         .get("lib")
         .and_then(|l| l.get("path"))
@@ -605,7 +646,7 @@ fn package_targets(
 fn outside_package(root: &Path, package: &Path) -> Diagnostic {
     skipped(format!(
         "target `{}` of the package in `{}` is outside the package's directory; it is not read",
-        crate::load::display_path(root),
+        display_path(root),
         shown_dir(package),
     ))
 }
@@ -681,11 +722,9 @@ pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
         let usable = |root: &Path| match std::fs::metadata(root) {
             Ok(m) if !m.is_file() => Err(skipped(format!(
                 "target `{}` is not a regular file; it is not read",
-                crate::load::display_path(root)
+                display_path(root)
             ))),
-            Ok(_) if crate::load::below(root, &bound).is_none() => {
-                Err(outside_package(root, &manifest_dir))
-            }
+            Ok(_) if below(root, &bound).is_none() => Err(outside_package(root, &manifest_dir)),
             _ => Ok(()),
         };
         let is_lib = |t: &cargo_metadata::Target| {
@@ -752,5 +791,34 @@ fn metadata_message(e: cargo_metadata::Error) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn below_agrees_with_strip_prefix() {
+        let paths = [
+            "/a/b/c.rs",
+            "/a/b",
+            "/a/bc/d.rs",
+            "/a/b/",
+            "/a//b/c.rs",
+            "/a/./b/c.rs",
+            "/a/b/../c.rs",
+            "/",
+            "/a",
+            "a/b/c.rs",
+            "/a/.hidden/x.rs",
+            "/ab/c.rs",
+        ];
+        for p in paths {
+            for d in paths {
+                let (p, d) = (Path::new(p), Path::new(d));
+                assert_eq!(below(p, d), p.strip_prefix(d).ok(), "{p:?} below {d:?}");
+            }
+        }
     }
 }

@@ -4,10 +4,10 @@
 //! Gets the lint list from its caller; knows no individual lint.
 
 use crate::diag::{Diagnostic, PathProblem};
-use crate::discover::{CrateInput, Discovered};
+use crate::discover::{display_path, CrateInput, Discovered};
 use crate::engine::{self, Levels};
 use crate::lint::LintDef;
-use crate::load::{self, display_path};
+use crate::load;
 use crate::source::{FileId, SourceDb};
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap, HashSet};

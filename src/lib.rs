@@ -2,8 +2,9 @@
 //!
 //! The pipeline, one module per phase, each using only those above it:
 //! `source` -> `diag` -> `ir` -> `lower`/`parse` -> `winsock` -> `resolve`
-//! -> `facts` -> `lint` -> `engine` -> `render`. `lints` (in `../lints/`) is
-//! the catalog; only the binary hands it to the engine. `verify` is the runtime
+//! -> `facts` -> `lint` -> `engine` -> `render`. The full order is the layers
+//! block of docs/architecture.md, which `tests/tidy.rs` enforces. `lints` (in
+//! `../lints/`) is the catalog; only the binary hands it to the engine. `verify` is the runtime
 //! verifier: it runs a Windows program and matches what it did with the findings.
 
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod facts;
 pub mod fix;
 pub mod ir;
+pub mod levels;
 pub mod lint;
 pub mod load;
 pub mod lower;

@@ -11,7 +11,7 @@
 //! never anything of the file.
 
 use crate::diag::{Diagnostic, PathProblem};
-use crate::discover::{io_message, CrateInput};
+use crate::discover::{below, display_path, io_message, CrateInput};
 use crate::ir::{FileIr, Item};
 use crate::resolve::CrateModel;
 use crate::source::{FileId, PathMap, SourceDb, Span};
@@ -138,46 +138,6 @@ fn read_all(file: &mut std::fs::File, buf: &mut Vec<u8>, size: usize) -> std::io
         }
     }
     Ok(filled)
-}
-
-/// A path as shown to users: relative to the working directory when below it.
-pub fn display_path(path: &Path) -> String {
-    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    let cwd = CWD.get_or_init(|| {
-        std::env::current_dir()
-            .ok()
-            .map(|c| c.canonicalize().unwrap_or(c))
-    });
-    if let Some(rel) = cwd.as_ref().and_then(|c| below(path, c)) {
-        return rel.display().to_string();
-    }
-    path.display().to_string()
-}
-
-/// `path.strip_prefix(dir)`. On Unix, for the plain absolute paths the run works with, compared
-/// as bytes: `strip_prefix` parses both paths into components, once for every file of a run.
-pub(crate) fn below<'a>(path: &'a Path, dir: &Path) -> Option<&'a Path> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
-        let plain = |b: &[u8]| {
-            b.first() == Some(&b'/')
-                && !b.windows(2).any(|w| w == b"//" || w == b"/.")
-                && b.len() > 1
-                && b.last() != Some(&b'/')
-        };
-        if plain(p) && plain(d) {
-            let rest = p.strip_prefix(d)?;
-            let rest = if rest.is_empty() {
-                rest
-            } else {
-                rest.strip_prefix(b"/")?
-            };
-            return Some(Path::new(std::ffi::OsStr::from_bytes(rest)));
-        }
-    }
-    path.strip_prefix(dir).ok()
 }
 
 struct Pending {
@@ -857,30 +817,6 @@ mod tests {
         let mut f = std::fs::File::open(&big).unwrap();
         let n = read_all(&mut f, &mut buf, 10).unwrap();
         assert_eq!(&buf[..n], "x".repeat(10_000).as_bytes());
-    }
-
-    #[test]
-    fn below_agrees_with_strip_prefix() {
-        let paths = [
-            "/a/b/c.rs",
-            "/a/b",
-            "/a/bc/d.rs",
-            "/a/b/",
-            "/a//b/c.rs",
-            "/a/./b/c.rs",
-            "/a/b/../c.rs",
-            "/",
-            "/a",
-            "a/b/c.rs",
-            "/a/.hidden/x.rs",
-            "/ab/c.rs",
-        ];
-        for p in paths {
-            for d in paths {
-                let (p, d) = (Path::new(p), Path::new(d));
-                assert_eq!(below(p, d), p.strip_prefix(d).ok(), "{p:?} below {d:?}");
-            }
-        }
     }
 
     /// A package `name` (with extra manifest lines) holding `rel`, which calls Winsock.

@@ -8,7 +8,6 @@
 
 use super::callgraph::{CallGraph, Target, Unit, UnitBody, UnitId};
 use super::state::*;
-use super::summary::Summary;
 use crate::ir::{BinOp, Block, Expr, Lit, Pat, Stmt, UnOp};
 use crate::source::Span;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

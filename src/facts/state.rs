@@ -3,6 +3,9 @@
 //! A path knows: which `WSAStartup` references it holds, what it released of
 //! its caller's, each value's possible classes (zero / non-zero, `Ok` / `Err`,
 //! valid / invalid socket...), and each socket's life so far.
+//!
+//! Also the `Summary` of a unit for its callers, built from these parts by `summary` and
+//! applied at call sites by `interp`.
 
 use crate::source::Span;
 use std::collections::BTreeMap;
@@ -170,4 +173,30 @@ impl State {
             .collect();
         self.vals.retain(|k, _| live.contains(k));
     }
+}
+
+// What a unit hands its callers. It lives here, beside the state it is made of, because both
+// sides use it: `interp` applies callees' summaries and `summary` builds them from `interp`'s
+// exits, so a home in either would make the two import each other.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The return-value classes of this outcome.
+    pub classes: ClassSet,
+    /// References the caller holds after this outcome, each with its chain into the callee.
+    pub acquires: Vec<Vec<Link>>,
+    /// Caller references this outcome released.
+    pub releases: Vec<Release>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Empty when the function never returns.
+    pub outcomes: Vec<Outcome>,
+    /// Socket parameters (by index) shut down for sending on every return.
+    pub shuts_params: Vec<usize>,
+    /// Socket parameters closed on every return.
+    pub closes_params: Vec<usize>,
+    /// Returns a guard whose `Drop` releases the reference it owns.
+    pub returns_guard: bool,
 }

@@ -6,7 +6,7 @@
 //! it too. Roots (main, DllMain, tests, thread bodies) hand nothing on.
 
 use super::interp::{Exit, ExitKind, UnitRun};
-use super::state::{ClassSet, Link, Release, Token};
+use super::state::{ClassSet, Link, Outcome, Release, Summary, Token};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
@@ -37,28 +37,6 @@ impl Role {
     pub fn is_root(self) -> bool {
         matches!(self, Role::Main | Role::Test | Role::Thread)
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    /// The return-value classes of this outcome.
-    pub classes: ClassSet,
-    /// References the caller holds after this outcome, each with its chain into the callee.
-    pub acquires: Vec<Vec<Link>>,
-    /// Caller references this outcome released.
-    pub releases: Vec<Release>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Empty when the function never returns.
-    pub outcomes: Vec<Outcome>,
-    /// Socket parameters (by index) shut down for sending on every return.
-    pub shuts_params: Vec<usize>,
-    /// Socket parameters closed on every return.
-    pub closes_params: Vec<usize>,
-    /// Returns a guard whose `Drop` releases the reference it owns.
-    pub returns_guard: bool,
 }
 
 #[derive(Clone, Debug)]

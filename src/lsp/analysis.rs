@@ -150,7 +150,7 @@ fn analyse(
             .collect::<HashMap<_, _>>(),
     );
     let config = crate::config::discover(path).unwrap_or_default();
-    let levels = crate::cli::build_levels(&config, &[], lints).unwrap_or_default();
+    let levels = crate::levels::build_levels(&config, &[], lints).unwrap_or_default();
     let discovered = crate::discover::from_paths(&[path.to_path_buf()]);
     let out = pool.install(|| {
         crate::driver::run(

@@ -11,6 +11,8 @@ pub mod snippet;
 
 use crate::diag::{Diagnostic, PathProblem};
 use crate::source::SourceDb;
+use codespan_reporting::term::termcolor::ColorChoice;
+use std::io::IsTerminal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -19,6 +21,36 @@ pub enum Format {
     Json,
     Sarif,
     Github,
+}
+
+/// `--color WHEN` of `wsa-lint` and `wsa-lint verify`. Here, below both, so that neither
+/// command imports the other's definitions. (No `///` on the variants: clap would print them
+/// as help text for each value.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// The colour choice for human output on stderr: `auto` colours only a terminal, and only
+    /// when `NO_COLOR` is unset or empty (<https://no-color.org>).
+    pub fn choice_for_stderr(self) -> ColorChoice {
+        match self {
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+            Color::Auto => {
+                if std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                {
+                    ColorChoice::Auto
+                } else {
+                    ColorChoice::Never
+                }
+            }
+        }
+    }
 }
 
 /// What SARIF says about each lint (the renderer does not know the lint catalog).

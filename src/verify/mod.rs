@@ -17,8 +17,8 @@ pub mod signals;
 pub mod symbolize;
 pub mod twins;
 
-use crate::cli::Color;
 use crate::lint::LintDef;
+use crate::render::Color;
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
@@ -132,7 +132,8 @@ fn verify(lints: &[&LintDef], cli: &VerifyCli) -> Result<ExitCode> {
 
     // The static half first: a usage problem should not cost a run.
     let config = crate::config::discover(&sources[0]).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let levels = crate::cli::build_levels(&config, &[], lints).map_err(|e| anyhow::anyhow!(e))?;
+    let levels =
+        crate::levels::build_levels(&config, &[], lints).map_err(|e| anyhow::anyhow!(e))?;
     let discovered = crate::discover::from_paths(&sources);
     if discovered.missing_arg {
         anyhow::bail!("a --source path does not exist");
