@@ -422,7 +422,10 @@ fn prefix_of(env: &[(OsString, OsString)]) -> PathBuf {
 /// Creates the Wine prefix if it does not exist yet; one creator at a time.
 fn ensure_prefix(wine: &Path, env: &[(OsString, OsString)]) -> Result<()> {
     let prefix = prefix_of(env);
-    if prefix.join("system.reg").is_file() {
+    // `system.reg` appears while wineboot is still setting the prefix up (drive mappings
+    // among it): only the marker written after wineboot finished says the prefix is usable.
+    let ready = prefix.join(".wsa-lint-ready");
+    if ready.is_file() {
         return Ok(());
     }
     let parent = prefix.parent().unwrap_or(Path::new("."));
@@ -438,7 +441,7 @@ fn ensure_prefix(wine: &Path, env: &[(OsString, OsString)]) -> Result<()> {
         {
             Ok(_) => break,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if prefix.join("system.reg").is_file() {
+                if ready.is_file() {
                     return Ok(());
                 }
                 if start.elapsed() > Duration::from_secs(180) {
@@ -467,17 +470,23 @@ fn ensure_prefix(wine: &Path, env: &[(OsString, OsString)]) -> Result<()> {
             child.wait_with_output()
         });
     signals::wait_if_stopping();
+    // The marker is written before the lock goes, so a waiter never becomes a second creator.
+    let made = out
+        .with_context(|| format!("cannot run {}", wine.display()))
+        .and_then(|out| {
+            if !out.status.success() || !prefix.join("system.reg").is_file() {
+                bail!(
+                    "cannot create the Wine prefix {}: {}",
+                    prefix.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            std::fs::write(&ready, b"")
+                .with_context(|| format!("cannot mark {} as ready", prefix.display()))
+        });
     let _ = std::fs::remove_file(&lock);
     drop(lock_guard);
-    let out = out.with_context(|| format!("cannot run {}", wine.display()))?;
-    if !out.status.success() || !prefix.join("system.reg").is_file() {
-        bail!(
-            "cannot create the Wine prefix {}: {}",
-            prefix.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
+    made
 }
 
 pub struct RunRequest<'a> {
