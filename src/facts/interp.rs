@@ -11,6 +11,7 @@ use super::state::*;
 use super::summary::Summary;
 use crate::ir::{BinOp, Block, Expr, Lit, Pat, Stmt, UnOp};
 use crate::source::Span;
+use crate::winsock::{Effect, How, SocketType};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Paths kept per program point before precision is given up.
@@ -1222,13 +1223,14 @@ impl Interp<'_, '_, '_> {
         let id = val_of_span(span);
         let mut st = st;
         let failed_startup = st.startup_failed.take();
-        if name == "WSAGetLastError" {
+        let effect = crate::winsock::effect(name);
+        if effect == Effect::ReadsLastError {
             if let Some(startup) = failed_startup {
                 self.run.lasterror_after_startup.insert((span, startup));
             }
         }
         if let Some(cleanup) = st.final_cleanup {
-            if !crate::winsock::NO_INIT_NEEDED.contains(&name) {
+            if crate::winsock::needs_init(name) {
                 self.run.after_cleanup.insert(AfterCleanupEvent {
                     call: span,
                     name: name.to_string(),
@@ -1236,8 +1238,8 @@ impl Interp<'_, '_, '_> {
                 });
             }
         }
-        if crate::winsock::SOCKET_CALLS.contains(&name) {
-            if let Some(sid) = self.sock_of(&mut st, args.first()) {
+        if let Some(k) = crate::winsock::socket_arg(name) {
+            if let Some(sid) = self.sock_of(&mut st, args.get(k)) {
                 if let Some(closed) = st.socks.get(&sid).and_then(|s| s.closed) {
                     self.run.use_after_close.insert(UseAfterCloseEvent {
                         call: span,
@@ -1247,8 +1249,10 @@ impl Interp<'_, '_, '_> {
                 }
             }
         }
-        match name {
-            "WSAStartup" => {
+        // The socket the effects below act on, by the table.
+        let sock_arg = args.get(crate::winsock::socket_arg(name).unwrap_or(0));
+        match effect {
+            Effect::Startup => {
                 self.startup_vals.insert(id, span);
                 if let Some(v) = args.first().and_then(version_arg) {
                     self.run.versions.insert((args[0].span(), v));
@@ -1269,19 +1273,20 @@ impl Interp<'_, '_, '_> {
                 fail.vals.insert(id, NONZERO);
                 out.push((fail, Val::Sym(id)));
             }
-            "WSACleanup" => {
+            Effect::Cleanup => {
                 self.release(&mut st, span, span, Vec::new());
                 out.push((st, Val::Sym(id)));
             }
-            "socket" | "WSASocketA" | "WSASocketW" => {
-                let kind = match args.get(1).and_then(const_name).as_deref() {
-                    Some("SOCK_STREAM" | "1") => SockKind::Stream,
-                    Some("SOCK_DGRAM" | "SOCK_RAW" | "2" | "3") => SockKind::Datagram,
-                    _ => SockKind::Unknown,
+            Effect::Creates { type_arg } => {
+                let written = args.get(usize::from(type_arg)).and_then(const_name);
+                let kind = match written.as_deref().and_then(crate::winsock::socket_type) {
+                    Some(SocketType::Stream) => SockKind::Stream,
+                    Some(SocketType::Datagram) => SockKind::Datagram,
+                    None => SockKind::Unknown,
                 };
                 new_socket(st, id, kind, Origin::Created(span), None, out);
             }
-            "accept" | "WSAAccept" => {
+            Effect::Accepts => {
                 new_socket(
                     st,
                     id,
@@ -1291,9 +1296,9 @@ impl Interp<'_, '_, '_> {
                     out,
                 );
             }
-            "connect" | "WSAConnect" => {
+            Effect::Connects => {
                 let mut ok = st.clone();
-                if let Some(sid) = self.sock_of(&mut ok, args.first()) {
+                if let Some(sid) = self.sock_of(&mut ok, sock_arg) {
                     if let Some(sock) = ok.socks.get_mut(&sid) {
                         if !matches!(sock.kind, SockKind::Datagram | SockKind::Listening) {
                             sock.connected = Some(span);
@@ -1306,23 +1311,22 @@ impl Interp<'_, '_, '_> {
                 fail.vals.insert(id, NONZERO);
                 out.push((fail, Val::Sym(id)));
             }
-            "listen" => {
+            Effect::Listens => {
                 let mut st = st;
-                if let Some(sid) = self.sock_of(&mut st, args.first()) {
+                if let Some(sid) = self.sock_of(&mut st, sock_arg) {
                     if let Some(sock) = st.socks.get_mut(&sid) {
                         sock.kind = SockKind::Listening;
                     }
                 }
                 out.push((st, Val::Sym(id)));
             }
-            "shutdown" => {
+            Effect::ShutsDown { how_arg } => {
                 let mut st = st;
-                let counts = !matches!(
-                    args.get(1).and_then(const_name).as_deref(),
-                    Some("SD_RECEIVE" | "0")
-                );
+                let how = args.get(usize::from(how_arg)).and_then(const_name);
+                let counts =
+                    how.as_deref().and_then(crate::winsock::shutdown_how) != Some(How::Receive);
                 if counts {
-                    if let Some(sid) = self.sock_of(&mut st, args.first()) {
+                    if let Some(sid) = self.sock_of(&mut st, sock_arg) {
                         if let Some(sock) = st.socks.get_mut(&sid) {
                             sock.shut = true;
                         }
@@ -1330,9 +1334,9 @@ impl Interp<'_, '_, '_> {
                 }
                 out.push((st, Val::Sym(id)));
             }
-            "closesocket" => {
+            Effect::Closes => {
                 let mut st = st;
-                if let Some(sid) = self.sock_of(&mut st, args.first()) {
+                if let Some(sid) = self.sock_of(&mut st, sock_arg) {
                     let evidence = &self.unit.evidence;
                     if let Some(sock) = st.socks.get_mut(&sid) {
                         let stream = !matches!(sock.kind, SockKind::Datagram | SockKind::Listening);
@@ -1355,7 +1359,7 @@ impl Interp<'_, '_, '_> {
                 }
                 out.push((st, Val::Sym(id)));
             }
-            _ => out.push((st, Val::Sym(id))),
+            Effect::ReadsLastError | Effect::None => out.push((st, Val::Sym(id))),
         }
     }
 

@@ -120,7 +120,7 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
         let func = e.func.as_str();
         let previous = previous_on_thread.insert(e.thread, i);
 
-        if user && crate::winsock::REMOVED_WINSOCK1.contains(&func) {
+        if user && crate::winsock::is_removed(func) {
             v(
                 "removed_winsock1_api",
                 i,
@@ -129,7 +129,7 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
             );
         }
         if user && final_cleanup.is_some() && held.is_empty() {
-            let exempt = crate::winsock::NO_INIT_NEEDED.contains(&func);
+            let exempt = !crate::winsock::needs_init(func);
             if !exempt {
                 let cleanup = final_cleanup.unwrap_or(i);
                 let result = match e.error {
