@@ -1111,6 +1111,46 @@ mod tests {
         assert!(agreed[0] > 1000 && agreed[1] > 1000, "{agreed:?}");
     }
 
+    /// The prefilter against the table: a file calling a function of `winsock::APIS` is parsed as
+    /// its `Trigger` says, in every binding style.
+    #[test]
+    fn every_api_call_is_flagged_as_its_trigger_says() {
+        use crate::winsock::{Trigger, APIS};
+        let markers = [
+            "use windows_sys::Win32::Networking::WinSock::*;",
+            "use windows::Win32::Networking::WinSock::*;",
+            "use winapi::um::winsock2::*;",
+            "extern crate ws2_32;",
+            "#[link(name = \"ws2_32\")] extern \"system\" { fn f(); }",
+            "windows_targets::link!(\"ws2_32.dll\" \"system\" fn f());",
+        ];
+        for api in APIS {
+            let call = format!("fn f() {{ let r = unsafe {{ {}(a, b) }}; }}\n", api.name);
+            let alone = needs_parse(call.as_bytes());
+            let by_marker = |m: &str| needs_parse(format!("{m}\n{call}").as_bytes());
+            match api.trigger {
+                Trigger::Always | Trigger::WsaPrefix => assert!(alone, "{}", api.name),
+                Trigger::WithMarker => {
+                    assert!(!alone, "{}", api.name);
+                    for m in markers {
+                        assert!(by_marker(m), "{} with {m}", api.name);
+                    }
+                }
+                Trigger::Never => {
+                    assert!(!alone && !by_marker(markers[0]), "{}", api.name);
+                    assert!(api.effect == crate::winsock::Effect::None && !api.needs_init);
+                }
+            }
+            // `WsaPrefix` is only for the names it finds.
+            assert_eq!(
+                api.trigger == Trigger::WsaPrefix,
+                api.name.starts_with("WSA"),
+                "{}",
+                api.name
+            );
+        }
+    }
+
     #[test]
     fn names_match_whole_words() {
         let n = Names::new(&["init".to_string()]);

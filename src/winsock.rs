@@ -378,6 +378,16 @@ pub enum Style {
     LinkMacro,
 }
 
+/// Every style, for tests that go through all of them.
+pub const STYLES: &[Style] = &[
+    Style::WindowsSys,
+    Style::Windows,
+    Style::Winapi,
+    Style::Ws2_32Sys,
+    Style::LinkAttr,
+    Style::LinkMacro,
+];
+
 /// The binding crates' Winsock modules, by style.
 pub const BINDING_MODULES: &[(Style, &[&str])] = &[
     (
@@ -473,6 +483,14 @@ pub fn socket_type(written: &str) -> Option<SocketType> {
 
 pub fn shutdown_how(written: &str) -> Option<How> {
     constant(SHUTDOWN_HOW, written)
+}
+
+/// `how` of `shutdown` by the value a call passed (the verifier's log).
+pub fn shutdown_how_value(value: u64) -> Option<How> {
+    SHUTDOWN_HOW
+        .iter()
+        .find(|(_, v, _)| *v == value)
+        .map(|&(_, _, h)| h)
 }
 
 /// Is `path` (a module path, without the function name) one of the binding crates' Winsock modules?
@@ -586,5 +604,94 @@ mod tests {
         for (krate, rel) in no {
             assert!(!is_binding_file(krate, Path::new(rel)), "{krate} {rel}");
         }
+    }
+
+    /// Invariants of the table that its readers rely on.
+    #[test]
+    fn table_is_consistent() {
+        use super::{Effect, Style, APIS, BINDING_MODULES};
+        let mut names: Vec<&str> = APIS.iter().map(|a| a.name).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "a name is in the table twice");
+        for a in APIS {
+            let on_socket = matches!(
+                a.effect,
+                Effect::Connects | Effect::Listens | Effect::ShutsDown { .. } | Effect::Closes
+            );
+            assert!(!on_socket || a.socket_arg.is_some(), "{}", a.name);
+            // The call graph takes stream evidence from the first argument.
+            assert!(!a.stream_io || a.socket_arg == Some(0), "{}", a.name);
+            assert!(!(a.removed && a.winsock2_only), "{}", a.name);
+            assert!(
+                BINDING_MODULES
+                    .iter()
+                    .any(|(s, m)| *s == Style::Winapi && m[2] == a.winapi),
+                "{}: winapi::um::{} is no binding module",
+                a.name,
+                a.winapi
+            );
+        }
+    }
+
+    /// No module but this one spells a Winsock function's name as a string literal: whatever
+    /// they need to know about a function (its effect, its socket argument, whether it needs a
+    /// started Winsock) they read from `APIS`. Test code is not looked at (`#[cfg(test)] mod`
+    /// and what follows it).
+    #[test]
+    fn no_other_module_has_its_own_list_of_winsock_names() {
+        // The verifier's event log: how each observed export returns and which of its arguments
+        // are shown, for describing what ran (the proxy's log format, not the analysis).
+        const EXEMPT: &[&str] = &["src/verify/events.rs"];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join("src")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("src/ is readable") {
+                let p = e.expect("readable").path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for p in files {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == "src/winsock.rs" || EXEMPT.contains(&rel.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).expect("readable");
+            let mut code = text.as_str();
+            let mut lines = text.lines().peekable();
+            let mut at = 0;
+            while let Some(line) = lines.next() {
+                if line.trim() == "#[cfg(test)]"
+                    && lines
+                        .peek()
+                        .is_some_and(|l| l.trim_start().starts_with("mod "))
+                {
+                    code = &text[..at];
+                    break;
+                }
+                at += line.len() + 1;
+            }
+            for a in super::APIS {
+                if code.contains(&format!("\"{}\"", a.name)) {
+                    found.push(format!("{rel}: \"{}\"", a.name));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "read these from `winsock::APIS`:\n{}",
+            found.join("\n")
+        );
     }
 }
