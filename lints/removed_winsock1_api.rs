@@ -1,5 +1,5 @@
 use crate::lint::{LintCx, LintDef};
-use crate::winsock::REMOVED_WINSOCK1;
+use crate::winsock::is_removed;
 
 crate::declare_lint! {
     /// ### What it does
@@ -37,7 +37,7 @@ fn check(cx: &mut LintCx<'_>) {
         .facts
         .winsock_calls
         .iter()
-        .filter(|c| REMOVED_WINSOCK1.contains(&c.name.as_str()))
+        .filter(|c| is_removed(&c.name))
         .cloned()
         .collect();
     for c in calls {

@@ -1,8 +1,9 @@
 //! wsa-lint: finds Winsock misuse in Rust source without building it.
 //!
 //! The pipeline, one module per phase, each using only those above it:
-//! `source` -> `diag` -> `ir` -> `lower`/`parse` -> `winsock` -> `resolve`
-//! -> `facts` -> `lint` -> `engine` -> `render`. The full order is the layers
+//! `source` -> `diag` -> `winsock` -> `ir` -> `lower`/`parse` -> `resolve`
+//! -> `facts` -> `lint` -> `engine` -> `render`. `winsock`, the table of
+//! Winsock knowledge, uses nothing; `scan` and `lower` read it. The full order is the layers
 //! block of docs/architecture.md, which `tests/tidy.rs` enforces. `lints` (in
 //! `../lints/`) is the catalog; only the binary hands it to the engine. `verify` is the runtime
 //! verifier: it runs a Windows program and matches what it did with the findings.

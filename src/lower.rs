@@ -373,7 +373,12 @@ impl Lowerer {
     }
 
     /// `lazy_static! { static ref X: T = expr; }` and `thread_local!`: each initialiser is a once-only body.
+    /// A `link!` declaration is an `extern` block of one function.
     fn item_macro(&mut self, m: &syn::ItemMacro, out: &mut Vec<Item>) {
+        if let Some(decl) = link_macro_decl(&m.mac) {
+            out.push(decl);
+            return;
+        }
         let name = m
             .mac
             .path
@@ -543,6 +548,11 @@ impl Lowerer {
                     expr: self.expr(e),
                     semi: semi.is_some(),
                 }),
+                // A `link!` declaration in a body declares its function like an `extern` block
+                // there would; it is no statement of the body.
+                syn::Stmt::Macro(m) if link_macro_decl(&m.mac).is_some() => {
+                    self.nested.extend(link_macro_decl(&m.mac));
+                }
                 syn::Stmt::Macro(m) => {
                     let span = self.mk(
                         self.lo(m.mac.path.span()),
@@ -1101,15 +1111,50 @@ fn link_kind(attrs: &[syn::Attribute]) -> LinkKind {
         }
         let text = a.meta.to_token_stream_ref().to_string();
         if let Some(name) = link_name_in(&text) {
-            let lower = name.to_ascii_lowercase();
-            let lower = lower.trim_end_matches(".dll").trim_end_matches(".lib");
-            if lower == "ws2_32" || lower == "wsock32" {
+            if crate::winsock::is_winsock_library(&name) {
                 return LinkKind::Winsock;
             }
             kind = LinkKind::Other;
         }
     }
     kind
+}
+
+/// A `link!` declaration (`winsock::LINK_MACROS`) as the `extern` block it expands to:
+/// `windows_targets::link!("ws2_32.dll" "system" fn WSAStartup(..) -> i32);`. The macro takes
+/// the library, the ABI, an optional link name and doc attributes before `fn NAME`.
+fn link_macro_decl(mac: &syn::Macro) -> Option<Item> {
+    if !crate::winsock::is_link_macro(&path_segs(&mac.path)) {
+        return None;
+    }
+    let mut tokens = mac.tokens.clone().into_iter();
+    let library = match tokens.next()? {
+        TokenTree::Literal(l) => match syn::Lit::new(l) {
+            syn::Lit::Str(s) => s.value(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let name = loop {
+        match tokens.next()? {
+            TokenTree::Ident(i) if i == "fn" => match tokens.next()? {
+                TokenTree::Ident(name) => break name.to_string(),
+                _ => return None,
+            },
+            // The ABI, the link name, `#` and `[doc = ..]` of an attribute.
+            TokenTree::Literal(_) | TokenTree::Punct(_) | TokenTree::Group(_) => {}
+            TokenTree::Ident(_) => return None,
+        }
+    };
+    let link = if crate::winsock::is_winsock_library(&library) {
+        LinkKind::Winsock
+    } else {
+        LinkKind::Other
+    };
+    Some(Item::Extern {
+        link,
+        names: vec![name],
+    })
 }
 
 fn link_name_in(text: &str) -> Option<String> {

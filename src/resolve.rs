@@ -522,3 +522,130 @@ impl CrateModel {
         None
     }
 }
+
+/// Resolution against the table: every function of `winsock::APIS` resolves to Winsock in every
+/// binding style that declares it, and a crate function of the same name does not.
+#[cfg(test)]
+mod table_tests {
+    use super::{Callee, CrateModel};
+    use crate::winsock::{Api, Style, APIS, BINDING_MODULES, LIBRARIES, LINK_MACROS, STYLES};
+
+    /// The sources that declare `api` in `style`, each with `fn main` calling it through the
+    /// path that follows the source.
+    fn sources(style: Style, api: &Api) -> Vec<(String, String)> {
+        let n = api.name;
+        let modules = BINDING_MODULES
+            .iter()
+            .filter(|(s, m)| *s == style && (style != Style::Winapi || m[2] == api.winapi))
+            .map(|(_, m)| m.join("::"));
+        match style {
+            Style::WindowsSys | Style::Windows | Style::Winapi | Style::Ws2_32Sys => modules
+                .flat_map(|m| {
+                    let last = m.rsplit("::").next().unwrap_or_default().to_string();
+                    [
+                        (format!("use {m}::{n};"), n.to_string()),
+                        (format!("use {m}::{n} as renamed;"), "renamed".to_string()),
+                        (format!("use {m}::*;"), n.to_string()),
+                        (String::new(), format!("{m}::{n}")),
+                        (String::new(), format!("::{m}::{n}")),
+                        (format!("use {m} as ws;"), format!("ws::{n}")),
+                        (format!("use {m};"), format!("{last}::{n}")),
+                    ]
+                })
+                .collect(),
+            Style::LinkAttr => {
+                let mut v: Vec<(String, String)> = LIBRARIES
+                    .iter()
+                    .flat_map(|lib| [lib.to_string(), format!("{}.dll", lib.to_uppercase())])
+                    .map(|lib| {
+                        let block = format!(
+                            "#[link(name = \"{lib}\")] extern \"system\" {{ fn {n}() -> i32; }}"
+                        );
+                        (block, n.to_string())
+                    })
+                    .collect();
+                // No `#[link]`: the symbol comes from whatever is linked, so the name decides.
+                v.push((
+                    format!("extern \"system\" {{ fn {n}() -> i32; }}"),
+                    n.to_string(),
+                ));
+                v
+            }
+            Style::LinkMacro => LINK_MACROS
+                .iter()
+                .flat_map(|m| [m.join("::"), format!("::{}", m.join("::"))])
+                .flat_map(|m| {
+                    LIBRARIES.iter().map(move |lib| {
+                        let decl = format!("{m}!(\"{lib}.dll\" \"system\" fn {n}() -> i32);");
+                        (decl, n.to_string())
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn resolve(decl: &str, call: &str) -> Callee {
+        let text = format!("{decl}\nfn main() {{ {call}(); }}\n");
+        let ir = crate::parse::parse(crate::source::FileId(0), &text).expect("parses");
+        let model = CrateModel::build("t".into(), ir.items, &mut |_| None);
+        let main = model
+            .fns
+            .iter()
+            .find(|f| f.ir.name == "main")
+            .expect("main");
+        let segs: Vec<String> = match call.strip_prefix("::") {
+            Some(rest) => std::iter::once("::".to_string())
+                .chain(rest.split("::").map(String::from))
+                .collect(),
+            None => call.split("::").map(String::from).collect(),
+        };
+        model.resolve_call(main, &segs)
+    }
+
+    #[test]
+    fn every_binding_style_of_every_api_resolves_to_winsock() {
+        for api in APIS {
+            for &style in STYLES {
+                let sources = sources(style, api);
+                assert!(
+                    !sources.is_empty(),
+                    "{style:?} has no source for {}",
+                    api.name
+                );
+                for (decl, call) in sources {
+                    let got = resolve(&decl, &call);
+                    assert_eq!(got, Callee::Winsock(api.name.into()), "{decl} / {call}");
+                }
+            }
+            // A link! declaration in a function body declares it there.
+            let in_body = format!(
+                "fn main() {{ windows_targets::link!(\"ws2_32.dll\" \"system\" fn {n}() -> i32); {n}(); }}",
+                n = api.name
+            );
+            let ir = crate::parse::parse(crate::source::FileId(0), &in_body).expect("parses");
+            let model = CrateModel::build("t".into(), ir.items, &mut |_| None);
+            let main = &model.fns[0];
+            assert_eq!(
+                model.resolve_call(main, &[api.name.to_string()]),
+                Callee::Winsock(api.name.into())
+            );
+        }
+    }
+
+    #[test]
+    fn other_libraries_and_crate_functions_are_not_winsock() {
+        for api in APIS {
+            let n = api.name;
+            for decl in [
+                format!("fn {n}() {{}}"),
+                format!("#[link(name = \"kernel32\")] extern \"system\" {{ fn {n}() -> i32; }}"),
+                format!("windows_targets::link!(\"kernel32.dll\" \"system\" fn {n}() -> i32);"),
+                // A `link!` of some other crate is no declaration we know.
+                format!("my_macros::link!(\"ws2_32.dll\" \"system\" fn {n}() -> i32);"),
+            ] {
+                let got = resolve(&decl, n);
+                assert!(!matches!(got, Callee::Winsock(_)), "{decl}: {got:?}");
+            }
+        }
+    }
+}

@@ -10,49 +10,37 @@
 
 use crate::ir::{Item, ModIr};
 use crate::source::{FileId, Span};
+use crate::winsock::{self, Trigger};
 
-/// Names whose call (`name(`) marks a file as possibly calling Winsock. The first
-/// `GENERIC` of them are also ordinary words (`TcpStream::connect(..)`): they count only in
-/// a file that also names a Winsock binding (`MARKERS`).
-const CALL_NAMES: &[&[u8]] = &[
-    b"socket",
-    b"accept",
-    b"bind",
-    b"listen",
-    b"connect",
-    b"send",
-    b"recv",
-    b"sendto",
-    b"recvfrom",
-    b"shutdown",
-    b"select",
-    b"getaddrinfo",
-    b"freeaddrinfo",
-    b"gethostname",
-    b"getnameinfo",
-    b"inet_pton",
-    b"inet_ntop",
-    b"inet_addr",
-    b"inet_ntoa",
-    b"setsockopt",
-    b"getsockopt",
-    b"getsockname",
-    b"getpeername",
-    b"closesocket",
-    b"ioctlsocket",
-    b"gethostbyname",
-    b"gethostbyaddr",
-    b"GetAddrInfoW",
-    b"GetAddrInfoExW",
-    b"FreeAddrInfoW",
-    b"GetNameInfoW",
-    b"InetPtonW",
-    b"InetNtopW",
-    b"AcceptEx",
-    b"DllMain",
-    b"__WSAFDIsSet",
-];
-const GENERIC: usize = 23;
+/// Names whose call (`name(`) marks a file as possibly calling Winsock, from the table
+/// (`winsock::APIS`, by `Trigger`): its `WithMarker` names first, which are also ordinary words
+/// (`TcpStream::connect(..)`) and count only in a file that also names a Winsock binding
+/// (`MARKERS`); then its `Always` names and `DllMain`. Built once, with the searchers.
+struct CallNames {
+    names: Vec<&'static [u8]>,
+    /// How many of `names` are the `WithMarker` ones.
+    generic: usize,
+}
+
+/// Not Winsock, but a file defining it is parsed: the `DllMain` lints look into it.
+const DLLMAIN: &[u8] = b"DllMain";
+
+fn call_names() -> &'static CallNames {
+    static N: std::sync::OnceLock<CallNames> = std::sync::OnceLock::new();
+    N.get_or_init(|| {
+        let with = |t: Trigger| {
+            winsock::APIS
+                .iter()
+                .filter(move |a| a.trigger == t)
+                .map(|a| a.name.as_bytes())
+        };
+        let mut names: Vec<&[u8]> = with(Trigger::WithMarker).collect();
+        let generic = names.len();
+        names.extend(with(Trigger::Always));
+        names.push(DLLMAIN);
+        CallNames { names, generic }
+    })
+}
 
 /// Words that only a file using Winsock bindings contains. `SOCKET` counts only as one of
 /// `SOCKET_IDENTS` (see `socket_ident`).
@@ -99,13 +87,15 @@ fn searcher(pats: &[&[u8]]) -> aho_corasick::AhoCorasick {
 
 /// The searchers of the prefilter, built once.
 struct Searchers {
-    /// `CALL_NAMES[GENERIC..]` (the names that count in any file), then `MARKERS`, then
-    /// `ALLOW_TAG`: one pass over the text for all three.
+    /// The call names after the generic ones (the names that count in any file), then
+    /// `MARKERS`, then `ALLOW_TAG`: one pass over the text for all three.
     main: aho_corasick::AhoCorasick,
+    /// How many patterns of `main` are call names.
+    names: usize,
     /// The `WSA` prefix, on its own: a pattern this short in `main` would shrink every pattern's
     /// fingerprint in its vectorised search (and slow the pass by half).
     wsa: memchr::memmem::Finder<'static>,
-    /// `CALL_NAMES[..GENERIC]`: the names that count only next to a marker.
+    /// The generic call names: the names that count only next to a marker.
     generic: aho_corasick::AhoCorasick,
 }
 
@@ -115,13 +105,15 @@ const ALLOW_TAG: &[u8] = b"wsa-lint:";
 fn searchers() -> &'static Searchers {
     static S: std::sync::OnceLock<Searchers> = std::sync::OnceLock::new();
     S.get_or_init(|| {
-        let mut main = CALL_NAMES[GENERIC..].to_vec();
+        let CallNames { names, generic } = call_names();
+        let mut main = names[*generic..].to_vec();
         main.extend(MARKERS);
         main.push(ALLOW_TAG);
         Searchers {
             main: searcher(&main),
+            names: names.len() - generic,
             wsa: memchr::memmem::Finder::new(b"WSA"),
-            generic: searcher(&CALL_NAMES[..GENERIC]),
+            generic: searcher(&names[..*generic]),
         }
     })
 }
@@ -170,7 +162,8 @@ struct Main {
 /// so the leftmost-longest matches see every occurrence, but for `WinSock` after the names that
 /// end in `W`, which is looked for at each name's hit.
 fn main_pass(text: &[u8], allow_counts: bool) -> Main {
-    let names = CALL_NAMES.len() - GENERIC;
+    let s = searchers();
+    let names = s.names;
     let socket = names + MARKERS.len() - 1;
     let tag = names + MARKERS.len();
     let mut found = Main {
@@ -178,7 +171,7 @@ fn main_pass(text: &[u8], allow_counts: bool) -> Main {
         marker: false,
         allow: false,
     };
-    for hit in searchers().main.find_iter(text) {
+    for hit in s.main.find_iter(text) {
         let (start, end) = (hit.start(), hit.end());
         match hit.pattern().as_usize() {
             p if p < names => {
@@ -225,7 +218,7 @@ fn call_shaped(text: &[u8], start: usize, end: usize, wsa_prefix: bool) -> bool 
     if start > 0 && is_ident_byte(text[start - 1]) || on_comment_line(text, start) {
         return false;
     }
-    if &text[start..end] == b"DllMain" {
+    if &text[start..end] == DLLMAIN {
         return true;
     }
     // The whole identifier (`WSA` is a prefix pattern).
@@ -949,10 +942,10 @@ mod tests {
     /// outside comment lines): the split searchers must give the same answers. Each hit is
     /// judged by the same `call_shaped`.
     mod reference {
-        use super::super::{is_ident_byte, CALL_NAMES, GENERIC, MARKERS, SOCKET_IDENTS};
+        use super::super::{call_names, is_ident_byte, MARKERS, SOCKET_IDENTS};
 
         fn searcher(from: usize) -> aho_corasick::AhoCorasick {
-            let mut pats: Vec<&[u8]> = CALL_NAMES[from..].to_vec();
+            let mut pats: Vec<&[u8]> = call_names().names[from..].to_vec();
             pats.push(b"WSA");
             aho_corasick::AhoCorasick::builder()
                 .match_kind(aho_corasick::MatchKind::LeftmostLongest)
@@ -983,9 +976,12 @@ mod tests {
             let (ac, offset) = if marker {
                 (ALL.get_or_init(|| searcher(0)), 0)
             } else {
-                (DISTINCT.get_or_init(|| searcher(GENERIC)), GENERIC)
+                (
+                    DISTINCT.get_or_init(|| searcher(call_names().generic)),
+                    call_names().generic,
+                )
             };
-            let wsa = CALL_NAMES.len() - offset;
+            let wsa = call_names().names.len() - offset;
             ac.find_iter(text).any(|hit| {
                 let wsa_prefix = hit.pattern().as_usize() == wsa;
                 super::super::call_shaped(text, hit.start(), hit.end(), wsa_prefix)
@@ -998,19 +994,19 @@ mod tests {
         // What `calls` relies on: names are identifier bytes, and no name of one searcher is a
         // prefix of a name of the other (at a start both match, one searcher alone would
         // report the shorter).
-        let mut distinct: Vec<&[u8]> = CALL_NAMES[GENERIC..].to_vec();
+        let mut distinct: Vec<&[u8]> = call_names().names[call_names().generic..].to_vec();
         distinct.push(b"WSA");
-        for n in CALL_NAMES.iter().chain(&distinct) {
+        for n in call_names().names.iter().chain(&distinct) {
             assert!(n.iter().all(|&b| is_ident_byte(b)));
         }
-        for g in &CALL_NAMES[..GENERIC] {
+        for g in &call_names().names[..call_names().generic] {
             for d in &distinct {
                 assert!(!g.starts_with(d) && !d.starts_with(g), "{g:?} {d:?}");
             }
         }
         // What `main_pass` relies on: no pattern of the main pass can start inside another
         // one's match, but `WinSock` at the last byte of a name (which it checks itself).
-        let mut all: Vec<&[u8]> = CALL_NAMES[GENERIC..].to_vec();
+        let mut all: Vec<&[u8]> = call_names().names[call_names().generic..].to_vec();
         all.extend(MARKERS);
         all.push(ALLOW_TAG);
         for x in &all {
@@ -1100,9 +1096,9 @@ mod tests {
             let n = 1 + (next() % 10) as usize;
             let text: String = (0..n)
                 .map(|_| {
-                    let i = (next() % (PIECES.len() + CALL_NAMES.len()) as u64) as usize;
+                    let i = (next() % (PIECES.len() + call_names().names.len()) as u64) as usize;
                     PIECES.get(i).copied().unwrap_or_else(|| {
-                        std::str::from_utf8(CALL_NAMES[i - PIECES.len()]).unwrap()
+                        std::str::from_utf8(call_names().names[i - PIECES.len()]).unwrap()
                     })
                 })
                 .collect();
@@ -1113,6 +1109,46 @@ mod tests {
         }
         // Both answers were exercised.
         assert!(agreed[0] > 1000 && agreed[1] > 1000, "{agreed:?}");
+    }
+
+    /// The prefilter against the table: a file calling a function of `winsock::APIS` is parsed as
+    /// its `Trigger` says, in every binding style.
+    #[test]
+    fn every_api_call_is_flagged_as_its_trigger_says() {
+        use crate::winsock::{Trigger, APIS};
+        let markers = [
+            "use windows_sys::Win32::Networking::WinSock::*;",
+            "use windows::Win32::Networking::WinSock::*;",
+            "use winapi::um::winsock2::*;",
+            "extern crate ws2_32;",
+            "#[link(name = \"ws2_32\")] extern \"system\" { fn f(); }",
+            "windows_targets::link!(\"ws2_32.dll\" \"system\" fn f());",
+        ];
+        for api in APIS {
+            let call = format!("fn f() {{ let r = unsafe {{ {}(a, b) }}; }}\n", api.name);
+            let alone = needs_parse(call.as_bytes());
+            let by_marker = |m: &str| needs_parse(format!("{m}\n{call}").as_bytes());
+            match api.trigger {
+                Trigger::Always | Trigger::WsaPrefix => assert!(alone, "{}", api.name),
+                Trigger::WithMarker => {
+                    assert!(!alone, "{}", api.name);
+                    for m in markers {
+                        assert!(by_marker(m), "{} with {m}", api.name);
+                    }
+                }
+                Trigger::Never => {
+                    assert!(!alone && !by_marker(markers[0]), "{}", api.name);
+                    assert!(api.effect == crate::winsock::Effect::None && !api.needs_init);
+                }
+            }
+            // `WsaPrefix` is only for the names it finds.
+            assert_eq!(
+                api.trigger == Trigger::WsaPrefix,
+                api.name.starts_with("WSA"),
+                "{}",
+                api.name
+            );
+        }
     }
 
     #[test]

@@ -511,7 +511,7 @@ impl Walker<'_, '_> {
     }
 
     fn note_evidence(&mut self, name: &str, args: &[Expr]) {
-        if crate::winsock::SOCKET_IO.contains(&name) {
+        if crate::winsock::is_stream_io(name) {
             if let Some(key) = args.first().and_then(Expr::place_key) {
                 let span = args[0].span();
                 self.evidence.entry(key).or_insert(span);

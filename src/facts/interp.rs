@@ -10,6 +10,7 @@ use super::callgraph::{CallGraph, Target, Unit, UnitBody, UnitId};
 use super::state::*;
 use crate::ir::{BinOp, Block, Expr, Lit, Pat, Stmt, UnOp};
 use crate::source::Span;
+use crate::winsock::{Effect, How, SocketType};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Paths kept per program point before precision is given up.
@@ -1221,13 +1222,14 @@ impl Interp<'_, '_, '_> {
         let id = val_of_span(span);
         let mut st = st;
         let failed_startup = st.startup_failed.take();
-        if name == "WSAGetLastError" {
+        let effect = crate::winsock::effect(name);
+        if effect == Effect::ReadsLastError {
             if let Some(startup) = failed_startup {
                 self.run.lasterror_after_startup.insert((span, startup));
             }
         }
         if let Some(cleanup) = st.final_cleanup {
-            if !crate::winsock::NO_INIT_NEEDED.contains(&name) {
+            if crate::winsock::needs_init(name) {
                 self.run.after_cleanup.insert(AfterCleanupEvent {
                     call: span,
                     name: name.to_string(),
@@ -1235,8 +1237,8 @@ impl Interp<'_, '_, '_> {
                 });
             }
         }
-        if crate::winsock::SOCKET_CALLS.contains(&name) {
-            if let Some(sid) = self.sock_of(&mut st, args.first()) {
+        if let Some(k) = crate::winsock::socket_arg(name) {
+            if let Some(sid) = self.sock_of(&mut st, args.get(k)) {
                 if let Some(closed) = st.socks.get(&sid).and_then(|s| s.closed) {
                     self.run.use_after_close.insert(UseAfterCloseEvent {
                         call: span,
@@ -1246,8 +1248,10 @@ impl Interp<'_, '_, '_> {
                 }
             }
         }
-        match name {
-            "WSAStartup" => {
+        // The socket the effects below act on, by the table.
+        let sock_arg = args.get(crate::winsock::socket_arg(name).unwrap_or(0));
+        match effect {
+            Effect::Startup => {
                 self.startup_vals.insert(id, span);
                 if let Some(v) = args.first().and_then(version_arg) {
                     self.run.versions.insert((args[0].span(), v));
@@ -1268,19 +1272,20 @@ impl Interp<'_, '_, '_> {
                 fail.vals.insert(id, NONZERO);
                 out.push((fail, Val::Sym(id)));
             }
-            "WSACleanup" => {
+            Effect::Cleanup => {
                 self.release(&mut st, span, span, Vec::new());
                 out.push((st, Val::Sym(id)));
             }
-            "socket" | "WSASocketA" | "WSASocketW" => {
-                let kind = match args.get(1).and_then(const_name).as_deref() {
-                    Some("SOCK_STREAM" | "1") => SockKind::Stream,
-                    Some("SOCK_DGRAM" | "SOCK_RAW" | "2" | "3") => SockKind::Datagram,
-                    _ => SockKind::Unknown,
+            Effect::Creates { type_arg } => {
+                let written = args.get(usize::from(type_arg)).and_then(const_name);
+                let kind = match written.as_deref().and_then(crate::winsock::socket_type) {
+                    Some(SocketType::Stream) => SockKind::Stream,
+                    Some(SocketType::Datagram) => SockKind::Datagram,
+                    None => SockKind::Unknown,
                 };
                 new_socket(st, id, kind, Origin::Created(span), None, out);
             }
-            "accept" | "WSAAccept" => {
+            Effect::Accepts => {
                 new_socket(
                     st,
                     id,
@@ -1290,9 +1295,9 @@ impl Interp<'_, '_, '_> {
                     out,
                 );
             }
-            "connect" | "WSAConnect" => {
+            Effect::Connects => {
                 let mut ok = st.clone();
-                if let Some(sid) = self.sock_of(&mut ok, args.first()) {
+                if let Some(sid) = self.sock_of(&mut ok, sock_arg) {
                     if let Some(sock) = ok.socks.get_mut(&sid) {
                         if !matches!(sock.kind, SockKind::Datagram | SockKind::Listening) {
                             sock.connected = Some(span);
@@ -1305,23 +1310,22 @@ impl Interp<'_, '_, '_> {
                 fail.vals.insert(id, NONZERO);
                 out.push((fail, Val::Sym(id)));
             }
-            "listen" => {
+            Effect::Listens => {
                 let mut st = st;
-                if let Some(sid) = self.sock_of(&mut st, args.first()) {
+                if let Some(sid) = self.sock_of(&mut st, sock_arg) {
                     if let Some(sock) = st.socks.get_mut(&sid) {
                         sock.kind = SockKind::Listening;
                     }
                 }
                 out.push((st, Val::Sym(id)));
             }
-            "shutdown" => {
+            Effect::ShutsDown { how_arg } => {
                 let mut st = st;
-                let counts = !matches!(
-                    args.get(1).and_then(const_name).as_deref(),
-                    Some("SD_RECEIVE" | "0")
-                );
+                let how = args.get(usize::from(how_arg)).and_then(const_name);
+                let counts =
+                    how.as_deref().and_then(crate::winsock::shutdown_how) != Some(How::Receive);
                 if counts {
-                    if let Some(sid) = self.sock_of(&mut st, args.first()) {
+                    if let Some(sid) = self.sock_of(&mut st, sock_arg) {
                         if let Some(sock) = st.socks.get_mut(&sid) {
                             sock.shut = true;
                         }
@@ -1329,9 +1333,9 @@ impl Interp<'_, '_, '_> {
                 }
                 out.push((st, Val::Sym(id)));
             }
-            "closesocket" => {
+            Effect::Closes => {
                 let mut st = st;
-                if let Some(sid) = self.sock_of(&mut st, args.first()) {
+                if let Some(sid) = self.sock_of(&mut st, sock_arg) {
                     let evidence = &self.unit.evidence;
                     if let Some(sock) = st.socks.get_mut(&sid) {
                         let stream = !matches!(sock.kind, SockKind::Datagram | SockKind::Listening);
@@ -1354,7 +1358,7 @@ impl Interp<'_, '_, '_> {
                 }
                 out.push((st, Val::Sym(id)));
             }
-            _ => out.push((st, Val::Sym(id))),
+            Effect::ReadsLastError | Effect::None => out.push((st, Val::Sym(id))),
         }
     }
 
@@ -1623,5 +1627,110 @@ fn expr_as_pat(e: &Expr) -> Pat {
             op: BinOp::Other, ..
         } => Pat::Other,
         _ => Pat::Other,
+    }
+}
+
+/// The interpreter against the table: every function of `winsock::APIS` does what its row says,
+/// and nothing the table does not say (the interpreter has no Winsock names of its own).
+#[cfg(test)]
+mod table_tests {
+    use crate::winsock::{Effect, APIS};
+
+    fn facts(body: &str) -> super::super::CrateFacts {
+        let text = format!("use windows_sys::Win32::Networking::WinSock::*;\nfn main() {{ unsafe {{ {body} }} }}\n");
+        let db = crate::source::SourceDb::default();
+        let id = db.add("t.rs".into(), "t.rs".into(), text);
+        let ir = crate::parse::parse(id, &db.get(id).text).expect("parses");
+        let model = crate::resolve::CrateModel::build("t".into(), ir.items, &mut |_| None);
+        super::super::analyze(&model)
+    }
+
+    /// A connected stream socket `s` from `accept`.
+    const ACCEPTED: &str = "let s = accept(l, a, n);";
+
+    #[test]
+    fn each_effect_is_what_the_table_says() {
+        for api in APIS {
+            let n = api.name;
+            let closes_unshut = |body: &str| !facts(body).closes_without_shutdown.is_empty();
+            match api.effect {
+                Effect::Startup => {
+                    let f = facts(&format!("if {n}(0x202, p) != 0 {{ return; }}"));
+                    assert_eq!(f.leaks.len(), 1, "{n}");
+                }
+                Effect::Cleanup => {
+                    assert_eq!(facts(&format!("{n}();")).unmatched.len(), 1, "{n}");
+                }
+                Effect::ReadsLastError => {
+                    let body = format!(
+                        "if WSAStartup(0x202, p) != 0 {{ let e = {n}(); return; }} WSACleanup();"
+                    );
+                    assert_eq!(facts(&body).lasterror_after_startup.len(), 1, "{n}");
+                }
+                Effect::Creates { type_arg } => {
+                    let args = |ty: &str| {
+                        let mut a = vec!["0"; usize::from(type_arg).max(2) + 1];
+                        a[usize::from(type_arg)] = ty;
+                        a.join(", ")
+                    };
+                    let body = |ty: &str| {
+                        format!(
+                            "let s = {n}({}); if connect(s, a, l) == 0 {{ closesocket(s); }}",
+                            args(ty)
+                        )
+                    };
+                    assert!(closes_unshut(&body("SOCK_STREAM")), "{n}");
+                    assert!(!closes_unshut(&body("SOCK_DGRAM")), "{n}");
+                }
+                Effect::Accepts => {
+                    assert!(
+                        closes_unshut(&format!("let s = {n}(l, a, n); closesocket(s);")),
+                        "{n}"
+                    );
+                }
+                Effect::Connects => {
+                    let body = format!(
+                        "let s = socket(2, SOCK_STREAM, 0); if {n}(s, a, l) == 0 {{ closesocket(s); }}"
+                    );
+                    assert!(closes_unshut(&body), "{n}");
+                }
+                Effect::Listens => {
+                    let body = format!("{ACCEPTED} {n}(s, 5); closesocket(s);");
+                    assert!(!closes_unshut(&body), "{n}");
+                }
+                Effect::ShutsDown { how_arg } => {
+                    let body = |how: &str| {
+                        let mut a = vec!["s"; usize::from(how_arg) + 1];
+                        a[usize::from(how_arg)] = how;
+                        format!("{ACCEPTED} {n}({}); closesocket(s);", a.join(", "))
+                    };
+                    assert!(!closes_unshut(&body("SD_SEND")), "{n}");
+                    assert!(!closes_unshut(&body("SD_BOTH")), "{n}");
+                    assert!(closes_unshut(&body("SD_RECEIVE")), "{n}");
+                }
+                Effect::Closes => {
+                    assert!(closes_unshut(&format!("{ACCEPTED} {n}(s);")), "{n}");
+                }
+                Effect::None => {}
+            }
+        }
+    }
+
+    #[test]
+    fn socket_arguments_and_init_are_what_the_table_says() {
+        for api in APIS {
+            let n = api.name;
+            // After a close, a call on the socket is a use after close when the table names the
+            // argument.
+            let body = format!("{ACCEPTED} shutdown(s, SD_BOTH); closesocket(s); {n}(s, s, s);");
+            let used = !facts(&body).use_after_close.is_empty();
+            assert_eq!(used, api.socket_arg == Some(0), "{n}");
+            if api.effect == Effect::Startup {
+                continue;
+            }
+            let body = format!("if WSAStartup(0x202, p) != 0 {{ return; }} WSACleanup(); {n}(x);");
+            let late = !facts(&body).winsock_after_cleanup.is_empty();
+            assert_eq!(late, api.needs_init, "{n}");
+        }
     }
 }

@@ -121,7 +121,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
             graph
                 .fn_unit
                 .get(f)
-                .is_some_and(|u| !graph.chain_to(*u, "WSACleanup").is_empty())
+                .is_some_and(|u| !graph.chain_to(*u, crate::winsock::WSA_CLEANUP).is_empty())
         })
         .map(|(t, _)| t.clone())
         .collect();
@@ -298,7 +298,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
     for u in &graph.units {
         if let UnitBody::Fn(f) = u.body {
             if f.kind == FnKind::Free && f.ir.exported_as.as_deref() == Some("DllMain") {
-                for target in ["WSACleanup", "WSAStartup"] {
+                for target in [crate::winsock::WSA_CLEANUP, crate::winsock::WSA_STARTUP] {
                     for chain in graph.chain_to(u.id, target) {
                         facts.dllmain.push(DllMainFact {
                             target: target.to_string(),
@@ -422,10 +422,7 @@ fn units_using_winsock(graph: &CallGraph<'_>) -> HashSet<UnitId> {
     for u in &graph.units {
         for (_, t) in &u.sites {
             match t {
-                Target::Winsock(n)
-                    if !crate::winsock::NO_INIT_NEEDED.contains(&n.as_str())
-                        && uses.insert(u.id) =>
-                {
+                Target::Winsock(n) if crate::winsock::needs_init(n) && uses.insert(u.id) => {
                     work.push(u.id);
                 }
                 Target::Unit(v) => callers.entry(*v).or_default().push(u.id),

@@ -7,6 +7,7 @@
 
 use super::events::{self, Event, SOCK_STREAM, WSANOTINITIALISED};
 use super::symbolize::Loc;
+use crate::winsock::{Effect, How};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// An observed call with its source frames.
@@ -120,7 +121,7 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
         let func = e.func.as_str();
         let previous = previous_on_thread.insert(e.thread, i);
 
-        if user && crate::winsock::REMOVED_WINSOCK1.contains(&func) {
+        if user && crate::winsock::is_removed(func) {
             v(
                 "removed_winsock1_api",
                 i,
@@ -129,7 +130,7 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
             );
         }
         if user && final_cleanup.is_some() && held.is_empty() {
-            let exempt = crate::winsock::NO_INIT_NEEDED.contains(&func);
+            let exempt = !crate::winsock::needs_init(func);
             if !exempt {
                 let cleanup = final_cleanup.unwrap_or(i);
                 let result = match e.error {
@@ -155,8 +156,8 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
             }
         }
 
-        match func {
-            "WSAStartup" => {
+        match crate::winsock::effect(func) {
+            Effect::Startup => {
                 if user && e.dllmain {
                     v(
                         "wsa_startup_in_dllmain",
@@ -170,7 +171,7 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
                     final_cleanup = None;
                 }
             }
-            "WSACleanup" => {
+            Effect::Cleanup => {
                 if user && e.dllmain {
                     v(
                         "wsa_cleanup_in_dllmain",
@@ -236,10 +237,11 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
                     }
                 }
             }
-            "WSAGetLastError" => {
+            Effect::ReadsLastError => {
                 if let Some(p) = previous {
                     let prev = &obs[p].event;
-                    if user && prev.func == "WSAStartup" && prev.failed() {
+                    let startup = crate::winsock::effect(&prev.func) == Effect::Startup;
+                    if user && startup && prev.failed() {
                         v(
                             "wsagetlasterror_after_wsastartup",
                             i,
@@ -253,17 +255,19 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
                     }
                 }
             }
-            "connect" | "WSAConnect" if !e.failed() => {
+            Effect::Connects if !e.failed() => {
                 if let Some(&s) = e.args.first() {
                     connected_by.insert(s, i);
                 }
             }
-            "shutdown" if !e.failed() => {
-                if let (Some(&s), Some(1 | 2)) = (e.args.first(), e.args.get(1)) {
+            Effect::ShutsDown { how_arg } if !e.failed() => {
+                let how = e.args.get(usize::from(how_arg));
+                let how = how.and_then(|&v| crate::winsock::shutdown_how_value(v));
+                if let (Some(&s), Some(How::Send | How::Both)) = (e.args.first(), how) {
                     shut_send.insert(s);
                 }
             }
-            "closesocket" => {
+            Effect::Closes => {
                 let s = e.args.first().copied().unwrap_or(0);
                 let connected_stream = e.socket.is_some_and(|f| f.ty == SOCK_STREAM && f.connected);
                 if user && connected_stream && !shut_send.contains(&s) {
@@ -294,7 +298,7 @@ pub fn check(obs: &[Observed], ended: bool) -> Outcome {
             closed.remove(&s);
             shut_send.remove(&s);
             connected_by.remove(&s);
-            if func == "accept" || func == "WSAAccept" {
+            if crate::winsock::effect(func) == Effect::Accepts {
                 connected_by.insert(s, i);
             }
         }
