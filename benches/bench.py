@@ -462,7 +462,7 @@ Profiled with `perf record` on the whole corpus:
     rg used 0.7 s.
 
     The two slow packages are **monoio** and **may** (1.35 s and 1.1 s of CPU each, 2.5 s and
-    2.2 s wall on the loaded machine; the next is quinn-udp at 0.33 s wall). Together they are
+    2.2 s wall on the loaded machine; no other package takes 0.2 s of CPU). Together they are
     4.4 s of the 5.5 s the whole run spends in `facts::analyze`, for two reasons:
     - Every target re-analyzes its library. may declares 17 examples and 3 tests, monoio 20
       tests; their library reaches Winsock, so each target loads the whole library as context
@@ -470,8 +470,8 @@ Profiled with `perf record` on the whole corpus:
       to drop the findings in context: 63 analyses of up to 744 functions in may, 43 of up to
       1,304 in monoio, for one library each.
     - Demand rounds match bare function names. The names that reach Winsock include `get` (may's
-      `CompletionPort`-side `get` in `io/sys/windows/miow.rs` calls `WSAIoctl`), `new` and `cvt`,
-      so `scan::Names::found_in` matches almost every file: round 1 parses 45 of may's 80 files
+      `WsaExtension::get` in `io/sys/windows/miow.rs` calls `WSAIoctl`), `cvt` and `last_err`,
+      so `scan::Names::found_in` matches most files: round 1 parses 45 of may's 80 files
       (583 functions, from 53) and 100 of monoio's 141. Each round then re-runs `load_crate`
       and `facts::analyze` over the whole crate (`driver::load_and_analyze`), three rounds for may.
 
@@ -484,8 +484,8 @@ Profiled with `perf record` on the whole corpus:
        target whose own files mention none of its interesting names. About -55% CPU on this
        corpus; may and monoio to about 0.15 s and 0.25 s.
     2. `src/facts/mod.rs` (`interesting_names`) and `load_and_analyze`: demand by qualified name:
-       a method `get` of `impl CompletionPort` pulls in a file only if it also names
-       `CompletionPort` (a free function: its module or a `use` of it). Fewer files parsed (parsing
+       a method `get` of `impl WsaExtension` pulls in a file only if it also names
+       `WsaExtension` (a free function: its module or a `use` of it). Fewer files parsed (parsing
        is 12%) and fewer functions analyzed in every round.
     3. `load_and_analyze`: keep the previous round's facts and analyze only the new files'
        functions and their callers, instead of the whole crate each round.
