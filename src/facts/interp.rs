@@ -58,7 +58,7 @@ pub enum ConnectedBy {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnmatchedEvent {
     pub cleanup: Span,
-    pub chain: Vec<Link>,
+    pub chain: Chain,
     pub previous: Option<(Span, OwnEvent)>,
 }
 
@@ -1025,7 +1025,7 @@ impl Interp<'_, '_, '_> {
     }
 
     /// `WSACleanup` (directly, or inside a callee): releases a held reference, or the caller's.
-    fn release(&mut self, st: &mut State, here: Span, cleanup: Span, chain: Vec<Link>) {
+    fn release(&mut self, st: &mut State, here: Span, cleanup: Span, chain: Chain) {
         if !st.held.is_empty() || !st.own {
             for sock in st.socks.values() {
                 if let (Origin::Created(at) | Origin::Accepted(at), None) =
@@ -1178,23 +1178,26 @@ impl Interp<'_, '_, '_> {
                 s.last_own = Some((span, OwnEvent::FailedStartup));
             }
             for acq in &o.acquires {
-                let mut chain = acq.clone();
-                if let Some(first) = chain.first_mut() {
-                    if first.label.is_empty() {
-                        first.label = format!("{callee} takes the reference here");
-                    }
-                }
+                let chain = match acq.first() {
+                    Some(first) if first.label.is_empty() => Chain::cons(
+                        Link {
+                            span: first.span,
+                            label: format!("{callee} takes the reference here"),
+                        },
+                        &acq.rest(),
+                    ),
+                    _ => acq.clone(),
+                };
                 s.held.push(Token { site: span, chain });
                 s.own = true;
                 s.final_cleanup = None;
             }
             for rel in &o.releases {
-                let mut chain = vec![Link {
+                let link = Link {
                     span,
                     label: format!("{callee} is called here"),
-                }];
-                chain.extend(rel.chain.iter().cloned());
-                self.release(&mut s, span, rel.cleanup, chain);
+                };
+                self.release(&mut s, span, rel.cleanup, Chain::cons(link, &rel.chain));
             }
             for &k in &sum.shuts_params {
                 if let Some(sid) = self.sock_of(&mut s, args.get(k)) {
@@ -1257,7 +1260,7 @@ impl Interp<'_, '_, '_> {
                 ok.final_cleanup = None;
                 ok.held.push(Token {
                     site: span,
-                    chain: Vec::new(),
+                    chain: Chain::default(),
                 });
                 ok.own = true;
                 ok.vals.insert(id, ZERO);
@@ -1270,7 +1273,7 @@ impl Interp<'_, '_, '_> {
                 out.push((fail, Val::Sym(id)));
             }
             "WSACleanup" => {
-                self.release(&mut st, span, span, Vec::new());
+                self.release(&mut st, span, span, Chain::default());
                 out.push((st, Val::Sym(id)));
             }
             "socket" | "WSASocketA" | "WSASocketW" => {

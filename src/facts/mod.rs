@@ -110,6 +110,10 @@ pub struct CrateFacts {
     pub interesting_names: Vec<String>,
 }
 
+/// Calls of a chain a fact shows (the first ones and the last); the labels of a longer chain
+/// say how many calls between were left out.
+pub const MAX_CHAIN_SHOWN: usize = 16;
+
 pub fn analyze(model: &CrateModel) -> CrateFacts {
     let graph = CallGraph::build(model);
     let mut facts = CrateFacts::default();
@@ -204,7 +208,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 for leak in fin.leaks {
                     facts.leaks.push(LeakFact {
                         site: leak.token.site,
-                        chain: leak.token.chain,
+                        chain: leak.token.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                         exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
                         forgotten_at: None,
                         holder: display.clone(),
@@ -233,7 +237,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                     };
                     facts.unmatched.push(UnmatchedFact {
                         cleanup: ev.cleanup,
-                        chain: ev.chain.clone(),
+                        chain: ev.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                         previous: ev.previous.map(|p| p.0),
                         reason,
                         holder: display.clone(),
@@ -242,7 +246,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 for rel in fin.orphan_releases {
                     facts.unmatched.push(UnmatchedFact {
                         cleanup: rel.cleanup,
-                        chain: rel.chain,
+                        chain: rel.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                         previous: None,
                         reason: UnmatchedReason::NoHolder,
                         holder: display.clone(),
@@ -286,7 +290,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
         for (leak, holder) in handoffs {
             facts.leaks.push(LeakFact {
                 site: leak.token.site,
-                chain: leak.token.chain,
+                chain: leak.token.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                 exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
                 forgotten_at: None,
                 holder,
