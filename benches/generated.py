@@ -114,9 +114,12 @@ def branches(n):
         "    let k = std::env::args().count();\n",
     ]
     for i in range(n):
+        # Each branch opens a socket it never closes: the paths differ in which are open, so
+        # they cannot be merged and the path bound is reached.
         body.append(
             f"    if k & {1 << (i % 30)} != {i % 2} {{\n"
             f"        unsafe {{ send(s, b\"x{i}\".as_ptr(), 2, 0) }};\n"
+            f"        let _s{i} = unsafe {{ socket(AF_INET as i32, SOCK_STREAM, 0) }};\n"
             f"    }}\n"
         )
     return HEADER + leaking_main("".join(body))
