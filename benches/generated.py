@@ -253,8 +253,8 @@ def write_doc(rows, timeout):
         f"{platform.release()}.",
         "Each input is one file with one planted `missing_wsa_cleanup` finding. CPU is user plus",
         "system time (steadier than wall time on a shared machine); \"x CPU\" and \"x memory\" are",
-        "ratios to the size before (about 2 when the size doubles and the cost grows linearly; the
-last ladder and match sizes are 5 times the one before, so about 5).",
+        "ratios to the size before (about 2 when the size doubles and the cost grows linearly; the",
+        "last ladder and match sizes are 5 times the one before, so about 5).",
         "Notes are the \"analysis of .. stopped\" notes of budgets that were hit.",
         "",
         "| input | size | bytes | wall | CPU | peak memory | x CPU | x memory | planted finding | notes |",
