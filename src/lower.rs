@@ -103,6 +103,13 @@ impl Lowerer {
         self.base + s.byte_range().end
     }
 
+    /// The next part of the file, parsed on its own, starts at `base`. The trees of the parts
+    /// before are dropped: their node addresses may be reused.
+    pub(crate) fn rebase(&mut self, base: usize) {
+        self.base = base;
+        self.forget_temporaries();
+    }
+
     /// Trees parsed out of macro tokens are dropped after lowering; their addresses may be reused.
     fn forget_temporaries(&mut self) {
         self.lo_memo.clear();
@@ -511,7 +518,9 @@ impl Lowerer {
     }
 
     fn block(&mut self, b: &syn::Block) -> Block {
-        let mut stmts = Vec::new();
+        // Sized for the statements up front: a growing `Vec` holds 4 for one (most blocks have
+        // one or two), and the IR is kept for the whole run.
+        let mut stmts = Vec::with_capacity(b.stmts.len());
         for s in &b.stmts {
             match s {
                 syn::Stmt::Local(l) => {

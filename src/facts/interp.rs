@@ -23,7 +23,9 @@ const MAX_LOOP_ROUNDS: usize = 4;
 /// Stack left before a recursive step moves to a fresh segment, and that segment's size.
 pub(crate) const RED_ZONE: usize = 256 * 1024;
 pub(crate) const STACK_GROWTH: usize = 8 * 1024 * 1024;
-/// Work budget per unit (expression visits), so hostile input cannot hang the run.
+/// Work budget per unit (expression visits), so hostile input cannot hang the run; a unit
+/// gets one more step per byte of its body, so that a long body that is merely long (a
+/// generated ladder of 100,000 arms) is followed to its end, at a cost linear in its size.
 pub(crate) const MAX_STEPS: usize = 400_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,7 +60,7 @@ pub enum ConnectedBy {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnmatchedEvent {
     pub cleanup: Span,
-    pub chain: Vec<Link>,
+    pub chain: Chain,
     pub previous: Option<(Span, OwnEvent)>,
 }
 
@@ -108,6 +110,8 @@ pub struct UnitRun {
     pub paths_dropped: bool,
     /// The value ids of the parameters, in order.
     pub param_ids: Vec<ValId>,
+    /// The work budget this unit had: `MAX_STEPS` plus the length of its body.
+    pub budget: usize,
     /// `WSACleanup` while a socket created here is open: (cleanup, where the socket was made).
     pub cleanup_with_open: BTreeSet<(Span, Span)>,
     pub after_cleanup: BTreeSet<AfterCleanupEvent>,
@@ -174,6 +178,14 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             names: HashMap::new(),
             steps: 0,
         };
+        let body = match unit.body {
+            UnitBody::Fn(f) => f.ir.body.close.hi.saturating_sub(f.ir.body_open.lo),
+            UnitBody::Closure { closure, .. } => {
+                let s = closure.body.span();
+                s.hi.saturating_sub(s.lo)
+            }
+        };
+        it.run.budget = MAX_STEPS + body as usize;
         let mut start = State::default();
         for p in unit.params() {
             let id = it.named(p);
@@ -227,7 +239,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
     /// Adds `steps` of work to the budget; false once it is spent.
     fn charge(&mut self, steps: usize) -> bool {
         self.steps += steps;
-        if self.steps > MAX_STEPS {
+        if self.steps > self.run.budget {
             self.run.truncated = true;
             return false;
         }
@@ -389,6 +401,82 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         out
     }
 
+    /// `if .. else if .. else ..`, one `else if` after another in a loop: as a recursion, a
+    /// ladder of N arms is N nested evaluations, each holding a stack frame until the last
+    /// returns (about 5 KB each: 500 MB for 100,000 arms). Each arm costs the step the nested
+    /// evaluation would have.
+    fn if_chain(&mut self, e: &Expr, st: State) -> Outs {
+        let mut out = Vec::new();
+        let mut states = vec![st];
+        let mut cur = e;
+        loop {
+            let Expr::If {
+                cond, then, els, ..
+            } = cur
+            else {
+                for st in states {
+                    out.extend(self.eval(cur, st));
+                }
+                break;
+            };
+            let mut rest = Vec::new();
+            for st in states {
+                let (t, f) = self.cond(cond, st);
+                out.extend(self.block(then, t));
+                rest.extend(f);
+            }
+            match els.as_deref() {
+                Some(next @ Expr::If { .. }) => {
+                    if !self.tick() {
+                        break;
+                    }
+                    states = rest;
+                    cur = next;
+                }
+                Some(other) => {
+                    for st in rest {
+                        out.extend(self.eval(other, st));
+                    }
+                    break;
+                }
+                None => {
+                    out.extend(rest.into_iter().map(|s| (s, Val::Lit(UNIT, true))));
+                    break;
+                }
+            }
+        }
+        self.join(out)
+    }
+
+    /// Where the branches of an `if` or `match` meet: equal paths become one (nothing is lost:
+    /// they are the same path), and past `MAX_STATES` the paths are bounded as at a statement.
+    /// Without it an else-if ladder of N arms hands N paths up through N levels of nesting
+    /// before the statement ends: N^2 paths moved for one statement.
+    fn join(&mut self, mut outs: Outs) -> Outs {
+        if outs.len() < 2 {
+            return outs;
+        }
+        // First occurrences are kept in their order (later bounds keep the first paths).
+        let mut order: Vec<usize> = (0..outs.len()).collect();
+        order.sort_by(|&a, &b| outs[a].cmp(&outs[b]).then(a.cmp(&b)));
+        let mut keep = vec![true; outs.len()];
+        for w in order.windows(2) {
+            if outs[w[0]] == outs[w[1]] {
+                keep[w[1]] = false;
+            }
+        }
+        let mut i = 0;
+        outs.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        if outs.len() > MAX_STATES {
+            self.normalize(outs)
+        } else {
+            outs
+        }
+    }
+
     fn bind(&mut self, st: &mut State, pat: &Pat, v: Val) {
         match pat {
             Pat::Ident(name, None) => {
@@ -546,21 +634,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 out
             }
-            Expr::If {
-                cond, then, els, ..
-            } => {
-                let (t, f) = self.cond(cond, st);
-                let mut out = self.block(then, t);
-                match els {
-                    Some(e) => {
-                        for st in f {
-                            out.extend(self.eval(e, st));
-                        }
-                    }
-                    None => out.extend(f.into_iter().map(|s| (s, Val::Lit(UNIT, true)))),
-                }
-                out
-            }
+            Expr::If { .. } => self.if_chain(e, st),
             Expr::Match { expr, arms, .. } => {
                 let mut out = Vec::new();
                 for (st, v) in self.eval(expr, st) {
@@ -583,7 +657,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         }
                     }
                 }
-                out
+                self.join(out)
             }
             Expr::Block { block, label, .. } => {
                 if let Some(l) = label {
@@ -1025,7 +1099,7 @@ impl Interp<'_, '_, '_> {
     }
 
     /// `WSACleanup` (directly, or inside a callee): releases a held reference, or the caller's.
-    fn release(&mut self, st: &mut State, here: Span, cleanup: Span, chain: Vec<Link>) {
+    fn release(&mut self, st: &mut State, here: Span, cleanup: Span, chain: Chain) {
         if !st.held.is_empty() || !st.own {
             for sock in st.socks.values() {
                 if let (Origin::Created(at) | Origin::Accepted(at), None) =
@@ -1178,23 +1252,26 @@ impl Interp<'_, '_, '_> {
                 s.last_own = Some((span, OwnEvent::FailedStartup));
             }
             for acq in &o.acquires {
-                let mut chain = acq.clone();
-                if let Some(first) = chain.first_mut() {
-                    if first.label.is_empty() {
-                        first.label = format!("{callee} takes the reference here");
-                    }
-                }
+                let chain = match acq.first() {
+                    Some(first) if first.label.is_empty() => Chain::cons(
+                        Link {
+                            span: first.span,
+                            label: format!("{callee} takes the reference here"),
+                        },
+                        &acq.rest(),
+                    ),
+                    _ => acq.clone(),
+                };
                 s.held.push(Token { site: span, chain });
                 s.own = true;
                 s.final_cleanup = None;
             }
             for rel in &o.releases {
-                let mut chain = vec![Link {
+                let link = Link {
                     span,
                     label: format!("{callee} is called here"),
-                }];
-                chain.extend(rel.chain.iter().cloned());
-                self.release(&mut s, span, rel.cleanup, chain);
+                };
+                self.release(&mut s, span, rel.cleanup, Chain::cons(link, &rel.chain));
             }
             for &k in &sum.shuts_params {
                 if let Some(sid) = self.sock_of(&mut s, args.get(k)) {
@@ -1260,7 +1337,7 @@ impl Interp<'_, '_, '_> {
                 ok.final_cleanup = None;
                 ok.held.push(Token {
                     site: span,
-                    chain: Vec::new(),
+                    chain: Chain::default(),
                 });
                 ok.own = true;
                 ok.vals.insert(id, ZERO);
@@ -1273,7 +1350,7 @@ impl Interp<'_, '_, '_> {
                 out.push((fail, Val::Sym(id)));
             }
             Effect::Cleanup => {
-                self.release(&mut st, span, span, Vec::new());
+                self.release(&mut st, span, span, Chain::default());
                 out.push((st, Val::Sym(id)));
             }
             Effect::Creates { type_arg } => {

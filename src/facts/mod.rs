@@ -110,28 +110,36 @@ pub struct CrateFacts {
     pub interesting_names: Vec<String>,
 }
 
+/// Calls of a chain a fact shows (the first ones and the last); the labels of a longer chain
+/// say how many calls between were left out.
+pub const MAX_CHAIN_SHOWN: usize = 16;
+
 pub fn analyze(model: &CrateModel) -> CrateFacts {
     let graph = CallGraph::build(model);
     let mut facts = CrateFacts::default();
 
+    // One walk over the callers per question, not a search per unit: a crate of generated
+    // code has tens of thousands of units.
+    let cleans_up = units_reaching(&graph, |n| n == crate::winsock::WSA_CLEANUP);
     let guard_types: HashSet<String> = model
         .drop_impls
         .iter()
-        .filter(|(_, f)| {
-            graph
-                .fn_unit
-                .get(f)
-                .is_some_and(|u| !graph.chain_to(*u, crate::winsock::WSA_CLEANUP).is_empty())
-        })
+        .filter(|(_, f)| graph.fn_unit.get(f).is_some_and(|u| cleans_up.contains(u)))
         .map(|(t, _)| t.clone())
         .collect();
 
     let roles: Vec<Role> = graph.units.iter().map(|u| role_of(&graph, u.id)).collect();
-    let uses_winsock = units_using_winsock(&graph);
+    let uses_winsock = units_reaching(&graph, crate::winsock::needs_init);
+    let reach = units_reaching(&graph, |_| true);
+    let to_run = units_to_run(&graph, &reach, &guard_types);
     let mut summaries = HashMap::new();
     let mut handoffs: Vec<(Leak, String)> = Vec::new();
 
     for scc in graph.bottom_up() {
+        // An SCC is run whole or not at all: its units call each other.
+        if !scc.iter().any(|u| to_run[u.0 as usize]) {
+            continue;
+        }
         let recursive = scc.len() > 1
             || graph
                 .unit(scc[0])
@@ -184,7 +192,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 let reason = if run.truncated {
                     Some(format!(
                         "following its paths took more than {} steps",
-                        interp::MAX_STEPS
+                        run.budget
                     ))
                 } else if run.paths_dropped {
                     Some(format!(
@@ -204,7 +212,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 for leak in fin.leaks {
                     facts.leaks.push(LeakFact {
                         site: leak.token.site,
-                        chain: leak.token.chain,
+                        chain: leak.token.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                         exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
                         forgotten_at: None,
                         holder: display.clone(),
@@ -233,7 +241,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                     };
                     facts.unmatched.push(UnmatchedFact {
                         cleanup: ev.cleanup,
-                        chain: ev.chain.clone(),
+                        chain: ev.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                         previous: ev.previous.map(|p| p.0),
                         reason,
                         holder: display.clone(),
@@ -242,7 +250,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 for rel in fin.orphan_releases {
                     facts.unmatched.push(UnmatchedFact {
                         cleanup: rel.cleanup,
-                        chain: rel.chain,
+                        chain: rel.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                         previous: None,
                         reason: UnmatchedReason::NoHolder,
                         holder: display.clone(),
@@ -286,7 +294,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
         for (leak, holder) in handoffs {
             facts.leaks.push(LeakFact {
                 site: leak.token.site,
-                chain: leak.token.chain,
+                chain: leak.token.chain.to_vec_capped(MAX_CHAIN_SHOWN),
                 exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
                 forgotten_at: None,
                 holder,
@@ -320,7 +328,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
             }
         }
     }
-    facts.interesting_names = interesting_names(&graph, &guard_types);
+    facts.interesting_names = interesting_names(&graph, &reach, &guard_types);
     merge_leaks(&mut facts.leaks);
     // A cleanup after an unchecked startup that failed is that startup's fault: `unchecked_wsa_startup`
     // reports it once, at its cause.
@@ -414,42 +422,16 @@ fn role_of(graph: &CallGraph<'_>, u: UnitId) -> Role {
     }
 }
 
-/// Units that reach a Winsock call needing an initialised Winsock (through any chain of calls).
-fn units_using_winsock(graph: &CallGraph<'_>) -> HashSet<UnitId> {
-    let mut uses: HashSet<UnitId> = HashSet::new();
-    let mut callers: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
-    let mut work = Vec::new();
-    for u in &graph.units {
-        for (_, t) in &u.sites {
-            match t {
-                Target::Winsock(n) if crate::winsock::needs_init(n) && uses.insert(u.id) => {
-                    work.push(u.id);
-                }
-                Target::Unit(v) => callers.entry(*v).or_default().push(u.id),
-                _ => {}
-            }
-        }
-    }
-    while let Some(u) = work.pop() {
-        for c in callers.get(&u).into_iter().flatten() {
-            if uses.insert(*c) {
-                work.push(*c);
-            }
-        }
-    }
-    uses
-}
-
-/// Names of crate functions that reach any Winsock call, and of guard types: a caller of one
-/// elsewhere in the crate changes what the analysis concludes.
-fn interesting_names(graph: &CallGraph<'_>, guard_types: &HashSet<String>) -> Vec<String> {
+/// Units that reach, through any chain of calls, a Winsock call whose name satisfies `pred`:
+/// one walk back over the callers for all of them.
+fn units_reaching(graph: &CallGraph<'_>, pred: impl Fn(&str) -> bool) -> HashSet<UnitId> {
     let mut reach: HashSet<UnitId> = HashSet::new();
     let mut callers: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
     let mut work = Vec::new();
     for u in &graph.units {
         for (_, t) in &u.sites {
             match t {
-                Target::Winsock(_) if reach.insert(u.id) => work.push(u.id),
+                Target::Winsock(n) if pred(n) && reach.insert(u.id) => work.push(u.id),
                 Target::Unit(v) => callers.entry(*v).or_default().push(u.id),
                 _ => {}
             }
@@ -462,9 +444,50 @@ fn interesting_names(graph: &CallGraph<'_>, guard_types: &HashSet<String>) -> Ve
             }
         }
     }
+    reach
+}
+
+/// The units whose run can matter: those that reach Winsock, and every unit they call
+/// (directly or not), whose summaries they apply. Any other unit makes no Winsock call, holds
+/// no reference and is applied by no unit that does: running it would produce nothing a lint
+/// reads. With guard types (a `Drop` that cleans up) every unit is run, since making or
+/// leaking a guard is an effect without a Winsock call.
+fn units_to_run(
+    graph: &CallGraph<'_>,
+    reach: &HashSet<UnitId>,
+    guard_types: &HashSet<String>,
+) -> Vec<bool> {
+    if !guard_types.is_empty() {
+        return vec![true; graph.units.len()];
+    }
+    let mut run = vec![false; graph.units.len()];
+    let mut work: Vec<UnitId> = reach.iter().copied().collect();
+    for u in &work {
+        run[u.0 as usize] = true;
+    }
+    while let Some(u) = work.pop() {
+        for (_, t) in &graph.unit(u).sites {
+            if let Target::Unit(v) = t {
+                if !run[v.0 as usize] {
+                    run[v.0 as usize] = true;
+                    work.push(*v);
+                }
+            }
+        }
+    }
+    run
+}
+
+/// Names of crate functions that reach any Winsock call, and of guard types: a caller of one
+/// elsewhere in the crate changes what the analysis concludes.
+fn interesting_names(
+    graph: &CallGraph<'_>,
+    reach: &HashSet<UnitId>,
+    guard_types: &HashSet<String>,
+) -> Vec<String> {
     let mut names: std::collections::BTreeSet<String> = guard_types.iter().cloned().collect();
     for u in reach {
-        if let UnitBody::Fn(f) = graph.unit(u).body {
+        if let UnitBody::Fn(f) = graph.unit(*u).body {
             if !matches!(f.ir.name.as_str(), "main" | "drop" | "DllMain") {
                 names.insert(f.ir.name.clone());
             }

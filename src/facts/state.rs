@@ -9,6 +9,7 @@
 
 use crate::source::Span;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Classes of values a caller can tell apart; a set is a bit mask.
 pub type ClassSet = u16;
@@ -52,13 +53,179 @@ pub struct Link {
     pub label: String,
 }
 
+/// A call chain, shared by every state, summary and fact that carries it.
+///
+/// A reference handed up through N wrappers gets one link per wrapper; each wrapper's summary
+/// and every path state holding the reference point at the same links instead of copying them,
+/// so the chain costs N links in all instead of N^2, and forking a path copies one pointer.
+/// Compares like the `Vec<Link>` it stands for (`to_vec`); shared tails compare in O(1).
+#[derive(Clone, Default)]
+pub struct Chain(Option<Arc<ChainNode>>);
+
+struct ChainNode {
+    link: Link,
+    rest: Chain,
+    len: usize,
+}
+
+impl Chain {
+    /// `link` followed by `rest`; `rest` is shared, not copied.
+    pub fn cons(link: Link, rest: &Chain) -> Chain {
+        Chain(Some(Arc::new(ChainNode {
+            link,
+            rest: rest.clone(),
+            len: rest.len() + 1,
+        })))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |n| n.len)
+    }
+
+    pub fn first(&self) -> Option<&Link> {
+        self.0.as_ref().map(|n| &n.link)
+    }
+
+    /// The chain without its first link.
+    pub fn rest(&self) -> Chain {
+        self.0
+            .as_ref()
+            .map_or_else(Chain::default, |n| n.rest.clone())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Link> {
+        let mut cur = self.0.as_deref();
+        std::iter::from_fn(move || {
+            let n = cur?;
+            cur = n.rest.0.as_deref();
+            Some(&n.link)
+        })
+    }
+
+    /// The links, for a fact that lints read. At most `max` (at least 2) are kept: the first
+    /// `max - 1` and the last (the call that does it); the last then says how many calls
+    /// between were left out, so a chain through thousands of wrappers stays readable and
+    /// costs `max` labels, not thousands.
+    pub fn to_vec_capped(&self, max: usize) -> Vec<Link> {
+        let len = self.len();
+        if len <= max {
+            return self.iter().cloned().collect();
+        }
+        let keep = max.max(2) - 1;
+        let mut out: Vec<Link> = self.iter().take(keep).cloned().collect();
+        if let Some(last) = self.iter().last() {
+            out.push(Link {
+                span: last.span,
+                label: format!(
+                    "{} ({} calls between are not shown)",
+                    last.label,
+                    len - keep - 1
+                ),
+            });
+        }
+        out
+    }
+
+    /// Same links, with the shared tails taken as equal without walking them.
+    fn same_as(&self, other: &Chain) -> bool {
+        let (mut a, mut b) = (self.0.as_ref(), other.0.as_ref());
+        loop {
+            match (a, b) {
+                (None, None) => return true,
+                (Some(x), Some(y)) => {
+                    if Arc::ptr_eq(x, y) {
+                        return true;
+                    }
+                    if x.len != y.len || x.link != y.link {
+                        return false;
+                    }
+                    a = x.rest.0.as_ref();
+                    b = y.rest.0.as_ref();
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl PartialEq for Chain {
+    fn eq(&self, other: &Chain) -> bool {
+        self.same_as(other)
+    }
+}
+
+impl Eq for Chain {}
+
+impl PartialOrd for Chain {
+    fn partial_cmp(&self, other: &Chain) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Chain {
+    /// The order of the `Vec<Link>`s the chains stand for.
+    fn cmp(&self, other: &Chain) -> std::cmp::Ordering {
+        let (mut a, mut b) = (self.0.as_ref(), other.0.as_ref());
+        loop {
+            match (a, b) {
+                (None, None) => return std::cmp::Ordering::Equal,
+                (None, Some(_)) => return std::cmp::Ordering::Less,
+                (Some(_), None) => return std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => {
+                    if Arc::ptr_eq(x, y) {
+                        return std::cmp::Ordering::Equal;
+                    }
+                    match x.link.cmp(&y.link) {
+                        std::cmp::Ordering::Equal => {}
+                        o => return o,
+                    }
+                    a = x.rest.0.as_ref();
+                    b = y.rest.0.as_ref();
+                }
+            }
+        }
+    }
+}
+
+impl std::hash::Hash for Chain {
+    /// Length and first link: equal chains agree on both, and hashing stays O(1).
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.len().hash(h);
+        self.first().hash(h);
+    }
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Drop for Chain {
+    /// Unlinks the nodes this chain owns alone one by one: the default recursive drop of a
+    /// chain through thousands of calls would overflow the stack.
+    fn drop(&mut self) {
+        let mut cur = self.0.take();
+        while let Some(node) = cur {
+            match Arc::try_unwrap(node) {
+                Ok(mut n) => cur = n.rest.0.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 /// A `WSAStartup` reference held on this path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Token {
     /// Where the holder got it: the `WSAStartup` call, or the call of the crate function that returned it.
     pub site: Span,
     /// Inside the callee(s), down to the `WSAStartup`.
-    pub chain: Vec<Link>,
+    pub chain: Chain,
 }
 
 /// A `WSACleanup` that released a reference this function did not take (its caller's).
@@ -67,7 +234,7 @@ pub struct Release {
     /// The `WSACleanup` call itself.
     pub cleanup: Span,
     /// Calls from the current function down to it (empty when direct).
-    pub chain: Vec<Link>,
+    pub chain: Chain,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -184,7 +351,7 @@ pub struct Outcome {
     /// The return-value classes of this outcome.
     pub classes: ClassSet,
     /// References the caller holds after this outcome, each with its chain into the callee.
-    pub acquires: Vec<Vec<Link>>,
+    pub acquires: Vec<Chain>,
     /// Caller references this outcome released.
     pub releases: Vec<Release>,
 }

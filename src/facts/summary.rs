@@ -6,7 +6,7 @@
 //! it too. Roots (main, DllMain, tests, thread bodies) hand nothing on.
 
 use super::interp::{Exit, ExitKind, UnitRun};
-use super::state::{ClassSet, Link, Outcome, Release, Summary, Token};
+use super::state::{Chain, ClassSet, Link, Outcome, Release, Summary, Token};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
@@ -98,16 +98,16 @@ pub fn finish(
                     handoffs.entry(tok.clone()).or_default().push(exit);
                 }
             }
-            let mut chain = vec![Link {
+            // The callee's chain is shared, not copied: a chain through N wrappers stays N links.
+            let link = Link {
                 span: tok.site,
                 label: if tok.chain.is_empty() {
                     format!("{display} takes the reference here")
                 } else {
                     format!("{display} gets the reference here and hands it on")
                 },
-            }];
-            chain.extend(tok.chain.iter().cloned());
-            acquires.push(chain);
+            };
+            acquires.push(Chain::cons(link, &tok.chain));
         }
         let releases = match role {
             // An exported DllMain that cleans up releases its host's reference (badly: its own lint says so).
