@@ -1,4 +1,4 @@
-use crate::facts::interp::ConnectedBy;
+use crate::facts::ConnectedBy;
 use crate::lint::{LintCx, LintDef};
 
 crate::declare_lint! {

@@ -1,4 +1,4 @@
-use crate::facts::interp::VersionArg;
+use crate::facts::VersionArg;
 use crate::lint::{LintCx, LintDef};
 
 crate::declare_lint! {

@@ -1,4 +1,4 @@
-use crate::facts::interp::ExitKind;
+use crate::facts::ExitKind;
 use crate::lint::{LintCx, LintDef};
 
 crate::declare_lint! {

@@ -59,6 +59,15 @@ fn within(a: &str, b: &str) -> bool {
     a == b || a.strip_prefix(b).is_some_and(|r| r.starts_with("::"))
 }
 
+/// An `only:` entry admits `module`: `=m` is `m` itself, without its submodules; `m` is `m`
+/// and everything inside it.
+fn admits(entry: &str, module: &str) -> bool {
+    match entry.strip_prefix('=') {
+        Some(exact) => module == exact,
+        None => within(module, entry),
+    }
+}
+
 /// The layer a module belongs to: the longest listed module that contains it.
 fn layer_of(layers: &[Layer], module: &str) -> Option<usize> {
     (0..layers.len())
@@ -388,7 +397,10 @@ fn modules_use_only_modules_above_them() {
             ));
         }
         for o in &l.only {
-            if !layers.iter().any(|x| within(&x.module, o)) {
+            if !layers
+                .iter()
+                .any(|x| within(&x.module, o.trim_start_matches('=')))
+            {
                 problems.push(format!(
                     "docs/architecture.md layers: `{}` names `{o}` after `only:`, which is not listed",
                     l.module
@@ -439,7 +451,7 @@ fn modules_use_only_modules_above_them() {
                     "{shown}:{line}: {edge}: `{}` is listed below `{}` in the layers of docs/architecture.md",
                     t.module, f.module
                 ));
-            } else if !f.only.is_empty() && !f.only.iter().any(|o| within(&t.module, o)) {
+            } else if !f.only.is_empty() && !f.only.iter().any(|o| admits(o, &t.module)) {
                 problems.push(format!(
                     "{shown}:{line}: {edge}: `{}` may use only {} (docs/architecture.md layers)",
                     f.module,

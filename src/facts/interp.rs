@@ -26,14 +26,9 @@ pub(crate) const STACK_GROWTH: usize = 8 * 1024 * 1024;
 /// Work budget per unit (expression visits), so hostile input cannot hang the run; a unit
 /// gets one more step per byte of its body, so that a long body that is merely long (a
 /// generated ladder of 100,000 arms) is followed to its end, at a cost linear in its size.
-pub(crate) const MAX_STEPS: usize = 400_000;
+pub use super::events::{AfterCleanupEvent, ConnectedBy, ExitKind, UseAfterCloseEvent, VersionArg};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ExitKind {
-    Return,
-    Question,
-    End,
-}
+pub(crate) const MAX_STEPS: usize = 400_000;
 
 #[derive(Debug, Clone)]
 pub struct Exit {
@@ -49,14 +44,6 @@ pub struct CloseEvent {
     pub unshut_connected: Option<(Span, ConnectedBy)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectedBy {
-    Accept,
-    Connect,
-    /// Used with send/recv/shutdown in this function.
-    Usage,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnmatchedEvent {
     pub cleanup: Span,
@@ -68,32 +55,6 @@ pub struct UnmatchedEvent {
 pub struct ForgetEvent {
     pub guard_site: Span,
     pub forgotten_at: Span,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct AfterCleanupEvent {
-    pub call: Span,
-    pub name: String,
-    pub cleanup: Span,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct UseAfterCloseEvent {
-    pub call: Span,
-    pub name: String,
-    pub closed: Span,
-}
-
-/// The version argument of a `WSAStartup`, when it is a constant we can read.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum VersionArg {
-    /// `2.2 as u16`: the float as written, the type it is cast to, and the integer it becomes.
-    Float {
-        text: String,
-        ty: String,
-        value: u16,
-    },
-    Word(u16),
 }
 
 #[derive(Debug, Default)]

@@ -6,6 +6,7 @@
 //! call sites. Knows no individual lint.
 
 pub mod callgraph;
+pub mod events;
 pub mod interp;
 pub mod state;
 pub mod summary;
@@ -13,9 +14,8 @@ pub mod summary;
 use crate::resolve::{CrateModel, FnKind};
 use crate::source::Span;
 use callgraph::{CallGraph, ClosureUse, Target, UnitBody, UnitId};
-use interp::{
-    AfterCleanupEvent, ConnectedBy, Cx, ExitKind, Interp, UseAfterCloseEvent, VersionArg,
-};
+pub use events::{AfterCleanupEvent, ConnectedBy, ExitKind, UseAfterCloseEvent, VersionArg};
+use interp::{Cx, Interp};
 use state::{Link, OwnEvent};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use summary::{Leak, Role};
