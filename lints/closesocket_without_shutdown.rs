@@ -41,6 +41,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &CLOSESOCKET_WITHOUT_SHUTDOWN,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

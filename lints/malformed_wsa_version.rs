@@ -39,6 +39,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &MALFORMED_WSA_VERSION,
     check,
+    yields_to: &[],
 };
 
 fn word(major: u16, minor: u16) -> String {

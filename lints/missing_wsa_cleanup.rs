@@ -59,6 +59,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &MISSING_WSA_CLEANUP,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

@@ -30,6 +30,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &REMOVED_WINSOCK1_API,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

@@ -31,6 +31,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &SOCKET_USE_AFTER_CLOSE,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

@@ -28,6 +28,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &UNCHECKED_WSA_STARTUP,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

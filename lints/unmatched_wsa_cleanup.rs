@@ -38,6 +38,9 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &UNMATCHED_WSA_CLEANUP,
     check,
+    // A cleanup after a failed startup whose result was never tested is that startup's
+    // fault: `unchecked_wsa_startup` reports it, once, at its cause.
+    yields_to: &["unchecked_wsa_startup"],
 };
 
 fn check(cx: &mut LintCx<'_>) {
@@ -66,6 +69,7 @@ fn check(cx: &mut LintCx<'_>) {
         if let Some(prev) = u.previous {
             let l = match u.reason {
                 UnmatchedReason::AfterFailedStartup => {
+                    e = e.caused_by(prev);
                     "the startup fails here and takes no reference"
                 }
                 _ => "the reference is already released here",

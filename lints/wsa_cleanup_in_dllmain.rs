@@ -35,6 +35,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &WSA_CLEANUP_IN_DLLMAIN,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

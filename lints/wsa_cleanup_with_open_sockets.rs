@@ -37,6 +37,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &WSA_CLEANUP_WITH_OPEN_SOCKETS,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

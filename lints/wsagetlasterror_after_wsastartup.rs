@@ -34,6 +34,7 @@ crate::declare_lint! {
 pub static DEF: LintDef = LintDef {
     lint: &WSAGETLASTERROR_AFTER_WSASTARTUP,
     check,
+    yields_to: &[],
 };
 
 fn check(cx: &mut LintCx<'_>) {

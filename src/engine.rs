@@ -6,8 +6,8 @@
 use crate::diag::{same_text, Applicability, Diagnostic, Level, Note, NoteKind, Severity};
 use crate::facts::CrateFacts;
 use crate::lint::{LintCx, LintDef};
-use crate::source::SourceDb;
-use std::collections::HashMap;
+use crate::source::{SourceDb, Span};
+use std::collections::{HashMap, HashSet};
 
 /// Effective levels: command line over configuration over default.
 #[derive(Debug, Default, Clone)]
@@ -47,6 +47,9 @@ impl Levels {
     }
 }
 
+/// A lint's finding and the site it follows from.
+type Found = (Diagnostic, Option<Span>);
+
 /// Runs every enabled lint over one crate's facts.
 pub fn check(
     lints: &[&LintDef],
@@ -55,6 +58,8 @@ pub fn check(
     db: &SourceDb,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // Each enabled lint's findings, with their causes, before any is kept.
+    let mut found: Vec<(&LintDef, Level, LevelSource, Vec<Found>)> = Vec::new();
     for def in lints {
         let (level, source) = levels.level_of(def);
         if level == Level::Allow {
@@ -62,7 +67,22 @@ pub fn check(
         }
         let mut cx = LintCx::new(facts);
         (def.check)(&mut cx);
-        for mut d in cx.finish() {
+        found.push((def, level, source, cx.finish()));
+    }
+    // Where a finding is redundant given another lint's finding at its cause, the relation is
+    // data (`LintDef::yields_to`): the engine applies it, no lint or fact knows the other.
+    let reported: HashSet<(&str, Span)> = found
+        .iter()
+        .flat_map(|(def, _, _, ds)| {
+            ds.iter()
+                .filter_map(|(d, _)| d.primary_span().map(|s| (def.lint.name, s)))
+        })
+        .collect();
+    for (def, level, source, ds) in found {
+        for (mut d, cause) in ds {
+            if cause.is_some_and(|c| def.yields_to.iter().any(|l| reported.contains(&(*l, c)))) {
+                continue;
+            }
             vet(db, &mut d);
             let effective = levels.effective(level);
             d.severity = match effective {

@@ -40,6 +40,9 @@ pub struct Lint {
 pub struct LintDef {
     pub lint: &'static Lint,
     pub check: fn(&mut LintCx<'_>),
+    /// Lints whose finding at this finding's cause (`Emission::caused_by`) makes this one
+    /// redundant: the engine drops it then, and reports it when those lints are allowed.
+    pub yields_to: &'static [&'static str],
 }
 
 /// Declares a lint: `///` documentation, then `pub NAME = "name", group, Level, "summary"`.
@@ -60,6 +63,8 @@ macro_rules! declare_lint {
 pub struct LintCx<'a> {
     pub facts: &'a CrateFacts,
     out: Vec<Diagnostic>,
+    /// Beside each finding of `out`: the site it follows from.
+    causes: Vec<Option<Span>>,
 }
 
 impl<'a> LintCx<'a> {
@@ -67,6 +72,7 @@ impl<'a> LintCx<'a> {
         LintCx {
             facts,
             out: Vec::new(),
+            causes: Vec::new(),
         }
     }
 
@@ -93,19 +99,23 @@ impl<'a> LintCx<'a> {
             notes: Vec::new(),
             suggestions: Vec::new(),
         });
+        self.causes.push(None);
         Emission {
             diag: self.out.last_mut().expect("pushed above"),
+            cause: self.causes.last_mut().expect("pushed above"),
         }
     }
 
-    pub fn finish(self) -> Vec<Diagnostic> {
-        self.out
+    /// The findings, each with the site it follows from (if the lint said).
+    pub fn finish(self) -> Vec<(Diagnostic, Option<Span>)> {
+        self.out.into_iter().zip(self.causes).collect()
     }
 }
 
 /// Adds the rest of a finding's story.
 pub struct Emission<'d> {
     diag: &'d mut Diagnostic,
+    cause: &'d mut Option<Span>,
 }
 
 impl Emission<'_> {
@@ -119,6 +129,13 @@ impl Emission<'_> {
                 primary: false,
             });
         }
+        self
+    }
+
+    /// The site this finding follows from, which a lint of `LintDef::yields_to` may report
+    /// itself.
+    pub fn caused_by(self, site: Span) -> Self {
+        *self.cause = Some(site);
         self
     }
 

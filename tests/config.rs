@@ -248,3 +248,37 @@ fn main() {\n\
     assert!(!err.contains("fixed"), "{err}");
     assert!(!out.contains("malformed_wsa_version"));
 }
+
+#[test]
+fn a_finding_redundant_with_another_lint_returns_when_that_lint_is_allowed() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    write(
+        d,
+        "a.rs",
+        "use windows_sys::Win32::Networking::WinSock::*;\n\
+pub fn with_winsock<F: FnOnce()>(body: F) {\n\
+    unsafe {\n\
+        let mut data: WSADATA = std::mem::zeroed();\n\
+        let _ = WSAStartup(0x202, &mut data);\n\
+        body();\n\
+        WSACleanup();\n\
+    }\n\
+}\n",
+    );
+    // The unchecked startup is the cause: reported once, there.
+    let (_, out, _) = short(d, &[]);
+    assert!(
+        out.contains("a.rs:5:9: warning[wsa_lint::unchecked_wsa_startup]"),
+        "{out}"
+    );
+    assert!(!out.contains("unmatched_wsa_cleanup"), "{out}");
+    // With that lint allowed, the cleanup that can follow a failed startup is reported itself.
+    let (code, out, _) = short(d, &["-A", "unchecked_wsa_startup"]);
+    assert!(!out.contains("unchecked_wsa_startup"), "{out}");
+    assert!(
+        out.contains("a.rs:7:1: error[wsa_lint::unmatched_wsa_cleanup]"),
+        "{out}"
+    );
+    assert_eq!(code, Some(1));
+}

@@ -92,3 +92,18 @@ fn nothing_in_src_names_the_lint_catalog() {
         );
     }
 }
+
+#[test]
+fn lints_yield_only_to_lints_that_exist() {
+    for def in wsa_lint::lints::ALL {
+        for other in def.yields_to {
+            assert!(
+                wsa_lint::lints::ALL
+                    .iter()
+                    .any(|d| d.lint.name == *other && d.lint.name != def.lint.name),
+                "`{}` yields to `{other}`, which is not another lint",
+                def.lint.name
+            );
+        }
+    }
+}

@@ -330,13 +330,6 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
     }
     facts.interesting_names = interesting_names(&graph, &reach, &guard_types);
     merge_leaks(&mut facts.leaks);
-    // A cleanup after an unchecked startup that failed is that startup's fault: `unchecked_wsa_startup`
-    // reports it once, at its cause.
-    let unchecked: HashSet<Span> = facts.unchecked_startups.iter().copied().collect();
-    facts.unmatched.retain(|u| {
-        !(u.reason == UnmatchedReason::AfterFailedStartup
-            && u.previous.is_some_and(|p| unchecked.contains(&p)))
-    });
     facts.uses_winsock2_api = facts
         .winsock_calls
         .iter()

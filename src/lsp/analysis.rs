@@ -61,6 +61,7 @@ pub(crate) fn spawn(lints: &[&LintDef]) -> anyhow::Result<(Sender<Work>, Receive
         .map(|l| LintDef {
             lint: l.lint,
             check: l.check,
+            yields_to: l.yields_to,
         })
         .collect();
     // The parser recurses per nesting level: the driver's threads get a large stack.
