@@ -95,7 +95,7 @@ fn check(cx: &mut LintCx<'_>) {
             e = e.label(*span, label);
         }
         for link in &leak.chain {
-            e = e.label(link.span, link.label.clone());
+            e = e.label(link.span, crate::lint::chain_label(link));
         }
         if leak.no_release_fn {
             e = e.note(format!(

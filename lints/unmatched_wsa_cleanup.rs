@@ -77,7 +77,7 @@ fn check(cx: &mut LintCx<'_>) {
             e = e.label(prev, l);
         }
         for link in &u.chain {
-            e = e.label(link.span, link.label.clone());
+            e = e.label(link.span, crate::lint::chain_label(link));
         }
         if u.reason == UnmatchedReason::NoHolder {
             e = e.note(format!(

@@ -258,3 +258,19 @@ pub fn emit_dllmain_chains(
             .help(help);
     }
 }
+
+/// The label of one call in a chain of calls (a leak through `init()`, a cleanup through a
+/// helper): what the call does, in the words every lint uses.
+pub fn chain_label(link: &crate::facts::state::Link) -> String {
+    use crate::facts::state::Step;
+    let unit = &link.unit;
+    let what = match link.step {
+        Step::Takes => format!("{unit} takes the reference here"),
+        Step::HandsOn => format!("{unit} gets the reference here and hands it on"),
+        Step::Calls => format!("{unit} is called here"),
+    };
+    match link.omitted {
+        0 => what,
+        n => format!("{what} ({n} calls between are not shown)"),
+    }
+}

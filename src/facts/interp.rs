@@ -1213,24 +1213,19 @@ impl Interp<'_, '_, '_> {
                 s.last_own = Some((span, OwnEvent::FailedStartup));
             }
             for acq in &o.acquires {
-                let chain = match acq.first() {
-                    Some(first) if first.label.is_empty() => Chain::cons(
-                        Link {
-                            span: first.span,
-                            label: format!("{callee} takes the reference here"),
-                        },
-                        &acq.rest(),
-                    ),
-                    _ => acq.clone(),
-                };
-                s.held.push(Token { site: span, chain });
+                s.held.push(Token {
+                    site: span,
+                    chain: acq.clone(),
+                });
                 s.own = true;
                 s.final_cleanup = None;
             }
             for rel in &o.releases {
                 let link = Link {
                     span,
-                    label: format!("{callee} is called here"),
+                    unit: callee.clone(),
+                    step: Step::Calls,
+                    omitted: 0,
                 };
                 self.release(&mut s, span, rel.cleanup, Chain::cons(link, &rel.chain));
             }

@@ -46,11 +46,28 @@ pub enum Val {
 
 pub const UNKNOWN: Val = Val::Lit(ALL, false);
 
-/// One step of how a reference or release reached this point: a call and what it says.
+/// One step of how a reference or release reached this point: a call, the function it was
+/// made in, and what it did. Lints word it (`lint::chain_label`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Link {
     pub span: Span,
-    pub label: String,
+    /// The function the step is about, as shown (`` `init` ``, ``a closure in `main` ``): the
+    /// one that takes or hands on the reference, or the one called.
+    pub unit: String,
+    pub step: Step,
+    /// Calls of the chain left out after this one (only on the last link of a capped chain).
+    pub omitted: usize,
+}
+
+/// What the call of a `Link` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    /// `unit` calls `WSAStartup` here and keeps the reference.
+    Takes,
+    /// `unit` gets a reference from a callee here and hands it on to its caller.
+    HandsOn,
+    /// `unit` calls the next function of the chain here.
+    Calls,
 }
 
 /// A call chain, shared by every state, summary and fact that carries it.
@@ -119,12 +136,8 @@ impl Chain {
         let mut out: Vec<Link> = self.iter().take(keep).cloned().collect();
         if let Some(last) = self.iter().last() {
             out.push(Link {
-                span: last.span,
-                label: format!(
-                    "{} ({} calls between are not shown)",
-                    last.label,
-                    len - keep - 1
-                ),
+                omitted: len - keep - 1,
+                ..last.clone()
             });
         }
         out

@@ -6,7 +6,7 @@
 //! it too. Roots (main, DllMain, tests, thread bodies) hand nothing on.
 
 use super::interp::{Exit, ExitKind, UnitRun};
-use super::state::{Chain, ClassSet, Link, Outcome, Release, Summary, Token};
+use super::state::{Chain, ClassSet, Link, Outcome, Release, Step, Summary, Token};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
@@ -101,11 +101,13 @@ pub fn finish(
             // The callee's chain is shared, not copied: a chain through N wrappers stays N links.
             let link = Link {
                 span: tok.site,
-                label: if tok.chain.is_empty() {
-                    format!("{display} takes the reference here")
+                unit: display.to_string(),
+                step: if tok.chain.is_empty() {
+                    Step::Takes
                 } else {
-                    format!("{display} gets the reference here and hands it on")
+                    Step::HandsOn
                 },
+                omitted: 0,
             };
             acquires.push(Chain::cons(link, &tok.chain));
         }
