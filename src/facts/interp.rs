@@ -353,11 +353,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if states.len() <= MAX_STATES {
             return states;
         }
-        let mut seen = BTreeSet::new();
-        let mut out: Vec<State> = states
-            .into_iter()
-            .filter(|s| seen.insert(s.clone()))
-            .collect();
+        let mut out = states;
+        dedup_keep_first(&mut out);
         if out.len() > MAX_STATES {
             out.truncate(MAX_STATES);
             self.run.paths_dropped = true;
@@ -371,28 +368,24 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if !self.charge(copied / COPY_STEP) {
             return Vec::new();
         }
-        let mut seen = BTreeSet::new();
-        let mut out = Vec::with_capacity(outs.len());
-        for (mut st, v) in outs {
-            if let Val::Sym(id) = v {
+        let mut out = outs;
+        for (st, v) in out.iter_mut() {
+            if let Val::Sym(id) = *v {
                 // Keep the facts of the value being passed on.
-                let c = st.classes(v);
+                let c = st.classes(*v);
                 st.gc();
                 st.vals.insert(id, c);
             } else {
                 st.gc();
             }
-            if seen.insert((st.clone(), v)) {
-                out.push((st, v));
-            }
         }
+        dedup_keep_first(&mut out);
         if out.len() > MAX_STATES {
             // Give up value precision first, then paths.
             for (st, _) in out.iter_mut() {
                 st.vals.clear();
             }
-            let mut seen = BTreeSet::new();
-            out.retain(|(st, v)| seen.insert((st.clone(), *v)));
+            dedup_keep_first(&mut out);
             if out.len() > MAX_STATES {
                 out.truncate(MAX_STATES);
                 self.run.paths_dropped = true;
@@ -456,20 +449,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if outs.len() < 2 {
             return outs;
         }
-        // First occurrences are kept in their order (later bounds keep the first paths).
-        let mut order: Vec<usize> = (0..outs.len()).collect();
-        order.sort_by(|&a, &b| outs[a].cmp(&outs[b]).then(a.cmp(&b)));
-        let mut keep = vec![true; outs.len()];
-        for w in order.windows(2) {
-            if outs[w[0]] == outs[w[1]] {
-                keep[w[1]] = false;
-            }
-        }
-        let mut i = 0;
-        outs.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
+        dedup_keep_first(&mut outs);
         if outs.len() > MAX_STATES {
             self.normalize(outs)
         } else {
@@ -1490,6 +1470,30 @@ impl Interp<'_, '_, '_> {
                 .collect(),
         }
     }
+}
+
+/// Drops the later copies of equal items and keeps the first ones in their order: the bounds
+/// that follow keep the first paths, so the order is part of the result. Indices are sorted,
+/// not the items, so no state is cloned to be compared (a set of seen states would hold a
+/// copy of each); equal neighbours in the sorted order are the duplicates.
+fn dedup_keep_first<T: Ord>(items: &mut Vec<T>) {
+    if items.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // Unstable is enough: the index breaks ties, so the first of equal items sorts first.
+    order.sort_unstable_by(|&a, &b| items[a].cmp(&items[b]).then(a.cmp(&b)));
+    let mut keep = vec![true; items.len()];
+    for w in order.windows(2) {
+        if items[w[0]] == items[w[1]] {
+            keep[w[1]] = false;
+        }
+    }
+    let mut i = 0;
+    items.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
 }
 
 /// A call that returns a new socket forks: a valid handle with its socket, or `INVALID_SOCKET`.
