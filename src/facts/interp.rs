@@ -333,7 +333,10 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if !declared.is_empty() {
             for (st, _) in cur.iter_mut() {
                 for d in &declared {
-                    st.vars.remove(d);
+                    // Only a state that still binds it writes (and so copies) its names.
+                    if st.vars.contains_key(d) {
+                        st.vars.remove(d);
+                    }
                 }
             }
         }
@@ -374,7 +377,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 // Keep the facts of the value being passed on.
                 let c = st.classes(*v);
                 st.gc();
-                st.vals.insert(id, c);
+                if st.vals.get(&id) != Some(&c) {
+                    st.vals.insert(id, c);
+                }
             } else {
                 st.gc();
             }
@@ -383,7 +388,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if out.len() > MAX_STATES {
             // Give up value precision first, then paths.
             for (st, _) in out.iter_mut() {
-                st.vals.clear();
+                // A new empty map: clearing a shared one would copy it first.
+                st.vals = Shared::default();
             }
             dedup_keep_first(&mut out);
             if out.len() > MAX_STATES {
@@ -469,7 +475,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         id
                     }
                 };
-                st.vars.insert(name.clone(), id);
+                st.set_var(name, id);
             }
             Pat::Wild => {}
             other => {
@@ -478,7 +484,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 for n in names {
                     let id = self.named(&format!("{n}#part"));
                     st.forget(id);
-                    st.vars.insert(n, id);
+                    st.set_var(&n, id);
                 }
             }
         }
@@ -608,7 +614,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                 id
                             }
                         };
-                        st.vars.insert(key, id);
+                        st.set_var(&key, id);
                     }
                     out.push((st, Val::Lit(UNIT, true)));
                 }
@@ -620,7 +626,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 for (st, v) in self.eval(expr, st) {
                     let mut rest = Some(st);
                     for arm in arms {
-                        let Some(cur) = rest.clone() else { break };
+                        // The path the later arms see is this one unless this arm rules
+                        // values out: it is moved on, not copied once more.
+                        let Some(cur) = rest.take() else { break };
                         let (c, excl) = self.pat_classes(&arm.pat);
                         if let Some(mut m) = cur.clone().restrict(v, c) {
                             self.bind(&mut m, &arm.pat, v);
@@ -632,9 +640,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                 out.extend(self.eval(&arm.body, b));
                             }
                         }
-                        if excl && arm.guard.is_none() {
-                            rest = cur.restrict(v, ALL & !c);
-                        }
+                        rest = if excl && arm.guard.is_none() {
+                            cur.restrict(v, ALL & !c)
+                        } else {
+                            Some(cur)
+                        };
                     }
                 }
                 self.join(out)
@@ -1013,16 +1023,22 @@ impl Interp<'_, '_, '_> {
         let key = arg?.place_key()?;
         let id = self.place(st, &key);
         // On the path where creating it failed, the variable holds INVALID_SOCKET: no socket.
-        if st.vals.get(&id) == Some(&INVALID) && !st.socks.contains_key(&id) {
+        if st.socks.contains_key(&id) {
+            return Some(id);
+        }
+        if st.vals.get(&id) == Some(&INVALID) {
             return None;
         }
-        st.socks.entry(id).or_insert(Sock {
-            kind: SockKind::Unknown,
-            origin: Origin::Foreign(key),
-            connected: None,
-            shut: false,
-            closed: None,
-        });
+        st.socks.insert(
+            id,
+            Sock {
+                kind: SockKind::Unknown,
+                origin: Origin::Foreign(key),
+                connected: None,
+                shut: false,
+                closed: None,
+            },
+        );
         Some(id)
     }
 
