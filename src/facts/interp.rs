@@ -294,7 +294,10 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if !declared.is_empty() {
             for (st, _) in cur.iter_mut() {
                 for d in &declared {
-                    st.vars.remove(d);
+                    // Only a state that still binds it writes (and so copies) its names.
+                    if st.vars.contains_key(d) {
+                        st.vars.remove(d);
+                    }
                 }
             }
         }
@@ -314,11 +317,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if states.len() <= MAX_STATES {
             return states;
         }
-        let mut seen = BTreeSet::new();
-        let mut out: Vec<State> = states
-            .into_iter()
-            .filter(|s| seen.insert(s.clone()))
-            .collect();
+        let mut out = states;
+        dedup_keep_first(&mut out);
         if out.len() > MAX_STATES {
             out.truncate(MAX_STATES);
             self.run.paths_dropped = true;
@@ -332,28 +332,27 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if !self.charge(copied / COPY_STEP) {
             return Vec::new();
         }
-        let mut seen = BTreeSet::new();
-        let mut out = Vec::with_capacity(outs.len());
-        for (mut st, v) in outs {
-            if let Val::Sym(id) = v {
+        let mut out = outs;
+        for (st, v) in out.iter_mut() {
+            if let Val::Sym(id) = *v {
                 // Keep the facts of the value being passed on.
-                let c = st.classes(v);
+                let c = st.classes(*v);
                 st.gc();
-                st.vals.insert(id, c);
+                if st.vals.get(&id) != Some(&c) {
+                    st.vals.insert(id, c);
+                }
             } else {
                 st.gc();
             }
-            if seen.insert((st.clone(), v)) {
-                out.push((st, v));
-            }
         }
+        dedup_keep_first(&mut out);
         if out.len() > MAX_STATES {
             // Give up value precision first, then paths.
             for (st, _) in out.iter_mut() {
-                st.vals.clear();
+                // A new empty map: clearing a shared one would copy it first.
+                st.vals = Shared::default();
             }
-            let mut seen = BTreeSet::new();
-            out.retain(|(st, v)| seen.insert((st.clone(), *v)));
+            dedup_keep_first(&mut out);
             if out.len() > MAX_STATES {
                 out.truncate(MAX_STATES);
                 self.run.paths_dropped = true;
@@ -417,20 +416,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         if outs.len() < 2 {
             return outs;
         }
-        // First occurrences are kept in their order (later bounds keep the first paths).
-        let mut order: Vec<usize> = (0..outs.len()).collect();
-        order.sort_by(|&a, &b| outs[a].cmp(&outs[b]).then(a.cmp(&b)));
-        let mut keep = vec![true; outs.len()];
-        for w in order.windows(2) {
-            if outs[w[0]] == outs[w[1]] {
-                keep[w[1]] = false;
-            }
-        }
-        let mut i = 0;
-        outs.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
+        dedup_keep_first(&mut outs);
         if outs.len() > MAX_STATES {
             self.normalize(outs)
         } else {
@@ -450,7 +436,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         id
                     }
                 };
-                st.vars.insert(name.clone(), id);
+                st.set_var(name, id);
             }
             Pat::Wild => {}
             other => {
@@ -459,7 +445,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 for n in names {
                     let id = self.named(&format!("{n}#part"));
                     st.forget(id);
-                    st.vars.insert(n, id);
+                    st.set_var(&n, id);
                 }
             }
         }
@@ -589,7 +575,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                 id
                             }
                         };
-                        st.vars.insert(key, id);
+                        st.set_var(&key, id);
                     }
                     out.push((st, Val::Lit(UNIT, true)));
                 }
@@ -601,7 +587,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 for (st, v) in self.eval(expr, st) {
                     let mut rest = Some(st);
                     for arm in arms {
-                        let Some(cur) = rest.clone() else { break };
+                        // The path the later arms see is this one unless this arm rules
+                        // values out: it is moved on, not copied once more.
+                        let Some(cur) = rest.take() else { break };
                         let (c, excl) = self.pat_classes(&arm.pat);
                         if let Some(mut m) = cur.clone().restrict(v, c) {
                             self.bind(&mut m, &arm.pat, v);
@@ -613,9 +601,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                 out.extend(self.eval(&arm.body, b));
                             }
                         }
-                        if excl && arm.guard.is_none() {
-                            rest = cur.restrict(v, ALL & !c);
-                        }
+                        rest = if excl && arm.guard.is_none() {
+                            cur.restrict(v, ALL & !c)
+                        } else {
+                            Some(cur)
+                        };
                     }
                 }
                 self.join(out)
@@ -994,16 +984,22 @@ impl Interp<'_, '_, '_> {
         let key = arg?.place_key()?;
         let id = self.place(st, &key);
         // On the path where creating it failed, the variable holds INVALID_SOCKET: no socket.
-        if st.vals.get(&id) == Some(&INVALID) && !st.socks.contains_key(&id) {
+        if st.socks.contains_key(&id) {
+            return Some(id);
+        }
+        if st.vals.get(&id) == Some(&INVALID) {
             return None;
         }
-        st.socks.entry(id).or_insert(Sock {
-            kind: SockKind::Unknown,
-            origin: Origin::Foreign(key),
-            connected: None,
-            shut: false,
-            closed: None,
-        });
+        st.socks.insert(
+            id,
+            Sock {
+                kind: SockKind::Unknown,
+                origin: Origin::Foreign(key),
+                connected: None,
+                shut: false,
+                closed: None,
+            },
+        );
         Some(id)
     }
 
@@ -1446,6 +1442,30 @@ impl Interp<'_, '_, '_> {
                 .collect(),
         }
     }
+}
+
+/// Drops the later copies of equal items and keeps the first ones in their order: the bounds
+/// that follow keep the first paths, so the order is part of the result. Indices are sorted,
+/// not the items, so no state is cloned to be compared (a set of seen states would hold a
+/// copy of each); equal neighbours in the sorted order are the duplicates.
+fn dedup_keep_first<T: Ord>(items: &mut Vec<T>) {
+    if items.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // Unstable is enough: the index breaks ties, so the first of equal items sorts first.
+    order.sort_unstable_by(|&a, &b| items[a].cmp(&items[b]).then(a.cmp(&b)));
+    let mut keep = vec![true; items.len()];
+    for w in order.windows(2) {
+        if items[w[0]] == items[w[1]] {
+            keep[w[1]] = false;
+        }
+    }
+    let mut i = 0;
+    items.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
 }
 
 /// A call that returns a new socket forks: a valid handle with its socket, or `INVALID_SOCKET`.

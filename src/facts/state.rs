@@ -279,18 +279,79 @@ pub struct Sock {
     pub closed: Option<Span>,
 }
 
+/// A value shared by copies until one of them changes it (copy on write).
+///
+/// Forking a path copies its state, and most forks change one or two entries of one map (the
+/// tested value's classes) while the names, sockets and guards stay as they were: those maps
+/// are then shared by the forks instead of copied entry by entry (every name a `String`).
+/// Reading goes through `Deref`; writing (`DerefMut`) copies the value first if another
+/// state still shares it, so code that writes through it looks as if it owned a plain map;
+/// a write that changes nothing should be skipped, since it would still copy a shared map.
+/// Compares, orders and hashes like the value it stands for; a shared value compares equal to
+/// itself without being walked.
+#[derive(Clone, Default)]
+pub struct Shared<T>(Arc<T>);
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Clone> std::ops::DerefMut for Shared<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+}
+
+impl<T: Eq> Eq for Shared<T> {}
+
+impl<T: Ord> PartialOrd for Shared<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T: Ord> Ord for Shared<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return std::cmp::Ordering::Equal;
+        }
+        self.0.cmp(&other.0)
+    }
+}
+
+impl<T: std::hash::Hash> std::hash::Hash for Shared<T> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h)
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct State {
-    pub vals: BTreeMap<ValId, ClassSet>,
-    pub vars: BTreeMap<String, ValId>,
+    pub vals: Shared<BTreeMap<ValId, ClassSet>>,
+    pub vars: Shared<BTreeMap<String, ValId>>,
     pub held: Vec<Token>,
     /// This path ran a `WSAStartup` or `WSACleanup` of its own: a cleanup with nothing held is then
     /// unmatched here rather than a release of the caller's reference.
     pub own: bool,
     pub released: Vec<Release>,
-    pub socks: BTreeMap<ValId, Sock>,
+    pub socks: Shared<BTreeMap<ValId, Sock>>,
     /// Values that are guards owning a reference (their `Drop` cleans up): where each was made.
-    pub guards: BTreeMap<ValId, Span>,
+    pub guards: Shared<BTreeMap<ValId, Span>>,
     /// The last own `WSACleanup` or failed `WSAStartup` on this path, to explain an unmatched cleanup.
     pub last_own: Option<(Span, OwnEvent)>,
     /// The `WSACleanup` that released this path's last reference (and no caller's): Winsock is
@@ -323,12 +384,15 @@ impl State {
     pub fn restrict(mut self, v: Val, classes: ClassSet) -> Option<State> {
         match v {
             Val::Sym(id) => {
-                let cur = self.vals.get(&id).copied().unwrap_or(ALL);
-                let new = cur & classes;
+                let known = self.vals.get(&id).copied();
+                let new = known.unwrap_or(ALL) & classes;
                 if new == 0 {
                     return None;
                 }
-                self.vals.insert(id, new);
+                // Unchanged: leave a shared map shared.
+                if known != Some(new) {
+                    self.vals.insert(id, new);
+                }
                 Some(self)
             }
             Val::Lit(c, _) => (c & classes != 0).then_some(self),
@@ -337,21 +401,43 @@ impl State {
 
     /// A value id is about to name a new value: what was known of the old one goes.
     pub fn forget(&mut self, id: ValId) {
-        self.vals.remove(&id);
-        self.socks.remove(&id);
-        self.guards.remove(&id);
+        // Only a map that holds `id` is written to (and so copied if shared).
+        if self.vals.contains_key(&id) {
+            self.vals.remove(&id);
+        }
+        if self.socks.contains_key(&id) {
+            self.socks.remove(&id);
+        }
+        if self.guards.contains_key(&id) {
+            self.guards.remove(&id);
+        }
+    }
+
+    /// The value facts something refers to: a variable, a socket or a guard.
+    fn is_live(&self, id: &ValId, vars: &[ValId]) -> bool {
+        vars.binary_search(id).is_ok()
+            || self.socks.contains_key(id)
+            || self.guards.contains_key(id)
     }
 
     /// Drops value facts nothing refers to any more, so equal paths compare equal.
     pub fn gc(&mut self) {
-        let live: std::collections::BTreeSet<ValId> = self
-            .vars
-            .values()
-            .copied()
-            .chain(self.socks.keys().copied())
-            .chain(self.guards.keys().copied())
-            .collect();
-        self.vals.retain(|k, _| live.contains(k));
+        let mut vars: Vec<ValId> = self.vars.values().copied().collect();
+        vars.sort_unstable();
+        // Most states have nothing to drop: then `vals` is not written, and stays shared.
+        if self.vals.keys().all(|k| self.is_live(k, &vars)) {
+            return;
+        }
+        let mut vals = std::mem::take(&mut self.vals);
+        vals.retain(|k, _| self.is_live(k, &vars));
+        self.vals = vals;
+    }
+
+    /// Binds `name` to `id`; a binding it already has is not written (see `Shared`).
+    pub fn set_var(&mut self, name: &str, id: ValId) {
+        if self.vars.get(name) != Some(&id) {
+            self.vars.insert(name.to_string(), id);
+        }
     }
 }
 
