@@ -108,6 +108,9 @@ pub struct CrateFacts {
     pub uses_winsock2_api: bool,
     /// Functions and types whose callers matter (they reach Winsock): files naming them must be parsed.
     pub interesting_names: Vec<String>,
+    /// The crate has guard types (a `Drop` that reaches `WSACleanup`): then every unit is run,
+    /// and a value of such a type matters even where nothing names it.
+    pub has_guard_types: bool,
 }
 
 /// Calls of a chain a fact shows (the first ones and the last); the labels of a longer chain
@@ -329,6 +332,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
         }
     }
     facts.interesting_names = interesting_names(&graph, &reach, &guard_types);
+    facts.has_guard_types = !guard_types.is_empty();
     merge_leaks(&mut facts.leaks);
     // A cleanup after an unchecked startup that failed is that startup's fault: `unchecked_wsa_startup`
     // reports it once, at its cause.
