@@ -48,6 +48,8 @@ struct LibNames {
     /// The library's interesting names (functions that reach Winsock, guard types) and the
     /// aliases its `use` renames give them: a target that names none of them calls none of them.
     names: Vec<String>,
+    /// Its interesting associated functions, each with its type and the type's aliases.
+    qualified: Vec<(String, Vec<String>)>,
     /// A guard type's value can reach a target unnamed (returned by a function that is not
     /// itself interesting), and guard types make every unit run: such a library is always read.
     has_guard_types: bool,
@@ -61,9 +63,10 @@ struct LibFacts {
 
 impl LibNames {
     fn of(model: &crate::resolve::CrateModel, facts: &crate::facts::CrateFacts) -> LibNames {
+        let (plain, qualified) = demand_names(model, facts);
         let interesting: HashSet<&str> =
             facts.interesting_names.iter().map(String::as_str).collect();
-        let mut names: BTreeSet<String> = facts.interesting_names.iter().cloned().collect();
+        let mut names: BTreeSet<String> = plain.into_iter().collect();
         // `pub use net::startup as init;` lets a target call `mylib::init()`: only `init` is
         // in its text.
         for (alias, last) in model.renamed_imports() {
@@ -73,6 +76,7 @@ impl LibNames {
         }
         LibNames {
             names: names.into_iter().collect(),
+            qualified,
             has_guard_types: facts.has_guard_types,
         }
     }
@@ -125,7 +129,7 @@ fn run_crate(
             .filter(|f| !broken.contains(f))
             .collect();
         // Context is worth loading only if the crate has functions that reach Winsock.
-        let relevant = !facts.interesting_names.is_empty();
+        let relevant = facts.has_interesting_names();
         let lib_names = relevant.then(|| LibNames::of(&loaded.model, &facts));
         (
             loaded.files,
@@ -182,6 +186,32 @@ pub struct RunOptions {
 /// Rounds of pulling in files that call crate functions with Winsock effects.
 const MAX_DEMAND_ROUNDS: usize = 4;
 
+/// What files are searched for to find the callers that matter: the crate's interesting names,
+/// and its interesting associated functions each with its qualifiers (its type, and the aliases
+/// `use .. as` gives the type: `use net::Conn as C; C::open()` names only `C`).
+fn demand_names(
+    model: &crate::resolve::CrateModel,
+    facts: &crate::facts::CrateFacts,
+) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let mut aliases: HashMap<&str, Vec<&str>> = HashMap::new();
+    if !facts.interesting_assoc.is_empty() {
+        for (alias, last) in model.renamed_imports() {
+            aliases.entry(last).or_default().push(alias);
+        }
+    }
+    let qualified = facts
+        .interesting_assoc
+        .iter()
+        .map(|(name, ty)| {
+            let mut quals: BTreeSet<String> = BTreeSet::from([ty.clone()]);
+            let found = aliases.get(ty.as_str()).into_iter().flatten();
+            quals.extend(found.map(|a| a.to_string()));
+            (name.clone(), quals.into_iter().collect())
+        })
+        .collect();
+    (facts.interesting_names.clone(), qualified)
+}
+
 /// Loads a crate (parsing only what can matter), analyzes it, and pulls in the files that mention
 /// functions with Winsock effects until nothing new is needed.
 fn load_and_analyze(
@@ -200,11 +230,12 @@ fn load_and_analyze(
         round += 1;
         if round >= MAX_DEMAND_ROUNDS
             || loaded.unparsed.is_empty()
-            || facts.interesting_names.is_empty()
+            || !facts.has_interesting_names()
         {
             return (loaded, facts);
         }
-        let names = crate::scan::Names::new(&facts.interesting_names);
+        let (plain, qualified) = demand_names(&loaded.model, &facts);
+        let names = crate::scan::Names::qualified(&plain, &qualified);
         let more: Vec<PathBuf> = loaded
             .unparsed
             .par_iter()
@@ -224,7 +255,8 @@ fn load_and_analyze(
 /// - no function of the target reaches Winsock by itself (else the library's functions it
 ///   calls, Winsock or not, shape its paths through their summaries);
 /// - no file of the target (parsed or only scanned) names one of the library's interesting
-///   names (`LibFacts::names`), whole words outside comment lines, as demand rounds search: then
+///   names (`LibFacts::names`; an associated function without `self` only beside its type or
+///   an alias of the type), whole words outside comment lines, as demand rounds search: then
 ///   no call of the target resolves to a library function that reaches Winsock, and with the
 ///   library read no file of the target would be pulled in by demand either;
 /// - the library has no guard types.
@@ -246,7 +278,7 @@ fn load_and_analyze_target(
             ..input.clone()
         };
         let (loaded, facts) = load_and_analyze(&alone, db, cache);
-        if facts.interesting_names.is_empty() {
+        if !facts.has_interesting_names() {
             let mentions = loaded.files.par_iter().any(|f| {
                 let path = db.get(*f).path.clone();
                 load::with_text(&path, |t| lib.names.found_in(t.as_bytes())).unwrap_or(false)
@@ -321,7 +353,7 @@ pub fn run_with(
         .filter_map(|r| {
             let lib = r.lib.as_ref()?;
             let facts = LibFacts {
-                names: crate::scan::Names::new(&lib.names),
+                names: crate::scan::Names::qualified(&lib.names, &lib.qualified),
                 has_guard_types: lib.has_guard_types,
             };
             Some((r.input.root.clone(), facts))
