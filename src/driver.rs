@@ -37,20 +37,66 @@ struct CrateResult {
     diags: Vec<Diagnostic>,
     problems: Vec<PathProblem>,
     parsed: HashSet<FileId>,
-    /// Some function of the crate reaches a Winsock call.
-    relevant: bool,
+    /// What its bin/test/example targets must mention to need it as context, if it is a
+    /// library (`None` when no function of the crate reaches Winsock).
+    lib: Option<LibNames>,
     internal_error: bool,
 }
 
+/// What a library's own run tells its targets: whether a target can need it as context.
+struct LibNames {
+    /// The library's interesting names (functions that reach Winsock, guard types) and the
+    /// aliases its `use` renames give them: a target that names none of them calls none of them.
+    names: Vec<String>,
+    /// Its interesting associated functions, each with its type and the type's aliases.
+    qualified: Vec<(String, Vec<String>)>,
+    /// A guard type's value can reach a target unnamed (returned by a function that is not
+    /// itself interesting), and guard types make every unit run: such a library is always read.
+    has_guard_types: bool,
+}
+
+/// `LibNames` ready to be searched for, shared by the library's targets.
+struct LibFacts {
+    names: crate::scan::Names,
+    has_guard_types: bool,
+}
+
+impl LibNames {
+    fn of(model: &crate::resolve::CrateModel, facts: &crate::facts::CrateFacts) -> LibNames {
+        let (plain, qualified) = demand_names(model, facts);
+        let interesting: HashSet<&str> =
+            facts.interesting_names.iter().map(String::as_str).collect();
+        let mut names: BTreeSet<String> = plain.into_iter().collect();
+        // `pub use net::startup as init;` lets a target call `mylib::init()`: only `init` is
+        // in its text.
+        for (alias, last) in model.renamed_imports() {
+            if interesting.contains(last) {
+                names.insert(alias.to_string());
+            }
+        }
+        LibNames {
+            names: names.into_iter().collect(),
+            qualified,
+            has_guard_types: facts.has_guard_types,
+        }
+    }
+}
+
+/// Runs one crate. `lib`: what the library's own run found, for a target that has its
+/// package's library as context (`input.lib`).
 fn run_crate(
     input: &CrateInput,
+    lib: Option<&LibFacts>,
     db: &SourceDb,
     cache: &load::VisitCache,
     lints: &[&LintDef],
     levels: &Levels,
 ) -> CrateResult {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let (loaded, facts) = load_and_analyze(input, db, cache);
+        let (loaded, facts) = match lib {
+            Some(lib) => load_and_analyze_target(input, lib, db, cache),
+            None => load_and_analyze(input, db, cache),
+        };
         let fn_extents: Vec<_> = loaded
             .model
             .fns
@@ -83,19 +129,20 @@ fn run_crate(
             .filter(|f| !broken.contains(f))
             .collect();
         // Context is worth loading only if the crate has functions that reach Winsock.
-        let relevant = !facts.interesting_names.is_empty();
+        let relevant = facts.has_interesting_names();
+        let lib_names = relevant.then(|| LibNames::of(&loaded.model, &facts));
         (
             loaded.files,
             diags,
             loaded.problems,
             parsed,
             fn_extents,
-            relevant,
+            lib_names,
         )
     }));
     match caught {
-        Ok((files, diags, problems, parsed, fn_extents, relevant)) => CrateResult {
-            relevant,
+        Ok((files, diags, problems, parsed, fn_extents, lib)) => CrateResult {
+            lib,
             fn_extents,
             input: input.clone(),
             files,
@@ -111,7 +158,7 @@ fn run_crate(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
             CrateResult {
-                relevant: false,
+                lib: None,
                 fn_extents: Vec::new(),
                 input: input.clone(),
                 files: Vec::new(),
@@ -139,6 +186,32 @@ pub struct RunOptions {
 /// Rounds of pulling in files that call crate functions with Winsock effects.
 const MAX_DEMAND_ROUNDS: usize = 4;
 
+/// What files are searched for to find the callers that matter: the crate's interesting names,
+/// and its interesting associated functions each with its qualifiers (its type, and the aliases
+/// `use .. as` gives the type: `use net::Conn as C; C::open()` names only `C`).
+fn demand_names(
+    model: &crate::resolve::CrateModel,
+    facts: &crate::facts::CrateFacts,
+) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let mut aliases: HashMap<&str, Vec<&str>> = HashMap::new();
+    if !facts.interesting_assoc.is_empty() {
+        for (alias, last) in model.renamed_imports() {
+            aliases.entry(last).or_default().push(alias);
+        }
+    }
+    let qualified = facts
+        .interesting_assoc
+        .iter()
+        .map(|(name, ty)| {
+            let mut quals: BTreeSet<String> = BTreeSet::from([ty.clone()]);
+            let found = aliases.get(ty.as_str()).into_iter().flatten();
+            quals.extend(found.map(|a| a.to_string()));
+            (name.clone(), quals.into_iter().collect())
+        })
+        .collect();
+    (facts.interesting_names.clone(), qualified)
+}
+
 /// Loads a crate (parsing only what can matter), analyzes it, and pulls in the files that mention
 /// functions with Winsock effects until nothing new is needed.
 fn load_and_analyze(
@@ -157,11 +230,12 @@ fn load_and_analyze(
         round += 1;
         if round >= MAX_DEMAND_ROUNDS
             || loaded.unparsed.is_empty()
-            || facts.interesting_names.is_empty()
+            || !facts.has_interesting_names()
         {
             return (loaded, facts);
         }
-        let names = crate::scan::Names::new(&facts.interesting_names);
+        let (plain, qualified) = demand_names(&loaded.model, &facts);
+        let names = crate::scan::Names::qualified(&plain, &qualified);
         let more: Vec<PathBuf> = loaded
             .unparsed
             .par_iter()
@@ -173,6 +247,49 @@ fn load_and_analyze(
         }
         demand.extend(more);
     }
+}
+
+/// `load_and_analyze` for a target whose library reaches Winsock. The target's own files are
+/// loaded and analyzed first; the library is read as context only when it can change what is
+/// found in them, that is unless all of these hold:
+/// - no function of the target reaches Winsock by itself (else the library's functions it
+///   calls, Winsock or not, shape its paths through their summaries);
+/// - no file of the target (parsed or only scanned) names one of the library's interesting
+///   names (`LibFacts::names`; an associated function without `self` only beside its type or
+///   an alias of the type), whole words outside comment lines, as demand rounds search: then
+///   no call of the target resolves to a library function that reaches Winsock, and with the
+///   library read no file of the target would be pulled in by demand either;
+/// - the library has no guard types.
+///
+/// Then the target's findings with and without the library are the same: with it, the target's
+/// functions would reach nothing new, and every finding in the library's files is dropped as
+/// context (the library's own run reports them). A macro of the library called in the target
+/// (`mylib::start!()`) is no exception: only a file's own `macro_rules!` are expanded, so its
+/// body is not seen with the library read either; its arguments are the target's own text.
+fn load_and_analyze_target(
+    input: &CrateInput,
+    lib: &LibFacts,
+    db: &SourceDb,
+    cache: &load::VisitCache,
+) -> (load::LoadedCrate, crate::facts::CrateFacts) {
+    if !lib.has_guard_types {
+        let alone = CrateInput {
+            lib: None,
+            ..input.clone()
+        };
+        let (loaded, facts) = load_and_analyze(&alone, db, cache);
+        if !facts.has_interesting_names() {
+            let mentions = loaded.files.par_iter().any(|f| {
+                let path = db.get(*f).path.clone();
+                load::with_text(&path, |t| lib.names.found_in(t.as_bytes())).unwrap_or(false)
+            });
+            if !mentions {
+                return (loaded, facts);
+            }
+        }
+    }
+    // The files read so far are in the cache: this reads only the library's.
+    load_and_analyze(input, db, cache)
 }
 
 pub fn run(
@@ -229,30 +346,34 @@ pub fn run_with(
         .partition(|c| lib_roots.contains(&c.root));
     let mut results: Vec<CrateResult> = libs
         .par_iter()
-        .map(|c| run_crate(c, &db, &cache, lints, levels))
+        .map(|c| run_crate(c, None, &db, &cache, lints, levels))
         .collect();
-    let relevant_libs: HashSet<PathBuf> = results
+    let relevant_libs: HashMap<PathBuf, LibFacts> = results
         .iter()
-        .filter(|r| r.relevant)
-        .map(|r| r.input.root.clone())
+        .filter_map(|r| {
+            let lib = r.lib.as_ref()?;
+            let facts = LibFacts {
+                names: crate::scan::Names::qualified(&lib.names, &lib.qualified),
+                has_guard_types: lib.has_guard_types,
+            };
+            Some((r.input.root.clone(), facts))
+        })
         .collect();
-    let others: Vec<CrateInput> = others
+    let others: Vec<(CrateInput, Option<&LibFacts>)> = others
         .into_iter()
         .map(|c| {
             let mut c = c.clone();
-            if c.lib
-                .as_ref()
-                .is_some_and(|l| !relevant_libs.contains(&l.1))
-            {
+            let lib = c.lib.as_ref().and_then(|l| relevant_libs.get(&l.1));
+            if lib.is_none() {
                 c.lib = None;
             }
-            c
+            (c, lib)
         })
         .collect();
     results.extend(
         others
             .par_iter()
-            .map(|c| run_crate(c, &db, &cache, lints, levels))
+            .map(|(c, lib)| run_crate(c, *lib, &db, &cache, lints, levels))
             .collect::<Vec<_>>(),
     );
 
@@ -289,7 +410,7 @@ pub fn run_with(
             .collect();
         let more: Vec<CrateResult> = orphans
             .par_iter()
-            .map(|c| run_crate(c, &db, &cache, lints, levels))
+            .map(|c| run_crate(c, None, &db, &cache, lints, levels))
             .collect();
         results.extend(more);
     }

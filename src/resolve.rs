@@ -307,6 +307,17 @@ impl CrateModel {
         }
     }
 
+    /// `use` renames (`use path::to::last as alias`) over the crate's modules: (alias, last).
+    /// A caller may name the item only by its alias.
+    pub fn renamed_imports(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.modules.iter().flat_map(|m| {
+            m.uses.iter().filter_map(|(alias, path)| {
+                let last = path.last()?;
+                (alias != last).then_some((alias.as_str(), last.as_str()))
+            })
+        })
+    }
+
     /// Is `name` a crate type (for constructor calls and struct literals)?
     pub fn is_crate_type(&self, name: &str) -> bool {
         self.crate_types.contains(name)

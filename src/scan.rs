@@ -269,28 +269,93 @@ fn start_of_line(b: &[u8], at: usize) -> usize {
 }
 
 /// Crate function and type names that matter: a file mentioning one (as a whole word) is parsed.
+/// A qualified name (an associated function without `self`, `Conn::open`) counts only in a
+/// file that also names one of its qualifiers (its type, or an alias of it): such a function
+/// is called by a path through its type, never by its bare name.
 pub struct Names {
     matcher: Option<aho_corasick::AhoCorasick>,
+    /// Per pattern of `matcher`: what a hit of it means.
+    roles: Vec<Vec<Role>>,
+    /// Qualified names: how many there are.
+    groups: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    /// A name that counts alone.
+    Plain,
+    /// The name of qualified name `g`.
+    Name(usize),
+    /// A qualifier of qualified name `g`.
+    Qualifier(usize),
 }
 
 impl Names {
     pub fn new(names: &[String]) -> Names {
-        let matcher = if names.is_empty() {
+        Names::qualified(names, &[])
+    }
+
+    /// `plain` names, and qualified names: (name, its qualifiers).
+    pub fn qualified<'a>(plain: &'a [String], qualified: &'a [(String, Vec<String>)]) -> Names {
+        let mut words: Vec<&str> = Vec::new();
+        let mut roles: Vec<Vec<Role>> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = Default::default();
+        // One pattern per distinct word, with every role it has.
+        let mut add = |w: &'a str, role: Role| {
+            let i = *index.entry(w).or_insert_with(|| {
+                words.push(w);
+                roles.push(Vec::new());
+                words.len() - 1
+            });
+            roles[i].push(role);
+        };
+        for n in plain {
+            add(n, Role::Plain);
+        }
+        for (g, (name, quals)) in qualified.iter().enumerate() {
+            add(name, Role::Name(g));
+            for q in quals {
+                add(q, Role::Qualifier(g));
+            }
+        }
+        let matcher = if words.is_empty() {
             None
         } else {
-            aho_corasick::AhoCorasick::new(names).ok()
+            aho_corasick::AhoCorasick::new(&words).ok()
         };
-        Names { matcher }
+        Names {
+            matcher,
+            roles,
+            groups: qualified.len(),
+        }
     }
 
     pub fn found_in(&self, text: &[u8]) -> bool {
         let Some(m) = &self.matcher else {
             return false;
         };
+        // Which qualified names have had their name, and which a qualifier, so far.
+        let mut named = vec![false; self.groups];
+        let mut qualified = vec![false; self.groups];
         m.find_overlapping_iter(text).any(|hit| {
             let before = hit.start() == 0 || !is_ident_byte(text[hit.start() - 1]);
             let after = hit.end() >= text.len() || !is_ident_byte(text[hit.end()]);
-            before && after && !on_comment_line(text, hit.start())
+            if !(before && after && !on_comment_line(text, hit.start())) {
+                return false;
+            }
+            self.roles[hit.pattern().as_usize()]
+                .iter()
+                .any(|role| match *role {
+                    Role::Plain => true,
+                    Role::Name(g) => {
+                        named[g] = true;
+                        qualified[g]
+                    }
+                    Role::Qualifier(g) => {
+                        qualified[g] = true;
+                        named[g]
+                    }
+                })
         })
     }
 }
@@ -887,6 +952,21 @@ mod tests {
         let n = Names::new(&["bind".to_string()]);
         assert!(!n.found_in(b"/// let l = TcpListener::bind(addr)?;\nfn f() {}"));
         assert!(n.found_in(b"/// docs\nlet l = TcpListener::bind(addr)?;"));
+    }
+
+    #[test]
+    fn a_qualified_name_counts_only_beside_a_qualifier() {
+        let q = [("new".to_string(), vec!["Conn".to_string(), "C".to_string()])];
+        let n = Names::qualified(&["open".to_string()], &q);
+        assert!(!n.found_in(b"let v = Vec::new();"));
+        assert!(n.found_in(b"let c = Conn::new();"));
+        // The qualifier before or after the name, or an alias of the type.
+        assert!(n.found_in(b"use x::Conn;\nfn f() { let v = Vec::new(); }"));
+        assert!(n.found_in(b"let v = new(); use y::C;"));
+        assert!(n.found_in(b"open(1)"));
+        // Whole words outside comment lines only.
+        assert!(!n.found_in(b"let c = Connection::renew();"));
+        assert!(!n.found_in(b"// Conn\nlet v = Vec::new();"));
     }
 
     #[test]

@@ -108,6 +108,20 @@ pub struct CrateFacts {
     pub uses_winsock2_api: bool,
     /// Functions and types whose callers matter (they reach Winsock): files naming them must be parsed.
     pub interesting_names: Vec<String>,
+    /// Associated functions without `self` whose callers matter, with their type: (function,
+    /// type). A call reaches one only by a path through the type (`Conn::open()`, `Self::open()`
+    /// in an impl of it, or an alias of the type), so only a file naming both can call it.
+    pub interesting_assoc: Vec<(String, String)>,
+    /// The crate has guard types (a `Drop` that reaches `WSACleanup`): then every unit is run,
+    /// and a value of such a type matters even where nothing names it.
+    pub has_guard_types: bool,
+}
+
+impl CrateFacts {
+    /// Some function of the crate reaches Winsock, or it has guard types: its callers matter.
+    pub fn has_interesting_names(&self) -> bool {
+        !self.interesting_names.is_empty() || !self.interesting_assoc.is_empty()
+    }
 }
 
 /// Calls of a chain a fact shows (the first ones and the last); the labels of a longer chain
@@ -328,7 +342,9 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
             }
         }
     }
-    facts.interesting_names = interesting_names(&graph, &reach, &guard_types);
+    (facts.interesting_names, facts.interesting_assoc) =
+        interesting_names(&graph, &reach, &guard_types);
+    facts.has_guard_types = !guard_types.is_empty();
     merge_leaks(&mut facts.leaks);
     facts.uses_winsock2_api = facts
         .winsock_calls
@@ -472,21 +488,32 @@ fn units_to_run(
 }
 
 /// Names of crate functions that reach any Winsock call, and of guard types: a caller of one
-/// elsewhere in the crate changes what the analysis concludes.
+/// elsewhere in the crate changes what the analysis concludes. Associated functions without
+/// `self` come apart, with their type: `resolve` reaches them only through a path naming it
+/// (a method call `x.f()` is resolved by the method's name alone, so methods are plain names).
 fn interesting_names(
     graph: &CallGraph<'_>,
     reach: &HashSet<UnitId>,
     guard_types: &HashSet<String>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<(String, String)>) {
     let mut names: std::collections::BTreeSet<String> = guard_types.iter().cloned().collect();
+    let mut assoc: std::collections::BTreeSet<(String, String)> = Default::default();
     for u in reach {
         if let UnitBody::Fn(f) = graph.unit(*u).body {
-            if !matches!(f.ir.name.as_str(), "main" | "drop" | "DllMain") {
-                names.insert(f.ir.name.clone());
+            if matches!(f.ir.name.as_str(), "main" | "drop" | "DllMain") {
+                continue;
+            }
+            match &f.impl_ty {
+                Some(ty) if f.kind == FnKind::Assoc && !f.ir.has_self => {
+                    assoc.insert((f.ir.name.clone(), ty.clone()));
+                }
+                _ => {
+                    names.insert(f.ir.name.clone());
+                }
             }
         }
     }
-    names.into_iter().collect()
+    (names.into_iter().collect(), assoc.into_iter().collect())
 }
 
 #[cfg(test)]
