@@ -544,3 +544,108 @@ mod tests {
         assert_eq!(truncated("fn main() { if matches!(x, Some(1)) {} }"), 0);
     }
 }
+
+/// The interpreter against the table: every function of `winsock::APIS` does what its row says,
+/// and nothing the table does not say (the interpreter has no Winsock names of its own).
+#[cfg(test)]
+mod table_tests {
+    use crate::winsock::{Effect, APIS};
+
+    fn facts(body: &str) -> super::CrateFacts {
+        let text = format!("use windows_sys::Win32::Networking::WinSock::*;\nfn main() {{ unsafe {{ {body} }} }}\n");
+        let db = crate::source::SourceDb::default();
+        let id = db.add("t.rs".into(), "t.rs".into(), text);
+        let ir = crate::parse::parse(id, &db.get(id).text).expect("parses");
+        let model = crate::resolve::CrateModel::build("t".into(), ir.items, &mut |_| None);
+        super::analyze(&model)
+    }
+
+    /// A connected stream socket `s` from `accept`.
+    const ACCEPTED: &str = "let s = accept(l, a, n);";
+
+    #[test]
+    fn each_effect_is_what_the_table_says() {
+        for api in APIS {
+            let n = api.name;
+            let closes_unshut = |body: &str| !facts(body).closes_without_shutdown.is_empty();
+            match api.effect {
+                Effect::Startup => {
+                    let f = facts(&format!("if {n}(0x202, p) != 0 {{ return; }}"));
+                    assert_eq!(f.leaks.len(), 1, "{n}");
+                }
+                Effect::Cleanup => {
+                    assert_eq!(facts(&format!("{n}();")).unmatched.len(), 1, "{n}");
+                }
+                Effect::ReadsLastError => {
+                    let body = format!(
+                        "if WSAStartup(0x202, p) != 0 {{ let e = {n}(); return; }} WSACleanup();"
+                    );
+                    assert_eq!(facts(&body).lasterror_after_startup.len(), 1, "{n}");
+                }
+                Effect::Creates { type_arg } => {
+                    let args = |ty: &str| {
+                        let mut a = vec!["0"; usize::from(type_arg).max(2) + 1];
+                        a[usize::from(type_arg)] = ty;
+                        a.join(", ")
+                    };
+                    let body = |ty: &str| {
+                        format!(
+                            "let s = {n}({}); if connect(s, a, l) == 0 {{ closesocket(s); }}",
+                            args(ty)
+                        )
+                    };
+                    assert!(closes_unshut(&body("SOCK_STREAM")), "{n}");
+                    assert!(!closes_unshut(&body("SOCK_DGRAM")), "{n}");
+                }
+                Effect::Accepts => {
+                    assert!(
+                        closes_unshut(&format!("let s = {n}(l, a, n); closesocket(s);")),
+                        "{n}"
+                    );
+                }
+                Effect::Connects => {
+                    let body = format!(
+                        "let s = socket(2, SOCK_STREAM, 0); if {n}(s, a, l) == 0 {{ closesocket(s); }}"
+                    );
+                    assert!(closes_unshut(&body), "{n}");
+                }
+                Effect::Listens => {
+                    let body = format!("{ACCEPTED} {n}(s, 5); closesocket(s);");
+                    assert!(!closes_unshut(&body), "{n}");
+                }
+                Effect::ShutsDown { how_arg } => {
+                    let body = |how: &str| {
+                        let mut a = vec!["s"; usize::from(how_arg) + 1];
+                        a[usize::from(how_arg)] = how;
+                        format!("{ACCEPTED} {n}({}); closesocket(s);", a.join(", "))
+                    };
+                    assert!(!closes_unshut(&body("SD_SEND")), "{n}");
+                    assert!(!closes_unshut(&body("SD_BOTH")), "{n}");
+                    assert!(closes_unshut(&body("SD_RECEIVE")), "{n}");
+                }
+                Effect::Closes => {
+                    assert!(closes_unshut(&format!("{ACCEPTED} {n}(s);")), "{n}");
+                }
+                Effect::None => {}
+            }
+        }
+    }
+
+    #[test]
+    fn socket_arguments_and_init_are_what_the_table_says() {
+        for api in APIS {
+            let n = api.name;
+            // After a close, a call on the socket is a use after close when the table names the
+            // argument.
+            let body = format!("{ACCEPTED} shutdown(s, SD_BOTH); closesocket(s); {n}(s, s, s);");
+            let used = !facts(&body).use_after_close.is_empty();
+            assert_eq!(used, api.socket_arg == Some(0), "{n}");
+            if api.effect == Effect::Startup {
+                continue;
+            }
+            let body = format!("if WSAStartup(0x202, p) != 0 {{ return; }} WSACleanup(); {n}(x);");
+            let late = !facts(&body).winsock_after_cleanup.is_empty();
+            assert_eq!(late, api.needs_init, "{n}");
+        }
+    }
+}

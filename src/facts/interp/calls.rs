@@ -1,0 +1,288 @@
+//! Calls that are not Winsock: crate functions through their summaries, methods, closures,
+//! guards, and the std/core semantics the analysis models (`unwrap`, `mem::forget`,
+//! `process::exit`, panics, macros).
+
+use super::*;
+
+impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
+    pub(super) fn is_guard_type(&self, name: Option<&str>) -> bool {
+        let name = match name {
+            Some("Self") => self.unit.ctx().impl_ty.as_deref(),
+            n => n,
+        };
+        name.is_some_and(|n| self.cx.guard_types.contains(n))
+    }
+
+    /// A value of a crate type is built; a guard type takes over one held reference.
+    pub(super) fn construct(&mut self, st: &mut State, name: Option<&str>, span: Span) -> Val {
+        if self.is_guard_type(name) {
+            if let Some(tok) = st.held.pop() {
+                let id = val_of_span(span);
+                st.guards.insert(id, tok.site);
+                st.vals.insert(id, OTHER);
+                return Val::Sym(id);
+            }
+        }
+        Val::Lit(OTHER, false)
+    }
+
+    /// A value thrown away: if it is a `WSAStartup` result, nobody can know whether a cleanup is owed.
+    pub(super) fn discarded(&mut self, v: Val) {
+        if let Val::Sym(id) = v {
+            if let Some(span) = self.startup_vals.get(&id) {
+                self.run.unchecked_startups.insert(*span);
+            }
+        }
+    }
+
+    /// A closure that calls `WSACleanup` (a scope guard's, an `on_exit` callback) takes over one held
+    /// reference, as a guard value does: whoever runs it later releases that reference.
+    pub(super) fn closure(&mut self, st: &mut State, index: usize, span: Span) -> Val {
+        let owner = self.unit.ctx().id;
+        let releases = self
+            .cx
+            .graph
+            .closure_units
+            .get(&(owner, index))
+            .and_then(|u| self.cx.summaries.get(u))
+            .is_some_and(|s| s.outcomes.iter().any(|o| !o.releases.is_empty()));
+        if releases {
+            if let Some(tok) = st.held.pop() {
+                let id = val_of_span(span);
+                st.guards.insert(id, tok.site);
+                st.vals.insert(id, OTHER);
+                return Val::Sym(id);
+            }
+        }
+        Val::Lit(OTHER, false)
+    }
+
+    pub(super) fn call(&mut self, func: &Expr, args: &[Expr], span: Span, st: State) -> Outs {
+        let target = self
+            .unit
+            .resolved
+            .get(&span)
+            .cloned()
+            .unwrap_or(Target::Unknown(String::new()));
+        let segs: &[String] = match func {
+            Expr::Path { segs, .. } => segs,
+            _ => &[],
+        };
+        let mut out = Vec::new();
+        for (mut st, vals) in self.eval_all(args, st) {
+            match &target {
+                Target::Winsock(name) => self.winsock(name, args, span, st, &mut out),
+                Target::Unit(u) => self.apply(*u, args, span, st, &mut out),
+                Target::Ctor(n) => {
+                    let v = match n.as_str() {
+                        "Ok" => Val::Lit(OK, false),
+                        "Err" => Val::Lit(ERR, false),
+                        "Some" => Val::Lit(SOME, false),
+                        other => self.construct(&mut st, Some(other), span),
+                    };
+                    out.push((st, v));
+                }
+                Target::Unknown(name) => {
+                    let owner = segs.len().checked_sub(2).map(|i| segs[i].as_str());
+                    let diverges = match name.as_str() {
+                        "exit" | "abort" => segs.len() == 1 || owner == Some("process"),
+                        "panic_any" | "resume_unwind" => true,
+                        _ => false,
+                    };
+                    if diverges {
+                        continue;
+                    }
+                    if matches!(name.as_str(), "forget" | "leak")
+                        || (name == "new" && owner == Some("ManuallyDrop"))
+                    {
+                        for v in &vals {
+                            if let Val::Sym(id) = v {
+                                if let Some(site) = st.guards.remove(id) {
+                                    self.run.forgets.insert(ForgetEvent {
+                                        guard_site: site,
+                                        forgotten_at: span,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    out.push((st, Val::Sym(val_of_span(span))));
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn method(
+        &mut self,
+        recv: &Expr,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+        st: State,
+    ) -> Outs {
+        let mut out = Vec::new();
+        for (st, rv) in self.eval(recv, st) {
+            for (st, _) in self.eval_all(args, st) {
+                match name {
+                    "unwrap" | "expect" | "unwrap_unchecked" => {
+                        if let Some(ok) = st.restrict(rv, ALL & !(ERR | NONE)) {
+                            out.push((ok, rv));
+                        }
+                    }
+                    "map_err" | "context" | "with_context" | "map" | "inspect" | "inspect_err"
+                    | "as_ref" | "as_mut" | "into" | "clone" | "copied" | "cloned" | "to_owned" => {
+                        out.push((st, rv))
+                    }
+                    "ok" | "err" => {
+                        let c = st.classes(rv);
+                        let (on_ok, on_err) = if name == "ok" {
+                            (SOME, NONE)
+                        } else {
+                            (NONE, SOME)
+                        };
+                        let mut n = c & !(OK | ERR);
+                        if c & OK != 0 {
+                            n |= on_ok;
+                        }
+                        if c & ERR != 0 {
+                            n |= on_err;
+                        }
+                        let id = val_of_span(span);
+                        let mut st = st;
+                        st.vals.insert(id, n);
+                        out.push((st, Val::Sym(id)));
+                    }
+                    _ => match self.unit.resolved.get(&span).cloned() {
+                        Some(Target::Unit(u)) => self.apply(u, args, span, st, &mut out),
+                        _ => out.push((st, Val::Sym(val_of_span(span)))),
+                    },
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies a crate function's summary at its call: one path per distinct outcome.
+    pub(super) fn apply(
+        &mut self,
+        u: UnitId,
+        args: &[Expr],
+        span: Span,
+        st: State,
+        out: &mut Outs,
+    ) {
+        let id = val_of_span(span);
+        let Some(sum) = self.cx.summaries.get(&u) else {
+            out.push((st, Val::Sym(id)));
+            return;
+        };
+        let callee = self.cx.graph.unit(u).display();
+        let acquirer = sum.outcomes.iter().any(|o| !o.acquires.is_empty());
+        if let Some(cleanup) = st.final_cleanup {
+            if !acquirer && self.cx.uses_winsock.contains(&u) {
+                self.run.after_cleanup.insert(AfterCleanupEvent {
+                    call: span,
+                    name: callee.clone(),
+                    cleanup,
+                });
+            }
+        }
+        for o in &sum.outcomes {
+            let mut s = st.clone();
+            if acquirer && o.acquires.is_empty() {
+                // The callee's startup failed on this outcome: a cleanup now would be unmatched.
+                s.own = true;
+                s.last_own = Some((span, OwnEvent::FailedStartup));
+            }
+            for acq in &o.acquires {
+                s.held.push(Token {
+                    site: span,
+                    chain: acq.clone(),
+                });
+                s.own = true;
+                s.final_cleanup = None;
+            }
+            for rel in &o.releases {
+                let link = Link {
+                    span,
+                    unit: callee.clone(),
+                    step: Step::Calls,
+                    omitted: 0,
+                };
+                self.release(&mut s, span, rel.cleanup, Chain::cons(link, &rel.chain));
+            }
+            for &k in &sum.shuts_params {
+                if let Some(sid) = self.sock_of(&mut s, args.get(k)) {
+                    if let Some(sock) = s.socks.get_mut(&sid) {
+                        sock.shut = true;
+                    }
+                }
+            }
+            for &k in &sum.closes_params {
+                if let Some(sid) = self.sock_of(&mut s, args.get(k)) {
+                    if let Some(sock) = s.socks.get_mut(&sid) {
+                        sock.closed = Some(span);
+                    }
+                }
+            }
+            if sum.returns_guard {
+                s.guards.insert(id, span);
+            }
+            s.vals.insert(id, o.classes);
+            out.push((s, Val::Sym(id)));
+        }
+    }
+
+    pub(super) fn mac(&mut self, path: &[String], args: &[Expr], span: Span, st: State) -> Outs {
+        let name = path.last().map(String::as_str).unwrap_or("");
+        match name {
+            "panic" | "unreachable" | "todo" | "unimplemented" => {
+                self.eval_all(args, st);
+                Vec::new()
+            }
+            "assert" if !args.is_empty() => {
+                let (t, _) = self.cond(&args[0], st);
+                t.into_iter().map(|s| (s, Val::Lit(UNIT, true))).collect()
+            }
+            "assert_eq" | "assert_ne" if args.len() >= 2 => {
+                let mut out = Vec::new();
+                for (st, a) in self.eval(&args[0], st) {
+                    for (st, b) in self.eval(&args[1], st) {
+                        let (t, f) = compare(st, BinOp::Eq, a, b);
+                        let keep = if name == "assert_eq" { t } else { f };
+                        out.extend(keep.map(|s| (s, Val::Lit(UNIT, true))));
+                    }
+                }
+                out
+            }
+            "try" if !args.is_empty() => {
+                let mut out = Vec::new();
+                for (st, v) in self.eval(&args[0], st) {
+                    self.question(st, v, span, &mut out);
+                }
+                out
+            }
+            "format" | "format_args" | "print" | "println" | "eprint" | "eprintln" | "write"
+            | "writeln" | "vec" | "debug_assert" | "debug_assert_eq" | "debug_assert_ne"
+            | "trace" | "debug" | "info" | "warn" | "error" | "log" => self
+                .eval_all(args, st)
+                .into_iter()
+                .map(|(s, _)| (s, Val::Sym(val_of_span(span))))
+                .collect(),
+            // A user macro wrapping one call (`syscall!(WSAStartup(..))`) yields that call's value.
+            _ => self
+                .eval_all(args, st)
+                .into_iter()
+                .map(|(s, vals)| {
+                    let v = if vals.len() == 1 {
+                        vals[0]
+                    } else {
+                        Val::Sym(val_of_span(span))
+                    };
+                    (s, v)
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,687 @@
+//! Control flow: blocks, branches and their joins, loops, `?`, and conditions that split a
+//! path into the states where they hold and those where they do not.
+
+use super::*;
+
+impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
+    pub(super) fn block(&mut self, b: &Block, states: Vec<State>) -> Outs {
+        let mut cur: Outs = states
+            .into_iter()
+            .map(|s| (s, Val::Lit(UNIT, true)))
+            .collect();
+        let mut declared: Vec<String> = Vec::new();
+        let n = b.stmts.len();
+        for (i, stmt) in b.stmts.iter().enumerate() {
+            if cur.is_empty() {
+                break;
+            }
+            let states: Vec<State> = cur.into_iter().map(|(s, _)| s).collect();
+            let mut next: Outs = Vec::new();
+            match stmt {
+                Stmt::Let { pat, init, els } => {
+                    pat_binds(pat, &mut declared);
+                    for st in states {
+                        match init {
+                            None => {
+                                let mut st = st;
+                                self.bind(&mut st, pat, UNKNOWN);
+                                next.push((st, Val::Lit(UNIT, true)));
+                            }
+                            Some(e) => {
+                                for (st, v) in self.eval(e, st) {
+                                    if let Some(els) = els {
+                                        let (c, excl) = self.pat_classes(pat);
+                                        if let Some(mut m) = st.clone().restrict(v, c) {
+                                            self.bind(&mut m, pat, v);
+                                            next.push((m, Val::Lit(UNIT, true)));
+                                        }
+                                        let miss = if excl {
+                                            st.restrict(v, ALL & !c)
+                                        } else {
+                                            Some(st)
+                                        };
+                                        if let Some(miss) = miss {
+                                            // The else block must diverge; whatever falls out is dropped.
+                                            self.block(els, vec![miss]);
+                                        }
+                                    } else {
+                                        if *pat == Pat::Wild {
+                                            self.discarded(v);
+                                        }
+                                        let mut st = st;
+                                        self.bind(&mut st, pat, v);
+                                        next.push((st, Val::Lit(UNIT, true)));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Stmt::Expr { expr, semi } => {
+                    let last = i + 1 == n && !semi;
+                    for st in states {
+                        for (st, v) in self.eval(expr, st) {
+                            if !last {
+                                self.discarded(v);
+                            }
+                            next.push((st, if last { v } else { Val::Lit(UNIT, true) }));
+                        }
+                    }
+                }
+            }
+            cur = self.normalize(next);
+        }
+        // Bindings made in this block go out of scope.
+        if !declared.is_empty() {
+            for (st, _) in cur.iter_mut() {
+                for d in &declared {
+                    // Only a state that still binds it writes (and so copies) its names.
+                    if st.vars.contains_key(d) {
+                        st.vars.remove(d);
+                    }
+                }
+            }
+        }
+        cur
+    }
+
+    /// Bounds the paths one side of a condition leaves: a chain of `||` would otherwise
+    /// leave one path per term, each a copy of the state. Equal paths are merged; past the
+    /// bound the rest are dropped, and the run says so.
+    pub(super) fn bound(&mut self, states: Vec<State>) -> Vec<State> {
+        // Each of these paths was a copy of a state: large states make forking costly, so
+        // the copies count against the budget (one step per `COPY_STEP` entries).
+        let copied: usize = states.iter().map(State::weight).sum();
+        if !self.charge(copied / COPY_STEP) {
+            return Vec::new();
+        }
+        if states.len() <= MAX_STATES {
+            return states;
+        }
+        let mut out = states;
+        dedup_keep_first(&mut out);
+        if out.len() > MAX_STATES {
+            out.truncate(MAX_STATES);
+            self.run.paths_dropped = true;
+        }
+        out
+    }
+
+    /// Dedups paths, forgets dead value facts, and bounds the number of paths.
+    pub(super) fn normalize(&mut self, outs: Outs) -> Outs {
+        let copied: usize = outs.iter().map(|(s, _)| s.weight()).sum();
+        if !self.charge(copied / COPY_STEP) {
+            return Vec::new();
+        }
+        let mut out = outs;
+        for (st, v) in out.iter_mut() {
+            if let Val::Sym(id) = *v {
+                // Keep the facts of the value being passed on.
+                let c = st.classes(*v);
+                st.gc();
+                if st.vals.get(&id) != Some(&c) {
+                    st.vals.insert(id, c);
+                }
+            } else {
+                st.gc();
+            }
+        }
+        dedup_keep_first(&mut out);
+        if out.len() > MAX_STATES {
+            // Give up value precision first, then paths.
+            for (st, _) in out.iter_mut() {
+                // A new empty map: clearing a shared one would copy it first.
+                st.vals = Shared::default();
+            }
+            dedup_keep_first(&mut out);
+            if out.len() > MAX_STATES {
+                out.truncate(MAX_STATES);
+                self.run.paths_dropped = true;
+            }
+        }
+        out
+    }
+
+    /// `if .. else if .. else ..`, one `else if` after another in a loop: as a recursion, a
+    /// ladder of N arms is N nested evaluations, each holding a stack frame until the last
+    /// returns (about 5 KB each: 500 MB for 100,000 arms). Each arm costs the step the nested
+    /// evaluation would have.
+    pub(super) fn if_chain(&mut self, e: &Expr, st: State) -> Outs {
+        let mut out = Vec::new();
+        let mut states = vec![st];
+        let mut cur = e;
+        loop {
+            let Expr::If {
+                cond, then, els, ..
+            } = cur
+            else {
+                for st in states {
+                    out.extend(self.eval(cur, st));
+                }
+                break;
+            };
+            let mut rest = Vec::new();
+            for st in states {
+                let (t, f) = self.cond(cond, st);
+                out.extend(self.block(then, t));
+                rest.extend(f);
+            }
+            match els.as_deref() {
+                Some(next @ Expr::If { .. }) => {
+                    if !self.tick() {
+                        break;
+                    }
+                    states = rest;
+                    cur = next;
+                }
+                Some(other) => {
+                    for st in rest {
+                        out.extend(self.eval(other, st));
+                    }
+                    break;
+                }
+                None => {
+                    out.extend(rest.into_iter().map(|s| (s, Val::Lit(UNIT, true))));
+                    break;
+                }
+            }
+        }
+        self.join(out)
+    }
+
+    /// Where the branches of an `if` or `match` meet: equal paths become one (nothing is lost:
+    /// they are the same path), and past `MAX_STATES` the paths are bounded as at a statement.
+    /// Without it an else-if ladder of N arms hands N paths up through N levels of nesting
+    /// before the statement ends: N^2 paths moved for one statement.
+    pub(super) fn join(&mut self, mut outs: Outs) -> Outs {
+        if outs.len() < 2 {
+            return outs;
+        }
+        dedup_keep_first(&mut outs);
+        if outs.len() > MAX_STATES {
+            self.normalize(outs)
+        } else {
+            outs
+        }
+    }
+
+    pub(super) fn eval_all(&mut self, es: &[Expr], st: State) -> Vec<(State, Vec<Val>)> {
+        let mut cur = vec![(st, Vec::new())];
+        for e in es {
+            let mut next = Vec::new();
+            for (st, vals) in cur {
+                for (st, v) in self.eval(e, st) {
+                    let mut vals = vals.clone();
+                    vals.push(v);
+                    next.push((st, vals));
+                }
+            }
+            cur = next;
+            if cur.len() > MAX_STATES {
+                cur.truncate(MAX_STATES);
+                self.run.paths_dropped = true;
+            }
+        }
+        cur
+    }
+
+    pub(super) fn eval(&mut self, e: &Expr, st: State) -> Outs {
+        // Deeply nested input: grow the stack instead of overflowing it.
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.eval_inner(e, st))
+    }
+
+    pub(super) fn eval_inner(&mut self, e: &Expr, st: State) -> Outs {
+        if !self.tick() {
+            return Vec::new();
+        }
+        match e {
+            Expr::Lit { lit, .. } => vec![(st, lit_val(lit))],
+            Expr::Path { segs, .. } => vec![self.path_val(segs, st)],
+            Expr::Field { .. } => {
+                let key = e.place_key();
+                match key {
+                    Some(k) => {
+                        let mut st = st;
+                        let id = self.place(&mut st, &k);
+                        vec![(st, Val::Sym(id))]
+                    }
+                    None => vec![(st, UNKNOWN)],
+                }
+            }
+            Expr::Unary { op: UnOp::Not, .. }
+            | Expr::Binary {
+                op:
+                    BinOp::Eq
+                    | BinOp::Ne
+                    | BinOp::Lt
+                    | BinOp::Le
+                    | BinOp::Gt
+                    | BinOp::Ge
+                    | BinOp::And
+                    | BinOp::Or,
+                ..
+            }
+            | Expr::Let { .. } => self.cond_value(e, st),
+            Expr::Unary { expr, .. } => self.eval(expr, st),
+            Expr::Cast { expr, .. } => self.eval(expr, st),
+            Expr::Binary { lhs, rhs, .. } => self
+                .eval_all(std::slice::from_ref(&**lhs), st)
+                .into_iter()
+                .flat_map(|(st, _)| self.eval(rhs, st))
+                .map(|(st, _)| (st, UNKNOWN))
+                .collect(),
+            Expr::Assign { lhs, rhs, .. } => {
+                let mut out = Vec::new();
+                for (mut st, v) in self.eval(rhs, st) {
+                    if let Some(key) = lhs.place_key() {
+                        let id = match v {
+                            Val::Sym(id) => id,
+                            Val::Lit(c, _) => {
+                                let id = self.named(&format!("{key}#assigned"));
+                                st.forget(id);
+                                st.vals.insert(id, c);
+                                id
+                            }
+                        };
+                        st.set_var(&key, id);
+                    }
+                    out.push((st, Val::Lit(UNIT, true)));
+                }
+                out
+            }
+            Expr::If { .. } => self.if_chain(e, st),
+            Expr::Match { expr, arms, .. } => {
+                let mut out = Vec::new();
+                for (st, v) in self.eval(expr, st) {
+                    let mut rest = Some(st);
+                    for arm in arms {
+                        // The path the later arms see is this one unless this arm rules
+                        // values out: it is moved on, not copied once more.
+                        let Some(cur) = rest.take() else { break };
+                        let (c, excl) = self.pat_classes(&arm.pat);
+                        if let Some(mut m) = cur.clone().restrict(v, c) {
+                            self.bind(&mut m, &arm.pat, v);
+                            let bodies = match &arm.guard {
+                                Some(g) => self.cond(g, m).0,
+                                None => vec![m],
+                            };
+                            for b in bodies {
+                                out.extend(self.eval(&arm.body, b));
+                            }
+                        }
+                        rest = if excl && arm.guard.is_none() {
+                            cur.restrict(v, ALL & !c)
+                        } else {
+                            Some(cur)
+                        };
+                    }
+                }
+                self.join(out)
+            }
+            Expr::Block { block, label, .. } => {
+                if let Some(l) = label {
+                    self.loops.push(LoopCtx {
+                        label: Some(l.clone()),
+                        is_block: true,
+                        breaks: Vec::new(),
+                        continues: Vec::new(),
+                    });
+                    let mut out = self.block(block, vec![st]);
+                    let ctx = self.loops.pop().expect("pushed above");
+                    out.extend(ctx.breaks);
+                    out
+                } else {
+                    self.block(block, vec![st])
+                }
+            }
+            Expr::Loop { label, body, .. } => self.run_loop(label, LoopHead::None, body, vec![st]),
+            Expr::While {
+                label, cond, body, ..
+            } => self.run_loop(label, LoopHead::While(cond), body, vec![st]),
+            Expr::For {
+                label,
+                pat,
+                iter,
+                body,
+                ..
+            } => {
+                let mut out = Vec::new();
+                for (st, _) in self.eval(iter, st) {
+                    out.extend(self.run_loop(label, LoopHead::Each(pat), body, vec![st.clone()]));
+                    // Zero iterations.
+                    out.push((st, Val::Lit(UNIT, true)));
+                }
+                out
+            }
+            Expr::Break { label, expr, .. } => {
+                let outs = match expr {
+                    Some(e) => self.eval(e, st),
+                    None => vec![(st, Val::Lit(UNIT, true))],
+                };
+                if let Some(ctx) = self.loop_ctx(label.as_deref()) {
+                    ctx.breaks.extend(outs);
+                }
+                Vec::new()
+            }
+            Expr::Continue { label, .. } => {
+                if let Some(ctx) = self.loop_ctx(label.as_deref()) {
+                    ctx.continues.push(st);
+                }
+                Vec::new()
+            }
+            Expr::Return { expr, span } => {
+                let outs = match expr {
+                    Some(e) => self.eval(e, st),
+                    None => vec![(st, Val::Lit(UNIT, true))],
+                };
+                for (st, v) in outs {
+                    self.exit(st, ExitKind::Return, *span, v);
+                }
+                Vec::new()
+            }
+            Expr::Try { expr, span } => {
+                let mut out = Vec::new();
+                for (st, v) in self.eval(expr, st) {
+                    self.question(st, v, *span, &mut out);
+                }
+                out
+            }
+            Expr::Closure { index, span } => {
+                let mut st = st;
+                let v = self.closure(&mut st, *index, *span);
+                vec![(st, v)]
+            }
+            // The same guard as `cond_inner`'s: a `matches!` it does not take (a pattern that did
+            // not parse) comes back here as a value, and would go round until the step limit.
+            Expr::Macro { path, args, .. }
+                if path.last().map(String::as_str) == Some("matches") && args.len() >= 2 =>
+            {
+                self.cond_value(e, st)
+            }
+            Expr::Method { name, args, .. }
+                if args.is_empty()
+                    && matches!(name.as_str(), "is_ok" | "is_err" | "is_some" | "is_none") =>
+            {
+                self.cond_value(e, st)
+            }
+            Expr::Macro { path, args, span } => self.mac(path, args, *span, st),
+            Expr::Struct { path, fields, span } => {
+                let mut out = Vec::new();
+                for (mut st, _) in self.eval_all(fields, st) {
+                    let v = self.construct(&mut st, path.last().map(String::as_str), *span);
+                    out.push((st, v));
+                }
+                out
+            }
+            Expr::Seq { exprs, .. } => self
+                .eval_all(exprs, st)
+                .into_iter()
+                .map(|(st, _)| (st, UNKNOWN))
+                .collect(),
+            Expr::Call { func, args, span } => self.call(func, args, *span, st),
+            Expr::Method {
+                recv,
+                name,
+                args,
+                span,
+            } => self.method(recv, name, args, *span, st),
+            Expr::Other { .. } => vec![(st, UNKNOWN)],
+        }
+    }
+
+    pub(super) fn question(&mut self, st: State, v: Val, span: Span, out: &mut Outs) {
+        let fail = ERR | NONE;
+        if let Some(e) = st.clone().restrict(v, fail) {
+            let c = e.classes(v) & fail;
+            let cls = if c == 0 { ERR } else { c };
+            self.exit(e, ExitKind::Question, span, Val::Lit(cls, false));
+        }
+        if let Some(ok) = st.restrict(v, ALL & !fail) {
+            out.push((ok, v));
+        }
+    }
+
+    pub(super) fn loop_ctx(&mut self, label: Option<&str>) -> Option<&mut LoopCtx> {
+        match label {
+            Some(l) => self
+                .loops
+                .iter_mut()
+                .rev()
+                .find(|c| c.label.as_deref() == Some(l)),
+            None => self.loops.iter_mut().rev().find(|c| !c.is_block),
+        }
+    }
+
+    pub(super) fn run_loop(
+        &mut self,
+        label: &Option<String>,
+        head: LoopHead<'_>,
+        body: &Block,
+        entry: Vec<State>,
+    ) -> Outs {
+        self.loops.push(LoopCtx {
+            label: label.clone(),
+            is_block: false,
+            breaks: Vec::new(),
+            continues: Vec::new(),
+        });
+        let mut seen: BTreeSet<State> = BTreeSet::new();
+        let mut frontier = entry;
+        let mut exits: Outs = Vec::new();
+        for _ in 0..MAX_LOOP_ROUNDS {
+            frontier.retain(|s| seen.insert(s.clone()));
+            if frontier.is_empty() {
+                break;
+            }
+            let into_body = match head {
+                LoopHead::While(c) => {
+                    let mut t_all = Vec::new();
+                    for st in frontier {
+                        let (t, f) = self.cond(c, st);
+                        t_all.extend(t);
+                        exits.extend(f.into_iter().map(|s| (s, Val::Lit(UNIT, true))));
+                    }
+                    t_all
+                }
+                // Each iteration binds a new item: facts about the previous one do not carry over.
+                LoopHead::Each(pat) => frontier
+                    .into_iter()
+                    .map(|mut st| {
+                        self.bind(&mut st, pat, UNKNOWN);
+                        st
+                    })
+                    .collect(),
+                LoopHead::None => frontier,
+            };
+            let after = self.block(body, into_body);
+            let ctx = self.loops.last_mut().expect("pushed above");
+            let mut next: Vec<State> = std::mem::take(&mut ctx.continues);
+            next.extend(after.into_iter().map(|(s, _)| s));
+            frontier = self
+                .normalize(
+                    next.into_iter()
+                        .map(|s| (s, Val::Lit(UNIT, true)))
+                        .collect(),
+                )
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+        }
+        let ctx = self.loops.pop().expect("pushed above");
+        exits.extend(ctx.breaks);
+        self.normalize(exits)
+    }
+
+    /// A condition's outcome as a value: forks into a `true` and a `false` path.
+    pub(super) fn cond_value(&mut self, e: &Expr, st: State) -> Outs {
+        let (t, f) = self.cond(e, st);
+        t.into_iter()
+            .map(|s| (s, Val::Lit(TRUE, true)))
+            .chain(f.into_iter().map(|s| (s, Val::Lit(FALSE, true))))
+            .collect()
+    }
+
+    /// Splits paths by a boolean condition, narrowing the values it tests.
+    pub(super) fn cond(&mut self, e: &Expr, st: State) -> (Vec<State>, Vec<State>) {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.cond_inner(e, st))
+    }
+
+    pub(super) fn cond_inner(&mut self, e: &Expr, st: State) -> (Vec<State>, Vec<State>) {
+        if !self.tick() {
+            return (Vec::new(), Vec::new());
+        }
+        match e {
+            Expr::Unary {
+                op: UnOp::Not,
+                expr,
+                ..
+            } => {
+                let (t, f) = self.cond(expr, st);
+                (f, t)
+            }
+            Expr::Binary {
+                op: BinOp::And,
+                lhs,
+                rhs,
+                ..
+            } => {
+                let (t1, mut f) = self.cond(lhs, st);
+                let mut t = Vec::new();
+                for s in t1 {
+                    let (t2, f2) = self.cond(rhs, s);
+                    t.extend(t2);
+                    f.extend(f2);
+                }
+                (self.bound(t), self.bound(f))
+            }
+            Expr::Binary {
+                op: BinOp::Or,
+                lhs,
+                rhs,
+                ..
+            } => {
+                let (mut t, f1) = self.cond(lhs, st);
+                let mut f = Vec::new();
+                for s in f1 {
+                    let (t2, f2) = self.cond(rhs, s);
+                    t.extend(t2);
+                    f.extend(f2);
+                }
+                (self.bound(t), self.bound(f))
+            }
+            Expr::Binary { op, lhs, rhs, .. } if *op != BinOp::Other => {
+                let mut t = Vec::new();
+                let mut f = Vec::new();
+                for (st, a) in self.eval(lhs, st) {
+                    for (st, b) in self.eval(rhs, st) {
+                        let (tt, ff) = compare(st, *op, a, b);
+                        t.extend(tt);
+                        f.extend(ff);
+                    }
+                }
+                (t, f)
+            }
+            Expr::Let { pat, expr, .. } => {
+                let mut t = Vec::new();
+                let mut f = Vec::new();
+                for (st, v) in self.eval(expr, st) {
+                    let (c, excl) = self.pat_classes(pat);
+                    if let Some(mut m) = st.clone().restrict(v, c) {
+                        self.bind(&mut m, pat, v);
+                        t.push(m);
+                    }
+                    let miss = if excl {
+                        st.restrict(v, ALL & !c)
+                    } else {
+                        Some(st)
+                    };
+                    f.extend(miss);
+                }
+                (t, f)
+            }
+            Expr::Lit {
+                lit: Lit::Bool(b), ..
+            } => {
+                if *b {
+                    (vec![st], Vec::new())
+                } else {
+                    (Vec::new(), vec![st])
+                }
+            }
+            Expr::Method {
+                recv, name, args, ..
+            } if args.is_empty()
+                && matches!(name.as_str(), "is_ok" | "is_err" | "is_some" | "is_none") =>
+            {
+                let want = match name.as_str() {
+                    "is_ok" => OK,
+                    "is_err" => ERR,
+                    "is_some" => SOME,
+                    _ => NONE,
+                };
+                let other = match name.as_str() {
+                    "is_ok" | "is_err" => (OK | ERR) & !want,
+                    _ => (SOME | NONE) & !want,
+                };
+                let mut t = Vec::new();
+                let mut f = Vec::new();
+                for (st, v) in self.eval(recv, st) {
+                    t.extend(st.clone().restrict(v, want));
+                    f.extend(st.restrict(v, ALL & !want | other));
+                }
+                (t, f)
+            }
+            Expr::Macro { path, args, .. }
+                if path.last().map(String::as_str) == Some("matches") && args.len() >= 2 =>
+            {
+                // `matches!(x, PAT)`: the pattern was parsed as an expression; read literals and paths.
+                let pat = expr_as_pat(&args[1]);
+                let mut t = Vec::new();
+                let mut f = Vec::new();
+                for (st, v) in self.eval(&args[0], st) {
+                    let (c, excl) = self.pat_classes(&pat);
+                    t.extend(st.clone().restrict(v, c));
+                    f.extend(if excl {
+                        st.restrict(v, ALL & !c)
+                    } else {
+                        Some(st)
+                    });
+                }
+                (t, f)
+            }
+            other => {
+                let mut t = Vec::new();
+                let mut f = Vec::new();
+                for (st, v) in self.eval(other, st) {
+                    t.extend(st.clone().restrict(v, TRUE | ALL & !(FALSE)));
+                    f.extend(st.restrict(v, FALSE | ALL & !(TRUE)));
+                }
+                (t, f)
+            }
+        }
+    }
+}
+
+/// Drops the later copies of equal items and keeps the first ones in their order: the bounds
+/// that follow keep the first paths, so the order is part of the result. Indices are sorted,
+/// not the items, so no state is cloned to be compared (a set of seen states would hold a
+/// copy of each); equal neighbours in the sorted order are the duplicates.
+pub(super) fn dedup_keep_first<T: Ord>(items: &mut Vec<T>) {
+    if items.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    // Unstable is enough: the index breaks ties, so the first of equal items sorts first.
+    order.sort_unstable_by(|&a, &b| items[a].cmp(&items[b]).then(a.cmp(&b)));
+    let mut keep = vec![true; items.len()];
+    for w in order.windows(2) {
+        if items[w[0]] == items[w[1]] {
+            keep[w[1]] = false;
+        }
+    }
+    let mut i = 0;
+    items.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}

@@ -1,0 +1,240 @@
+//! Path-sensitive abstract interpretation of one unit's body.
+//!
+//! Walks the lowered body with a set of `State`s (one per distinct path),
+//! forking at calls whose result decides what the path holds (`WSAStartup`,
+//! `connect`, `socket`, crate functions with several outcomes) and pruning
+//! forks that a later test rules out. Produces the unit's exits and the
+//! events lints read (closes, unmatched cleanups, leaked guards).
+//!
+//! Split by concern: `flow` (blocks, branches and joins, loops, `?`, conditions), `values`
+//! (names, constants, comparisons, patterns), `calls` (crate functions through summaries,
+//! methods, closures, guards, std/core semantics and macros) and `transfer` (what each
+//! Winsock call does, from the table's `Effect`). This file holds the interpreter's state,
+//! its budgets and the unit's entry and exits.
+
+mod calls;
+mod flow;
+mod transfer;
+mod values;
+
+// The free helpers each concern keeps, where the others call them.
+use values::{compare, const_name, expr_as_pat, lit_val, pat_binds};
+
+pub use super::events::{AfterCleanupEvent, ConnectedBy, ExitKind, UseAfterCloseEvent, VersionArg};
+
+use super::callgraph::{CallGraph, Target, Unit, UnitBody, UnitId};
+use super::state::*;
+use crate::ir::{BinOp, Block, Expr, Lit, Pat, Stmt, UnOp};
+use crate::source::Span;
+use crate::winsock::{Effect, How, SocketType};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Paths kept per program point before precision is given up.
+pub(crate) const MAX_STATES: usize = 48;
+
+/// State entries copied per step of the work budget.
+const COPY_STEP: usize = 64;
+/// Loop bodies are re-run until nothing new appears, at most this often.
+const MAX_LOOP_ROUNDS: usize = 4;
+/// Stack left before a recursive step moves to a fresh segment, and that segment's size.
+pub(crate) const RED_ZONE: usize = 256 * 1024;
+pub(crate) const STACK_GROWTH: usize = 8 * 1024 * 1024;
+
+/// Work budget per unit (expression visits), so hostile input cannot hang the run; a unit
+/// gets one more step per byte of its body, so that a long body that is merely long (a
+/// generated ladder of 100,000 arms) is followed to its end, at a cost linear in its size.
+pub(crate) const MAX_STEPS: usize = 400_000;
+
+#[derive(Debug, Clone)]
+pub struct Exit {
+    pub state: State,
+    pub kind: ExitKind,
+    pub span: Span,
+    pub classes: ClassSet,
+}
+
+#[derive(Debug, Clone)]
+pub struct CloseEvent {
+    /// Where the socket became a connected stream, on a path reaching this close without `shutdown`.
+    pub unshut_connected: Option<(Span, ConnectedBy)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnmatchedEvent {
+    pub cleanup: Span,
+    pub chain: Chain,
+    pub previous: Option<(Span, OwnEvent)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ForgetEvent {
+    pub guard_site: Span,
+    pub forgotten_at: Span,
+}
+
+#[derive(Debug, Default)]
+pub struct UnitRun {
+    pub exits: Vec<Exit>,
+    pub closes: BTreeMap<Span, CloseEvent>,
+    pub unmatched: BTreeSet<UnmatchedEvent>,
+    pub forgets: BTreeSet<ForgetEvent>,
+    /// The work budget ran out: the paths still open then were dropped, so what was recorded
+    /// before is sound but the function's exits and summary are partial.
+    pub truncated: bool,
+    /// More paths met than are kept (`MAX_STATES`): some were dropped, so a finding that needs
+    /// every path (a hand-off, a release) may be missing.
+    pub paths_dropped: bool,
+    /// The value ids of the parameters, in order.
+    pub param_ids: Vec<ValId>,
+    /// The work budget this unit had: `MAX_STEPS` plus the length of its body.
+    pub budget: usize,
+    /// `WSACleanup` while a socket created here is open: (cleanup, where the socket was made).
+    pub cleanup_with_open: BTreeSet<(Span, Span)>,
+    pub after_cleanup: BTreeSet<AfterCleanupEvent>,
+    /// `WSAGetLastError` right after a failed `WSAStartup`: (the call, the startup).
+    pub lasterror_after_startup: BTreeSet<(Span, Span)>,
+    /// `WSAStartup` calls whose result is thrown away.
+    pub unchecked_startups: BTreeSet<Span>,
+    pub use_after_close: BTreeSet<UseAfterCloseEvent>,
+    /// `WSAStartup` version arguments: (the argument's span, what it is).
+    pub versions: BTreeSet<(Span, VersionArg)>,
+}
+
+pub struct Cx<'g, 'a> {
+    /// Units that make Winsock calls needing an initialised Winsock, directly or through callees.
+    pub uses_winsock: &'g HashSet<UnitId>,
+    pub graph: &'g CallGraph<'a>,
+    pub summaries: &'g HashMap<UnitId, Summary>,
+    pub guard_types: &'g HashSet<String>,
+}
+
+/// What starts each round of a loop.
+#[derive(Clone, Copy)]
+enum LoopHead<'e> {
+    None,
+    While(&'e Expr),
+    Each(&'e Pat),
+}
+
+struct LoopCtx {
+    label: Option<String>,
+    /// A labeled block (only `break 'label` leaves it) rather than a loop.
+    is_block: bool,
+    breaks: Vec<(State, Val)>,
+    continues: Vec<State>,
+}
+
+pub struct Interp<'c, 'g, 'a> {
+    /// The value of each `WSAStartup` call, to notice when it is thrown away.
+    startup_vals: HashMap<ValId, Span>,
+    cx: &'c Cx<'g, 'a>,
+    unit: &'c Unit<'a>,
+    returns_unit: bool,
+    loops: Vec<LoopCtx>,
+    run: UnitRun,
+    names: HashMap<String, ValId>,
+    steps: usize,
+}
+
+type Outs = Vec<(State, Val)>;
+
+impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
+    pub fn run(cx: &'c Cx<'g, 'a>, unit: &'c Unit<'a>) -> UnitRun {
+        let returns_unit = match unit.body {
+            UnitBody::Fn(f) => f.ir.returns_unit,
+            UnitBody::Closure { .. } => false,
+        };
+        let mut it = Interp {
+            startup_vals: HashMap::new(),
+            cx,
+            unit,
+            returns_unit,
+            loops: Vec::new(),
+            run: UnitRun::default(),
+            names: HashMap::new(),
+            steps: 0,
+        };
+        let body = match unit.body {
+            UnitBody::Fn(f) => f.ir.body.close.hi.saturating_sub(f.ir.body_open.lo),
+            UnitBody::Closure { closure, .. } => {
+                let s = closure.body.span();
+                s.hi.saturating_sub(s.lo)
+            }
+        };
+        it.run.budget = MAX_STEPS + body as usize;
+        let mut start = State::default();
+        for p in unit.params() {
+            let id = it.named(p);
+            start.vars.insert(p.clone(), id);
+            it.run.param_ids.push(id);
+        }
+        match unit.body {
+            UnitBody::Fn(f) => {
+                let outs = it.block(&f.ir.body, vec![start]);
+                let close = f.ir.body.close;
+                it.finish(outs, close);
+            }
+            UnitBody::Closure { closure, .. } => {
+                let outs = it.eval(&closure.body, start);
+                let end = closure.body.span();
+                let end = Span::new(end.file, end.hi as usize, end.hi as usize);
+                it.finish(outs, end);
+            }
+        }
+        it.run
+    }
+
+    fn finish(&mut self, outs: Outs, end: Span) {
+        for (st, v) in outs {
+            let classes = if self.returns_unit {
+                UNIT
+            } else {
+                st.classes(v)
+            };
+            self.run.exits.push(Exit {
+                state: st,
+                kind: ExitKind::End,
+                span: end,
+                classes,
+            });
+        }
+    }
+
+    fn named(&mut self, name: &str) -> ValId {
+        let n = self.names.len() as u64;
+        *self
+            .names
+            .entry(name.to_string())
+            .or_insert((1u64 << 63) | n)
+    }
+
+    fn tick(&mut self) -> bool {
+        self.charge(1)
+    }
+
+    /// Adds `steps` of work to the budget; false once it is spent.
+    fn charge(&mut self, steps: usize) -> bool {
+        self.steps += steps;
+        if self.steps > self.run.budget {
+            self.run.truncated = true;
+            return false;
+        }
+        true
+    }
+
+    fn exit(&mut self, st: State, kind: ExitKind, span: Span, v: Val) {
+        let classes = if self.returns_unit {
+            UNIT
+        } else {
+            st.classes(v)
+        };
+        self.run.exits.push(Exit {
+            state: st,
+            kind,
+            span,
+            classes,
+        });
+    }
+
+    // ---- statements and blocks ----
+}

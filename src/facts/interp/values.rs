@@ -1,0 +1,239 @@
+//! Values and patterns: what a name, a constant or a comparison is worth on a path, and
+//! what a pattern binds and rules out.
+
+use super::*;
+
+impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
+    pub(super) fn bind(&mut self, st: &mut State, pat: &Pat, v: Val) {
+        match pat {
+            Pat::Ident(name, None) => {
+                let id = match v {
+                    Val::Sym(id) => id,
+                    Val::Lit(c, _) => {
+                        let id = self.named(&format!("{name}#lit"));
+                        st.forget(id);
+                        st.vals.insert(id, c);
+                        id
+                    }
+                };
+                st.set_var(name, id);
+            }
+            Pat::Wild => {}
+            other => {
+                let mut names = Vec::new();
+                pat_binds(other, &mut names);
+                for n in names {
+                    let id = self.named(&format!("{n}#part"));
+                    st.forget(id);
+                    st.set_var(&n, id);
+                }
+            }
+        }
+    }
+
+    /// The classes a pattern matches, and whether it matches every value of them.
+    pub(super) fn pat_classes(&self, pat: &Pat) -> (ClassSet, bool) {
+        match pat {
+            Pat::Wild | Pat::Ident(_, None) => (ALL, true),
+            Pat::Ident(_, Some(p)) => self.pat_classes(p),
+            Pat::Lit(Lit::Int(0)) => (ZERO, true),
+            Pat::Lit(Lit::Int(-1)) => (NONZERO, true),
+            Pat::Lit(Lit::Int(_)) => (NONZERO, false),
+            Pat::Lit(Lit::Bool(true)) => (TRUE, true),
+            Pat::Lit(Lit::Bool(false)) => (FALSE, true),
+            Pat::Lit(_) => (ALL, false),
+            Pat::TupleStruct(p, sub) => {
+                let all_irrefutable = sub.iter().all(|s| {
+                    matches!(s, Pat::Wild | Pat::Ident(_, None))
+                        || matches!(s, Pat::Tuple(v) if v.is_empty())
+                });
+                match p.last().map(String::as_str) {
+                    Some("Ok") => (OK, all_irrefutable),
+                    Some("Err") => (ERR, all_irrefutable),
+                    Some("Some") => (SOME, all_irrefutable),
+                    _ => (ALL, false),
+                }
+            }
+            Pat::Path(p) => match p.last().map(String::as_str) {
+                Some("None") => (NONE, true),
+                Some("INVALID_SOCKET") => (INVALID, true),
+                Some("SOCKET_ERROR") => (NONZERO, true),
+                _ => (ALL, false),
+            },
+            Pat::Or(ps) => {
+                let mut c = 0;
+                let mut excl = true;
+                for p in ps {
+                    let (pc, pe) = self.pat_classes(p);
+                    c |= pc;
+                    excl &= pe;
+                }
+                (c, excl)
+            }
+            Pat::Tuple(v) if v.is_empty() => (UNIT, true),
+            _ => (ALL, false),
+        }
+    }
+
+    // ---- expressions ----
+
+    pub(super) fn path_val(&mut self, segs: &[String], mut st: State) -> (State, Val) {
+        let Some(last) = segs.last() else {
+            return (st, UNKNOWN);
+        };
+        if let Some(v) = const_val(last) {
+            return (st, v);
+        }
+        if segs.len() == 1 {
+            let id = self.place(&mut st, last);
+            return (st, Val::Sym(id));
+        }
+        (st, UNKNOWN)
+    }
+
+    /// The value living in a variable or field; a place seen for the first time gets a fresh value.
+    pub(super) fn place(&mut self, st: &mut State, key: &str) -> ValId {
+        if let Some(id) = st.vars.get(key) {
+            return *id;
+        }
+        let id = self.named(key);
+        st.vars.insert(key.to_string(), id);
+        id
+    }
+}
+
+/// Constants whose value class is known by name.
+pub(super) fn const_val(name: &str) -> Option<Val> {
+    match name {
+        "None" => Some(Val::Lit(NONE, true)),
+        "INVALID_SOCKET" => Some(Val::Lit(INVALID, true)),
+        "SOCKET_ERROR" => Some(Val::Lit(NONZERO, true)),
+        "NO_ERROR" | "ERROR_SUCCESS" | "S_OK" => Some(Val::Lit(ZERO, true)),
+        n if (n.starts_with("WSA") || n.starts_with("ERROR_"))
+            && n.len() > 3
+            && n.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+        {
+            Some(Val::Lit(NONZERO, false))
+        }
+        _ => None,
+    }
+}
+
+/// The constant an argument names: `SOCK_STREAM`, `SD_SEND.0`, `SOCK_STREAM as i32`, `i32::from(SD_BOTH)`, `1`.
+pub(super) fn const_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Path { segs, .. } => segs.last().cloned(),
+        Expr::Lit {
+            lit: Lit::Int(v), ..
+        } => Some(v.to_string()),
+        Expr::Cast { expr, .. } => const_name(expr),
+        Expr::Field { base, .. } => const_name(base),
+        Expr::Method { recv, .. } => const_name(recv),
+        Expr::Call { args, .. } if args.len() == 1 => const_name(&args[0]),
+        _ => None,
+    }
+}
+
+/// Splits one path by `a OP b`.
+pub(super) fn compare(st: State, op: BinOp, a: Val, b: Val) -> (Option<State>, Option<State>) {
+    let (op, a, b) = match (a, b) {
+        (Val::Lit(..), Val::Sym(_)) => {
+            let flipped = match op {
+                BinOp::Lt => BinOp::Gt,
+                BinOp::Gt => BinOp::Lt,
+                BinOp::Le => BinOp::Ge,
+                BinOp::Ge => BinOp::Le,
+                o => o,
+            };
+            (flipped, b, a)
+        }
+        _ => (op, a, b),
+    };
+    match (a, b) {
+        (Val::Sym(_), Val::Lit(c, excl)) => match op {
+            BinOp::Eq | BinOp::Ne => {
+                let t = st.clone().restrict(a, c);
+                let f = if excl {
+                    st.restrict(a, ALL & !c)
+                } else {
+                    Some(st)
+                };
+                if op == BinOp::Eq {
+                    (t, f)
+                } else {
+                    (f, t)
+                }
+            }
+            // `x < 0`, `x > 0`: only an error code or a count can be on the true side.
+            BinOp::Lt | BinOp::Gt if c == ZERO => (st.clone().restrict(a, NONZERO), Some(st)),
+            _ => (Some(st.clone()), Some(st)),
+        },
+        (Val::Lit(c1, e1), Val::Lit(c2, e2)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+            let equal = if c1 & c2 == 0 {
+                Some(false)
+            } else if e1 && e2 && c1 == c2 {
+                Some(true)
+            } else {
+                None
+            };
+            let (t, f) = match equal {
+                Some(true) => (Some(st), None),
+                Some(false) => (None, Some(st)),
+                None => (Some(st.clone()), Some(st)),
+            };
+            if op == BinOp::Eq {
+                (t, f)
+            } else {
+                (f, t)
+            }
+        }
+        _ => (Some(st.clone()), Some(st)),
+    }
+}
+
+pub(super) fn lit_val(l: &Lit) -> Val {
+    match l {
+        Lit::Int(0) => Val::Lit(ZERO, true),
+        Lit::Int(-1) => Val::Lit(NONZERO, true),
+        Lit::Int(_) => Val::Lit(NONZERO, false),
+        Lit::Bool(true) => Val::Lit(TRUE, true),
+        Lit::Bool(false) => Val::Lit(FALSE, true),
+        _ => Val::Lit(OTHER, false),
+    }
+}
+
+/// The names a pattern binds.
+pub(super) fn pat_binds(p: &Pat, out: &mut Vec<String>) {
+    match p {
+        Pat::Ident(n, sub) => {
+            out.push(n.clone());
+            if let Some(s) = sub {
+                pat_binds(s, out);
+            }
+        }
+        Pat::TupleStruct(_, v) | Pat::Tuple(v) | Pat::Or(v) => {
+            v.iter().for_each(|p| pat_binds(p, out))
+        }
+        _ => {}
+    }
+}
+
+/// Reads a `matches!` pattern that was parsed as an expression.
+pub(super) fn expr_as_pat(e: &Expr) -> Pat {
+    match e {
+        Expr::Lit { lit, .. } => Pat::Lit(lit.clone()),
+        Expr::Path { segs, .. } if segs.len() == 1 && segs[0] == "_" => Pat::Wild,
+        Expr::Path { segs, .. } => Pat::Path(segs.clone()),
+        Expr::Call { func, args, .. } => match &**func {
+            Expr::Path { segs, .. } => {
+                Pat::TupleStruct(segs.clone(), args.iter().map(expr_as_pat).collect())
+            }
+            _ => Pat::Other,
+        },
+        Expr::Binary {
+            op: BinOp::Other, ..
+        } => Pat::Other,
+        _ => Pat::Other,
+    }
+}
