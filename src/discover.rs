@@ -362,7 +362,7 @@ fn walk_dir(
 }
 
 /// A directory as shown in messages (`.` for the working directory itself).
-fn shown_dir(dir: &Path) -> String {
+pub(crate) fn shown_dir(dir: &Path) -> String {
     let shown = display_path(dir);
     if shown.is_empty() {
         ".".to_string()

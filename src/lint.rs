@@ -155,14 +155,7 @@ impl Emission<'_> {
         message: impl Into<String>,
         replacement: impl Into<String>,
     ) -> Self {
-        self.diag.suggestions.push(Suggestion {
-            message: message.into(),
-            span,
-            replacement: replacement.into(),
-            applicability: Applicability::MaybeIncorrect,
-            original: None,
-        });
-        self
+        self.suggestion(span, message, replacement, None)
     }
 
     /// A replacement `--fix` may apply: `original` is the text the lint read at `span` and
@@ -175,12 +168,27 @@ impl Emission<'_> {
         message: impl Into<String>,
         replacement: impl Into<String>,
     ) -> Self {
+        self.suggestion(span, message, replacement, Some(original.into()))
+    }
+
+    /// A suggestion is machine-applicable exactly when it says what text it replaces.
+    fn suggestion(
+        self,
+        span: Span,
+        message: impl Into<String>,
+        replacement: impl Into<String>,
+        original: Option<String>,
+    ) -> Self {
         self.diag.suggestions.push(Suggestion {
             message: message.into(),
             span,
             replacement: replacement.into(),
-            applicability: Applicability::MachineApplicable,
-            original: Some(original.into()),
+            applicability: if original.is_some() {
+                Applicability::MachineApplicable
+            } else {
+                Applicability::MaybeIncorrect
+            },
+            original,
         });
         self
     }

@@ -11,7 +11,7 @@
 //! never anything of the file.
 
 use crate::diag::{Diagnostic, PathProblem};
-use crate::discover::{below, display_path, io_message, CrateInput};
+use crate::discover::{below, display_path, io_message, shown_dir, CrateInput};
 use crate::ir::{FileIr, Item};
 use crate::resolve::CrateModel;
 use crate::source::{FileId, PathMap, SourceDb, Span};
@@ -562,16 +562,6 @@ fn skipped_module(db: &SourceDb, file: FileId, path: &Path, kid: &Child, why: &s
         span: None,
     });
     d
-}
-
-/// A directory as shown in messages (`.` for the working directory itself).
-fn shown_dir(dir: &Path) -> String {
-    let shown = display_path(dir);
-    if shown.is_empty() {
-        ".".to_string()
-    } else {
-        shown
-    }
 }
 
 /// Where `collect_mods` resolves module files.

@@ -65,28 +65,6 @@ fn a_closed_output_stream_alone_keeps_the_exit_status() {
     }
 }
 
-fn validate_sarif(doc: &str) {
-    let tmp = tempfile::NamedTempFile::new().expect("a temporary file");
-    std::fs::write(tmp.path(), doc).expect("the temporary file is writable");
-    let schema = root().join("tests/data/sarif-2.1.0-rtm.5.json");
-    let o = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import json, sys, jsonschema\n\
-             schema = json.load(open(sys.argv[1]))\n\
-             jsonschema.Draft4Validator(schema).validate(json.load(open(sys.argv[2])))\n",
-        )
-        .arg(&schema)
-        .arg(tmp.path())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        o.status.success(),
-        "SARIF does not validate (python3 -m pip install jsonschema if it is missing):\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 #[test]
 fn sarif_says_its_column_kind_and_encodes_file_names_as_uri_references() {
     let t = tempfile::tempdir().expect("a temporary directory");

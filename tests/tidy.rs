@@ -227,22 +227,27 @@ fn paths(code: &[u8], module: &[String]) -> Vec<(usize, Vec<String>)> {
             .unwrap_or(code.len());
         std::str::from_utf8(&code[i..end]).unwrap_or("")
     };
+    // After a `mod` keyword ending at `at`: the module's name and the byte that follows it
+    // (`;` for a module in its own file, `{` for an inline one).
+    let mod_decl = |at: usize| -> Option<(String, u8)> {
+        let skip = |mut j: usize| {
+            while j < code.len() && code[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            j
+        };
+        let j = skip(at);
+        let name = word_at(j).to_string();
+        let next = *code.get(skip(j + name.len()))?;
+        (!name.is_empty()).then_some((name, next))
+    };
     // Child modules declared in this file (`mod x;`): their names start paths here.
     let mut children = BTreeSet::new();
     {
         let mut i = 0;
         while i < code.len() {
             if (i == 0 || !ident(code[i - 1])) && word_at(i) == "mod" {
-                let mut j = i + 3;
-                while j < code.len() && code[j].is_ascii_whitespace() {
-                    j += 1;
-                }
-                let name = word_at(j).to_string();
-                let mut k = j + name.len();
-                while k < code.len() && code[k].is_ascii_whitespace() {
-                    k += 1;
-                }
-                if !name.is_empty() && code.get(k) == Some(&b';') {
+                if let Some((name, b';')) = mod_decl(i + 3) {
                     children.insert(name);
                 }
             }
@@ -281,16 +286,7 @@ fn paths(code: &[u8], module: &[String]) -> Vec<(usize, Vec<String>)> {
         }
         let after = i + usize::from(dollar) + w.len();
         if w == "mod" {
-            let mut j = after;
-            while j < code.len() && code[j].is_ascii_whitespace() {
-                j += 1;
-            }
-            let name = word_at(j).to_string();
-            let mut k = j + name.len();
-            while k < code.len() && code[k].is_ascii_whitespace() {
-                k += 1;
-            }
-            if !name.is_empty() && code.get(k) == Some(&b'{') {
+            if let Some((name, b'{')) = mod_decl(after) {
                 inline.push((name, depth));
             }
         }
