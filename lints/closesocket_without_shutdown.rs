@@ -1,5 +1,6 @@
-use crate::facts::ConnectedBy;
-use crate::lint::{LintCx, LintDef};
+use crate::facts::{ConnectedBy, SocketKind};
+use crate::lint::{per_site, LintCx, LintDef};
+use crate::winsock::Effect;
 
 crate::declare_lint! {
     /// ### What it does
@@ -45,20 +46,29 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let closes = cx.facts.closes_without_shutdown.clone();
-    for c in closes {
-        let origin = match c.connected_by {
+    let facts = cx.facts;
+    // A close of a socket that a path knows as a connected stream not shut down for sending.
+    let closes = per_site(facts.calls.iter().filter_map(|c| {
+        let api = c.api()?;
+        (api.effect == Effect::Closes).then_some(())?;
+        let sock = c.before.socket.as_ref()?;
+        let stream = !matches!(sock.kind, SocketKind::Datagram | SocketKind::Listening);
+        (stream && !sock.shut).then_some(())?;
+        Some((c.span, sock.connected?))
+    }));
+    for (close, (connected_at, connected_by)) in closes {
+        let origin = match connected_by {
             ConnectedBy::Accept => "the socket is accepted here",
             ConnectedBy::Connect => "the socket is connected here",
             ConnectedBy::Usage => "the socket is used as a connected stream here",
         };
         cx.emit(
             &CLOSESOCKET_WITHOUT_SHUTDOWN,
-            c.close,
+            close,
             "`closesocket` on a connected socket that was not shut down",
             "closed without `shutdown` on some path",
         )
-        .label(c.connected_at, origin)
+        .label(connected_at, origin)
         .note("without `shutdown`, unread data or `SO_LINGER` {on, 0} makes the peer see a reset and unsent data can be lost")
         .help("call `shutdown(s, SD_SEND)` and read until `recv` returns 0 before `closesocket`");
     }

@@ -1,5 +1,6 @@
 use crate::facts::VersionArg;
 use crate::lint::{LintCx, LintDef};
+use crate::source::Span;
 
 crate::declare_lint! {
     /// ### What it does
@@ -63,9 +64,16 @@ fn spelled_version(text: &str) -> Option<(u16, u16)> {
 }
 
 fn check(cx: &mut LintCx<'_>) {
-    let winsock2 = cx.facts.uses_winsock2_api;
-    let facts = cx.facts.startup_versions.clone();
-    for (span, v) in facts {
+    let facts = cx.facts;
+    let winsock2 = facts.winsock_calls.iter().any(|c| c.api.winsock2_only);
+    let mut versions: Vec<(Span, VersionArg)> = facts
+        .calls
+        .iter()
+        .filter_map(|c| c.version.clone())
+        .collect();
+    versions.sort();
+    versions.dedup();
+    for (span, v) in versions {
         match v {
             VersionArg::Float { text, ty, value } => {
                 let e = cx

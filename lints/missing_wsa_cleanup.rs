@@ -1,4 +1,4 @@
-use crate::facts::ExitKind;
+use crate::facts::{ExitKind, HoldEnd};
 use crate::lint::{LintCx, LintDef};
 
 crate::declare_lint! {
@@ -63,30 +63,39 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let leaks = cx.facts.leaks.clone();
-    for leak in leaks {
+    let facts = cx.facts;
+    for hold in &facts.holds {
         let message = "`WSAStartup` is not balanced by `WSACleanup` on every path";
-        if let Some(at) = leak.forgotten_at {
-            cx.emit(
-                &MISSING_WSA_CLEANUP,
-                leak.site,
-                message,
-                "this guard owns a Winsock reference",
-            )
-            .label(
-                at,
-                "the guard is leaked here, so its `Drop` never calls `WSACleanup`",
-            )
-            .help("let the guard drop normally instead of leaking it");
-            continue;
-        }
-        let primary = if leak.chain.is_empty() {
+        let (exits, handed_out) = match &hold.end {
+            HoldEnd::Forgotten { at } => {
+                cx.emit(
+                    &MISSING_WSA_CLEANUP,
+                    hold.site,
+                    message,
+                    "this guard owns a Winsock reference",
+                )
+                .label(
+                    *at,
+                    "the guard is leaked here, so its `Drop` never calls `WSACleanup`",
+                )
+                .help("let the guard drop normally instead of leaking it");
+                continue;
+            }
+            HoldEnd::Dropped { exits } => (exits, false),
+            // Callers outside the crate can release it: the crate offers the other half.
+            HoldEnd::HandedOut {
+                release_offered: true,
+                ..
+            } => continue,
+            HoldEnd::HandedOut { exits, .. } => (exits, true),
+        };
+        let primary = if hold.chain.is_empty() {
             "this startup can leak"
         } else {
             "this call returns a Winsock reference that can leak"
         };
-        let mut e = cx.emit(&MISSING_WSA_CLEANUP, leak.site, message, primary);
-        for (span, kind) in &leak.exits {
+        let mut e = cx.emit(&MISSING_WSA_CLEANUP, hold.site, message, primary);
+        for (span, kind) in exits {
             let label = match kind {
                 ExitKind::Question => "`?` returns here without `WSACleanup`",
                 ExitKind::Return => "returns here without `WSACleanup`",
@@ -94,13 +103,13 @@ fn check(cx: &mut LintCx<'_>) {
             };
             e = e.label(*span, label);
         }
-        for link in &leak.chain {
+        for link in &hold.chain {
             e = e.label(link.span, crate::lint::chain_label(link));
         }
-        if leak.no_release_fn {
+        if handed_out {
             e = e.note(format!(
                 "{} hands the reference to callers outside the crate, but the crate has no function that calls `WSACleanup` for them",
-                leak.holder
+                hold.holder
             ));
         }
         e.help("call `WSACleanup` before returning, or hold the startup in a guard that cleans up on drop");

@@ -1,5 +1,4 @@
 use crate::lint::{LintCx, LintDef};
-use crate::winsock::is_removed;
 
 crate::declare_lint! {
     /// ### What it does
@@ -34,18 +33,12 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let calls: Vec<_> = cx
-        .facts
-        .winsock_calls
-        .iter()
-        .filter(|c| is_removed(&c.name))
-        .cloned()
-        .collect();
-    for c in calls {
+    let facts = cx.facts;
+    for c in facts.winsock_calls.iter().filter(|c| c.api.removed) {
         cx.emit(
             &REMOVED_WINSOCK1_API,
             c.span,
-            format!("`{}` was removed in Winsock 2", c.name),
+            format!("`{}` was removed in Winsock 2", c.api.name),
             "fails with WSAEOPNOTSUPP",
         )
         .help(

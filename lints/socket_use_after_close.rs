@@ -1,4 +1,4 @@
-use crate::lint::{LintCx, LintDef};
+use crate::lint::{per_site, LintCx, LintDef};
 
 crate::declare_lint! {
     /// ### What it does
@@ -35,15 +35,22 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let facts = cx.facts.use_after_close.clone();
-    for e in facts {
-        let (message, label) = if e.name == "closesocket" {
+    let facts = cx.facts;
+    // A call on a socket (by the table's socket argument) that a path closed before it.
+    let uses = per_site(facts.calls.iter().filter_map(|c| {
+        let api = c.api()?;
+        api.socket_arg?;
+        let closed = c.before.socket.as_ref()?.closed?;
+        Some((c.span, (closed, api.name)))
+    }));
+    for (call, (closed, name)) in uses {
+        let (message, label) = if crate::winsock::effect(name) == crate::winsock::Effect::Closes {
             ("socket closed twice", "the socket is closed again here")
         } else {
             ("socket used after `closesocket`", "the socket is used here")
         };
-        cx.emit(&SOCKET_USE_AFTER_CLOSE, e.call, message, format!("{label} (`{}`)", e.name))
-            .label(e.closed, "the socket is closed here")
+        cx.emit(&SOCKET_USE_AFTER_CLOSE, call, message, format!("{label} (`{name}`)"))
+            .label(closed, "the socket is closed here")
             .note("a closed socket handle is invalid, and Windows may already have reused it for another socket")
             .help("use and close each socket before `closesocket`, exactly once");
     }

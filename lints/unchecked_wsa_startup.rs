@@ -32,11 +32,15 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let facts = cx.facts.unchecked_startups.clone();
-    for span in facts {
+    let facts = cx.facts;
+    let startups = facts
+        .discarded
+        .iter()
+        .filter(|d| d.api.0.effect == crate::winsock::Effect::Startup);
+    for d in startups {
         cx.emit(
             &UNCHECKED_WSA_STARTUP,
-            span,
+            d.span,
             "the result of `WSAStartup` is ignored",
             "whether this succeeded decides whether `WSACleanup` is owed",
         )

@@ -1,5 +1,7 @@
-use crate::facts::UnmatchedReason;
+use crate::facts::{OwnEvent, ReleaseFact, Released};
 use crate::lint::{LintCx, LintDef};
+use crate::source::Span;
+use std::collections::BTreeMap;
 
 crate::declare_lint! {
     /// ### What it does
@@ -43,32 +45,66 @@ pub static DEF: LintDef = LintDef {
     yields_to: &["unchecked_wsa_startup"],
 };
 
+/// Why a cleanup has nothing to release.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    AfterFailedStartup,
+    Double,
+    NoHolder,
+}
+
 fn check(cx: &mut LintCx<'_>) {
-    let facts = cx.facts.unmatched.clone();
-    for u in facts {
-        let (label, help) = match u.reason {
-            UnmatchedReason::AfterFailedStartup => (
+    let facts = cx.facts;
+    // Per cleanup, the path that explains it best: the shortest chain, a release with nothing
+    // to release before one no caller holds a reference for.
+    let mut unmatched: BTreeMap<Span, (usize, u8, &ReleaseFact)> = BTreeMap::new();
+    for r in &facts.releases {
+        let rank = match r.released {
+            Released::Nothing { .. } => 0,
+            Released::NoHolder => 1,
+            Released::Own | Released::Callers => continue,
+        };
+        let key = (r.chain.len(), rank, r);
+        unmatched
+            .entry(r.cleanup)
+            .and_modify(|best| {
+                if (key.0, key.1) < (best.0, best.1) {
+                    *best = key;
+                }
+            })
+            .or_insert(key);
+    }
+    for (cleanup, (_, _, u)) in unmatched {
+        let (reason, previous) = match u.released {
+            Released::Nothing {
+                previous: Some((at, OwnEvent::FailedStartup)),
+            } => (Reason::AfterFailedStartup, Some(at)),
+            Released::Nothing { previous } => (Reason::Double, previous.map(|p| p.0)),
+            _ => (Reason::NoHolder, None),
+        };
+        let (label, help) = match reason {
+            Reason::AfterFailedStartup => (
                 "this cleanup can run after `WSAStartup` failed",
                 "call `WSACleanup` only after `WSAStartup` returned 0".to_string(),
             ),
-            UnmatchedReason::Double => (
+            Reason::Double => (
                 "this cleanup can run after the reference was already released",
                 "call `WSACleanup` exactly once for each successful `WSAStartup`".to_string(),
             ),
-            UnmatchedReason::NoHolder => (
+            Reason::NoHolder => (
                 "no caller holds a Winsock reference for this cleanup",
                 "call `WSACleanup` only where a successful `WSAStartup` is held, or make the function `pub` if it is the release half of an init/deinit pair".to_string(),
             ),
         };
         let mut e = cx.emit(
             &UNMATCHED_WSA_CLEANUP,
-            u.cleanup,
+            cleanup,
             "`WSACleanup` without a matching successful `WSAStartup`",
             label,
         );
-        if let Some(prev) = u.previous {
-            let l = match u.reason {
-                UnmatchedReason::AfterFailedStartup => {
+        if let Some(prev) = previous {
+            let l = match reason {
+                Reason::AfterFailedStartup => {
                     e = e.caused_by(prev);
                     "the startup fails here and takes no reference"
                 }
@@ -79,7 +115,7 @@ fn check(cx: &mut LintCx<'_>) {
         for link in &u.chain {
             e = e.label(link.span, crate::lint::chain_label(link));
         }
-        if u.reason == UnmatchedReason::NoHolder {
+        if reason == Reason::NoHolder {
             e = e.note(format!(
                 "{} reaches this cleanup without holding a Winsock reference",
                 u.holder

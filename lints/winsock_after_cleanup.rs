@@ -1,4 +1,5 @@
-use crate::lint::{LintCx, LintDef};
+use crate::facts::Callee;
+use crate::lint::{per_site, LintCx, LintDef};
 
 crate::declare_lint! {
     /// ### What it does
@@ -38,20 +39,28 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let facts = cx.facts.winsock_after_cleanup.clone();
-    for e in facts {
-        let what = if e.name.starts_with('`') {
-            format!("{} makes Winsock calls", e.name)
-        } else {
-            format!("`{}` is a Winsock call", e.name)
+    let facts = cx.facts;
+    let late = per_site(facts.calls.iter().filter_map(|c| {
+        let cleanup = c.before.down_since?;
+        let what = match &c.callee {
+            Callee::Api(a) if a.0.needs_init => format!("`{}` is a Winsock call", a.0.name),
+            Callee::Crate {
+                display,
+                uses_winsock: true,
+                starts_winsock: false,
+            } => format!("{display} makes Winsock calls"),
+            _ => return None,
         };
+        Some((c.span, (cleanup, what)))
+    }));
+    for (call, (cleanup, what)) in late {
         cx.emit(
             &WINSOCK_AFTER_CLEANUP,
-            e.call,
+            call,
             "Winsock is used after the final `WSACleanup`",
             format!("{what} after Winsock was cleaned up"),
         )
-        .label(e.cleanup, "the last reference is released here")
+        .label(cleanup, "the last reference is released here")
         .note("after the final `WSACleanup` every Winsock call fails with WSANOTINITIALISED")
         .help("move this call before the `WSACleanup`, or call `WSAStartup` again first");
     }

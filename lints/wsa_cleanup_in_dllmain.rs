@@ -42,7 +42,7 @@ fn check(cx: &mut LintCx<'_>) {
     crate::lint::emit_dllmain_chains(
         cx,
         &WSA_CLEANUP_IN_DLLMAIN,
-        "WSACleanup",
+        crate::winsock::Effect::Cleanup,
         "it can unload service-provider DLLs while the loader lock is held and deadlock the process",
         "release Winsock from an exported shutdown function that the host calls before `FreeLibrary`",
     );

@@ -1,4 +1,6 @@
+use crate::facts::Released;
 use crate::lint::{LintCx, LintDef};
+use crate::source::Span;
 
 crate::declare_lint! {
     /// ### What it does
@@ -41,8 +43,18 @@ pub static DEF: LintDef = LintDef {
 };
 
 fn check(cx: &mut LintCx<'_>) {
-    let facts = cx.facts.cleanup_with_open_sockets.clone();
-    for (cleanup, created) in facts {
+    let facts = cx.facts;
+    // A cleanup that releases a reference (its own or its caller's) while a socket this
+    // function made is open on the path.
+    let mut pairs: Vec<(Span, Span)> = facts
+        .releases
+        .iter()
+        .filter(|r| matches!(r.released, Released::Own | Released::Callers))
+        .flat_map(|r| r.open_sockets.iter().map(|s| (r.at, *s)))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    for (cleanup, created) in pairs {
         cx.emit(
             &WSA_CLEANUP_WITH_OPEN_SOCKETS,
             cleanup,

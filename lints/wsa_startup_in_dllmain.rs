@@ -42,7 +42,7 @@ fn check(cx: &mut LintCx<'_>) {
     crate::lint::emit_dllmain_chains(
         cx,
         &WSA_STARTUP_IN_DLLMAIN,
-        "WSAStartup",
+        crate::winsock::Effect::Startup,
         "it loads DLLs while the loader lock is held, which is unsupported and can deadlock",
         "start Winsock from an exported init function that the host calls after `LoadLibrary`, or lazily on first use",
     );

@@ -228,18 +228,13 @@ pub fn is_known_name(name: &str, lints: &[&LintDef]) -> bool {
 pub fn emit_dllmain_chains(
     cx: &mut LintCx<'_>,
     lint: &'static Lint,
-    target: &str,
+    effect: crate::winsock::Effect,
     why: &str,
     help: &str,
 ) {
-    let facts: Vec<_> = cx
-        .facts
-        .dllmain
-        .iter()
-        .filter(|f| f.target == target)
-        .cloned()
-        .collect();
-    for f in facts {
+    let facts = cx.facts;
+    for f in facts.dll_entry.iter().filter(|f| f.api.effect == effect) {
+        let target = f.api.name;
         let Some(&(first, _)) = f.chain.first() else {
             continue;
         };
@@ -260,17 +255,45 @@ pub fn emit_dllmain_chains(
             } else {
                 f.chain[i + 1].1.clone()
             };
-            e = e.label(*span, format!("{in_unit} calls {what} here"));
+            // A capped chain leaves calls out before its last: this call leads to them.
+            let label = if i + 2 == f.chain.len() && f.omitted > 0 {
+                format!(
+                    "{in_unit} calls on towards `{target}` here ({} calls between are not shown)",
+                    f.omitted
+                )
+            } else {
+                format!("{in_unit} calls {what} here")
+            };
+            e = e.label(*span, label);
         }
         e.note(format!("`DllMain` runs under the loader lock; {why}"))
             .help(help);
     }
 }
 
+/// Per site, the least of the items a query found there: facts hold one entry per distinct
+/// view of the paths reaching a call, and a finding is reported once per site.
+pub fn per_site<T: Ord>(items: impl IntoIterator<Item = (Span, T)>) -> Vec<(Span, T)> {
+    let mut best: std::collections::BTreeMap<Span, T> = std::collections::BTreeMap::new();
+    for (span, t) in items {
+        match best.entry(span) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(t);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                if t < *o.get() {
+                    o.insert(t);
+                }
+            }
+        }
+    }
+    best.into_iter().collect()
+}
+
 /// The label of one call in a chain of calls (a leak through `init()`, a cleanup through a
 /// helper): what the call does, in the words every lint uses.
-pub fn chain_label(link: &crate::facts::state::Link) -> String {
-    use crate::facts::state::Step;
+pub fn chain_label(link: &crate::facts::events::Link) -> String {
+    use crate::facts::events::Step;
     let unit = &link.unit;
     let what = match link.step {
         Step::Takes => format!("{unit} takes the reference here"),

@@ -267,18 +267,25 @@ impl<'a> CallGraph<'a> {
         out
     }
 
-    /// Shortest chain of call sites from `from` to a Winsock call named `target`,
-    /// as the spans of each call and the unit each call is in.
-    pub fn chain_to(&self, from: UnitId, target: &str) -> Vec<Vec<(Span, UnitId)>> {
-        // One chain per call site in `from` that reaches the target (directly or through callees).
+    /// For each call site in `from` and each Winsock function it reaches (directly or through
+    /// callees), the shortest chain of calls down to it: the span of each call and the unit it
+    /// is in. One walk over the callees per call site, whatever the number of functions reached.
+    pub fn winsock_reached_from(
+        &self,
+        from: UnitId,
+    ) -> Vec<(&'static crate::winsock::Api, Vec<(Span, UnitId)>)> {
         let mut out = Vec::new();
         for (span, t) in &self.unit(from).sites {
             match t {
-                Target::Winsock(n) if n == target => out.push(vec![(*span, from)]),
+                Target::Winsock(n) => {
+                    if let Some(api) = crate::winsock::api(n) {
+                        out.push((api, vec![(*span, from)]));
+                    }
+                }
                 Target::Unit(u) => {
-                    if let Some(mut rest) = self.bfs(*u, target) {
+                    for (api, mut rest) in self.bfs(*u) {
                         rest.insert(0, (*span, from));
-                        out.push(rest);
+                        out.push((api, rest));
                     }
                 }
                 _ => {}
@@ -287,14 +294,23 @@ impl<'a> CallGraph<'a> {
         out
     }
 
-    fn bfs(&self, start: UnitId, target: &str) -> Option<Vec<(Span, UnitId)>> {
+    /// The first chain (in breadth-first order) from `start` to each Winsock function it reaches.
+    fn bfs(&self, start: UnitId) -> Vec<(&'static crate::winsock::Api, Vec<(Span, UnitId)>)> {
         let mut prev: HashMap<UnitId, (UnitId, Span)> = HashMap::new();
         let mut seen = HashSet::from([start]);
+        let mut found: HashSet<&str> = HashSet::new();
+        let mut out = Vec::new();
         let mut queue = std::collections::VecDeque::from([start]);
         while let Some(u) = queue.pop_front() {
             for (span, t) in &self.unit(u).sites {
                 match t {
-                    Target::Winsock(n) if n == target => {
+                    Target::Winsock(n) => {
+                        let Some(api) = crate::winsock::api(n) else {
+                            continue;
+                        };
+                        if !found.insert(api.name) {
+                            continue;
+                        }
                         let mut chain = vec![(*span, u)];
                         let mut cur = u;
                         while let Some(&(p, s)) = prev.get(&cur) {
@@ -302,7 +318,7 @@ impl<'a> CallGraph<'a> {
                             cur = p;
                         }
                         chain.reverse();
-                        return Some(chain);
+                        out.push((api, chain));
                     }
                     Target::Unit(v) if seen.insert(*v) => {
                         prev.insert(*v, (u, *span));
@@ -312,7 +328,7 @@ impl<'a> CallGraph<'a> {
                 }
             }
         }
-        None
+        out
     }
 }
 

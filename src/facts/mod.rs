@@ -1,5 +1,6 @@
-//! Facts about a crate that lints read: leaks, unmatched cleanups, DllMain
-//! reachability, closes of connected sockets, every Winsock call.
+//! Facts about a crate, in Winsock's terms: each Winsock call with what the path knew before
+//! it, each release of a reference, each reference that stops with its holder, what an exported
+//! `DllMain` reaches, the functions not fully analysed. Lints are queries over these.
 //!
 //! Takes a resolved `CrateModel`; runs the path-sensitive interpreter over
 //! every unit bottom-up over the call graph, applying callee summaries at
@@ -14,67 +15,14 @@ pub mod summary;
 use crate::resolve::{CrateModel, FnKind};
 use crate::source::Span;
 use callgraph::{CallGraph, ClosureUse, Target, UnitBody, UnitId};
-pub use events::{AfterCleanupEvent, ConnectedBy, ExitKind, UseAfterCloseEvent, VersionArg};
+pub use events::{
+    ApiRef, Before, CallFact, Callee, ConnectedBy, Discarded, EntryReach, ExitKind, HoldEnd,
+    HoldFact, Link, OwnEvent, ReleaseFact, Released, SocketFact, SocketKind, Step, VersionArg,
+    WinsockCall,
+};
 use interp::{Cx, Interp};
-use state::{Link, OwnEvent};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use summary::{Leak, Role};
-
-/// A `WSAStartup` reference that some path drops without `WSACleanup`.
-#[derive(Clone, Debug)]
-pub struct LeakFact {
-    /// The `WSAStartup` call, or the call of the crate function that returned the reference.
-    pub site: Span,
-    /// How the reference came out of callees (empty for a direct `WSAStartup`).
-    pub chain: Vec<Link>,
-    /// The exits through which it escapes.
-    pub exits: Vec<(Span, ExitKind)>,
-    /// Set when a guard owning the reference was leaked (`mem::forget`).
-    pub forgotten_at: Option<Span>,
-    /// The holder, for messages (`` `main` ``).
-    pub holder: String,
-    /// The holder hands the reference out of the crate, which offers no function to release it.
-    pub no_release_fn: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnmatchedReason {
-    AfterFailedStartup,
-    Double,
-    /// Releases a caller's reference, but no caller holds one.
-    NoHolder,
-}
-
-#[derive(Clone, Debug)]
-pub struct UnmatchedFact {
-    pub cleanup: Span,
-    /// From the reporting function down to the `WSACleanup`.
-    pub chain: Vec<Link>,
-    pub previous: Option<Span>,
-    pub reason: UnmatchedReason,
-    pub holder: String,
-}
-
-/// A Winsock function reachable from the exported `DllMain`.
-#[derive(Clone, Debug)]
-pub struct DllMainFact {
-    pub target: String,
-    /// The calls from DllMain down to the Winsock call: (call span, function it is in).
-    pub chain: Vec<(Span, String)>,
-}
-
-#[derive(Clone, Debug)]
-pub struct CloseFact {
-    pub close: Span,
-    pub connected_at: Span,
-    pub connected_by: ConnectedBy,
-}
-
-#[derive(Clone, Debug)]
-pub struct WinsockCall {
-    pub name: String,
-    pub span: Span,
-}
 
 /// A function not fully analysed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,25 +35,23 @@ pub struct Incomplete {
 
 #[derive(Debug, Default)]
 pub struct CrateFacts {
-    pub leaks: Vec<LeakFact>,
-    pub unmatched: Vec<UnmatchedFact>,
-    pub dllmain: Vec<DllMainFact>,
-    pub closes_without_shutdown: Vec<CloseFact>,
+    /// Every Winsock call (and call of a crate function that uses Winsock) with what a path
+    /// knew before it: one entry per distinct view, sorted by call.
+    pub calls: Vec<CallFact>,
+    /// Every `WSACleanup`, direct or through a callee, with whose reference it released on a
+    /// path: one entry per distinct view, sorted.
+    pub releases: Vec<ReleaseFact>,
+    /// References that stop with their holder, one per site and way of ending.
+    pub holds: Vec<HoldFact>,
+    /// Winsock calls whose value is thrown away.
+    pub discarded: Vec<Discarded>,
+    /// Winsock calls reachable from an exported `DllMain`.
+    pub dll_entry: Vec<EntryReach>,
+    /// Every Winsock call site, sorted.
     pub winsock_calls: Vec<WinsockCall>,
     /// Functions whose analysis hit a budget: what was found there is reported, what depends
     /// on the rest is not.
     pub truncated: Vec<Incomplete>,
-    /// `WSACleanup` with a socket made in the same function still open: (cleanup, creation).
-    pub cleanup_with_open_sockets: Vec<(Span, Span)>,
-    pub winsock_after_cleanup: Vec<AfterCleanupEvent>,
-    /// `WSAGetLastError` reading a `WSAStartup` failure: (the call, the startup).
-    pub lasterror_after_startup: Vec<(Span, Span)>,
-    pub unchecked_startups: Vec<Span>,
-    pub use_after_close: Vec<UseAfterCloseEvent>,
-    /// Constant `WSAStartup` version arguments.
-    pub startup_versions: Vec<(Span, VersionArg)>,
-    /// The crate calls functions that only Winsock 2 has.
-    pub uses_winsock2_api: bool,
     /// Functions and types whose callers matter (they reach Winsock): files naming them must be parsed.
     pub interesting_names: Vec<String>,
     /// Associated functions without `self` whose callers matter, with their type: (function,
@@ -223,24 +169,23 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                         reason,
                     });
                 }
+                let cap = |c: &state::Chain| c.to_vec_capped(MAX_CHAIN_SHOWN);
                 for leak in fin.leaks {
-                    facts.leaks.push(LeakFact {
+                    facts.holds.push(HoldFact {
                         site: leak.token.site,
-                        chain: leak.token.chain.to_vec_capped(MAX_CHAIN_SHOWN),
-                        exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
-                        forgotten_at: None,
+                        chain: cap(&leak.token.chain),
+                        end: HoldEnd::Dropped {
+                            exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
+                        },
                         holder: display.clone(),
-                        no_release_fn: false,
                     });
                 }
                 for f in &run.forgets {
-                    facts.leaks.push(LeakFact {
+                    facts.holds.push(HoldFact {
                         site: f.guard_site,
                         chain: Vec::new(),
-                        exits: Vec::new(),
-                        forgotten_at: Some(f.forgotten_at),
+                        end: HoldEnd::Forgotten { at: f.forgotten_at },
                         holder: display.clone(),
-                        no_release_fn: false,
                     });
                 }
                 handoffs.extend(
@@ -248,53 +193,29 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                         .into_iter()
                         .map(|l| (l, display.clone())),
                 );
-                for ev in &run.unmatched {
-                    let reason = match ev.previous {
-                        Some((_, OwnEvent::FailedStartup)) => UnmatchedReason::AfterFailedStartup,
-                        _ => UnmatchedReason::Double,
-                    };
-                    facts.unmatched.push(UnmatchedFact {
-                        cleanup: ev.cleanup,
-                        chain: ev.chain.to_vec_capped(MAX_CHAIN_SHOWN),
-                        previous: ev.previous.map(|p| p.0),
-                        reason,
+                for r in &run.releases {
+                    facts.releases.push(ReleaseFact {
+                        at: r.at,
+                        cleanup: r.cleanup,
+                        chain: cap(&r.chain),
+                        released: r.released,
+                        open_sockets: r.open_sockets.clone(),
                         holder: display.clone(),
                     });
                 }
                 for rel in fin.orphan_releases {
-                    facts.unmatched.push(UnmatchedFact {
+                    let chain = cap(&rel.chain);
+                    facts.releases.push(ReleaseFact {
+                        at: chain.first().map_or(rel.cleanup, |l| l.span),
                         cleanup: rel.cleanup,
-                        chain: rel.chain.to_vec_capped(MAX_CHAIN_SHOWN),
-                        previous: None,
-                        reason: UnmatchedReason::NoHolder,
+                        chain,
+                        released: Released::NoHolder,
+                        open_sockets: Vec::new(),
                         holder: display.clone(),
                     });
                 }
-                facts
-                    .cleanup_with_open_sockets
-                    .extend(run.cleanup_with_open.iter().copied());
-                facts
-                    .winsock_after_cleanup
-                    .extend(run.after_cleanup.iter().cloned());
-                facts
-                    .lasterror_after_startup
-                    .extend(run.lasterror_after_startup.iter().copied());
-                facts
-                    .unchecked_startups
-                    .extend(run.unchecked_startups.iter().copied());
-                facts
-                    .use_after_close
-                    .extend(run.use_after_close.iter().cloned());
-                facts.startup_versions.extend(run.versions.iter().cloned());
-                for (span, ev) in &run.closes {
-                    if let Some((at, by)) = ev.unshut_connected {
-                        facts.closes_without_shutdown.push(CloseFact {
-                            close: *span,
-                            connected_at: at,
-                            connected_by: by,
-                        });
-                    }
-                }
+                facts.calls.extend(run.calls.iter().cloned());
+                facts.discarded.extend(run.discarded.iter().cloned());
             }
         }
     }
@@ -304,93 +225,95 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
         || summaries.iter().any(|(u, s)| {
             !roles[u.0 as usize].is_root() && s.outcomes.iter().any(|o| !o.releases.is_empty())
         });
-    if !offers_release {
-        for (leak, holder) in handoffs {
-            facts.leaks.push(LeakFact {
-                site: leak.token.site,
-                chain: leak.token.chain.to_vec_capped(MAX_CHAIN_SHOWN),
+    for (leak, holder) in handoffs {
+        facts.holds.push(HoldFact {
+            site: leak.token.site,
+            chain: leak.token.chain.to_vec_capped(MAX_CHAIN_SHOWN),
+            end: HoldEnd::HandedOut {
                 exits: leak.exits.iter().map(|e| (e.span, e.kind)).collect(),
-                forgotten_at: None,
-                holder,
-                no_release_fn: true,
-            });
-        }
+                release_offered: offers_release,
+            },
+            holder,
+        });
     }
 
     for u in &graph.units {
         if let UnitBody::Fn(f) = u.body {
             if f.kind == FnKind::Free && f.ir.exported_as.as_deref() == Some("DllMain") {
-                for target in [crate::winsock::WSA_CLEANUP, crate::winsock::WSA_STARTUP] {
-                    for chain in graph.chain_to(u.id, target) {
-                        facts.dllmain.push(DllMainFact {
-                            target: target.to_string(),
-                            chain: chain
-                                .into_iter()
-                                .map(|(s, in_unit)| (s, graph.unit(in_unit).display()))
-                                .collect(),
-                        });
+                for (api, chain) in graph.winsock_reached_from(u.id) {
+                    let omitted = chain.len().saturating_sub(MAX_CHAIN_SHOWN);
+                    let mut shown: Vec<(Span, String)> = Vec::new();
+                    for (i, (s, in_unit)) in chain.iter().enumerate() {
+                        // The first calls and the last (the Winsock call itself).
+                        if i + 1 < MAX_CHAIN_SHOWN || i + 1 == chain.len() {
+                            shown.push((*s, graph.unit(*in_unit).display()));
+                        }
                     }
+                    facts.dll_entry.push(EntryReach {
+                        api,
+                        chain: shown,
+                        omitted,
+                    });
                 }
             }
         }
         for (span, t) in &u.sites {
             if let Target::Winsock(name) = t {
-                facts.winsock_calls.push(WinsockCall {
-                    name: name.clone(),
-                    span: *span,
-                });
+                if let Some(api) = crate::winsock::api(name) {
+                    facts.winsock_calls.push(WinsockCall { api, span: *span });
+                }
             }
         }
     }
     (facts.interesting_names, facts.interesting_assoc) =
         interesting_names(&graph, &reach, &guard_types);
     facts.has_guard_types = !guard_types.is_empty();
-    merge_leaks(&mut facts.leaks);
-    facts.uses_winsock2_api = facts
-        .winsock_calls
-        .iter()
-        .any(|c| crate::winsock::is_winsock2_only(&c.name));
-    facts.cleanup_with_open_sockets.sort();
-    facts.cleanup_with_open_sockets.dedup();
-    facts.winsock_after_cleanup.sort();
-    facts.winsock_after_cleanup.dedup_by_key(|e| e.call);
-    facts.lasterror_after_startup.sort();
-    facts.lasterror_after_startup.dedup_by_key(|e| e.0);
-    facts.unchecked_startups.sort();
-    facts.unchecked_startups.dedup();
-    facts.use_after_close.sort();
-    facts.use_after_close.dedup_by_key(|e| e.call);
-    facts.startup_versions.sort();
-    facts.startup_versions.dedup();
-    facts.unmatched.sort_by_key(|u| (u.cleanup, u.chain.len()));
-    facts.unmatched.dedup_by(|a, b| a.cleanup == b.cleanup);
-    facts.closes_without_shutdown.sort_by_key(|c| c.close);
-    facts.closes_without_shutdown.dedup_by_key(|c| c.close);
+    merge_holds(&mut facts.holds);
+    facts.calls.sort();
+    facts.calls.dedup();
+    facts.releases.sort();
+    facts.releases.dedup();
+    facts.discarded.sort();
+    facts.discarded.dedup();
     facts.winsock_calls.sort_by_key(|c| c.span);
     facts.winsock_calls.dedup_by_key(|c| c.span);
     facts
 }
 
-/// One leak per site: its exits together.
-fn merge_leaks(leaks: &mut Vec<LeakFact>) {
-    let mut by_site: BTreeMap<(Span, bool), LeakFact> = BTreeMap::new();
-    for l in leaks.drain(..) {
-        match by_site.entry((l.site, l.forgotten_at.is_some())) {
+/// One fact per site and way of ending: the exits of a reference together.
+fn merge_holds(holds: &mut Vec<HoldFact>) {
+    fn exits_of(end: &mut HoldEnd) -> Option<&mut Vec<(Span, ExitKind)>> {
+        match end {
+            HoldEnd::Dropped { exits } | HoldEnd::HandedOut { exits, .. } => Some(exits),
+            HoldEnd::Forgotten { .. } => None,
+        }
+    }
+    let way = |e: &HoldEnd| match e {
+        HoldEnd::Dropped { .. } => 0u8,
+        HoldEnd::Forgotten { .. } => 1,
+        HoldEnd::HandedOut { .. } => 2,
+    };
+    let mut by_site: BTreeMap<(Span, u8), HoldFact> = BTreeMap::new();
+    for mut h in holds.drain(..) {
+        match by_site.entry((h.site, way(&h.end))) {
             std::collections::btree_map::Entry::Occupied(mut o) => {
-                let m = o.get_mut();
-                m.exits.extend(l.exits);
-                m.exits.sort();
-                m.exits.dedup();
+                if let (Some(m), Some(new)) = (exits_of(&mut o.get_mut().end), exits_of(&mut h.end))
+                {
+                    m.append(new);
+                }
             }
             std::collections::btree_map::Entry::Vacant(v) => {
-                let mut l = l;
-                l.exits.sort();
-                l.exits.dedup();
-                v.insert(l);
+                v.insert(h);
             }
         }
     }
-    leaks.extend(by_site.into_values());
+    for mut h in by_site.into_values() {
+        if let Some(exits) = exits_of(&mut h.end) {
+            exits.sort();
+            exits.dedup();
+        }
+        holds.push(h);
+    }
 }
 
 fn role_of(graph: &CallGraph<'_>, u: UnitId) -> Role {
@@ -563,24 +486,75 @@ mod table_tests {
     /// A connected stream socket `s` from `accept`.
     const ACCEPTED: &str = "let s = accept(l, a, n);";
 
+    /// The views of the paths at the calls of `name`.
+    fn before<'f>(f: &'f super::CrateFacts, name: &str) -> Vec<&'f super::Before> {
+        f.calls
+            .iter()
+            .filter(|c| c.api().is_some_and(|a| a.name == name))
+            .map(|c| &c.before)
+            .collect()
+    }
+
+    /// Some close (of any closing function) meets a connected stream not shut down for sending.
+    fn closes_unshut(body: &str) -> bool {
+        let f = facts(body);
+        f.calls.iter().any(|c| {
+            c.api().is_some_and(|a| a.effect == Effect::Closes)
+                && c.before.socket.as_ref().is_some_and(|s| {
+                    s.connected.is_some()
+                        && !s.shut
+                        && !matches!(
+                            s.kind,
+                            super::SocketKind::Datagram | super::SocketKind::Listening
+                        )
+                })
+        })
+    }
+
     #[test]
     fn each_effect_is_what_the_table_says() {
         for api in APIS {
             let n = api.name;
-            let closes_unshut = |body: &str| !facts(body).closes_without_shutdown.is_empty();
             match api.effect {
                 Effect::Startup => {
                     let f = facts(&format!("if {n}(0x202, p) != 0 {{ return; }}"));
-                    assert_eq!(f.leaks.len(), 1, "{n}");
+                    let dropped = f
+                        .holds
+                        .iter()
+                        .filter(|h| matches!(h.end, super::HoldEnd::Dropped { .. }))
+                        .count();
+                    assert_eq!(dropped, 1, "{n}");
+                    let f = facts(&format!("{n}(0x202, p);"));
+                    assert!(f.discarded.iter().any(|d| d.api.0.name == n), "{n}");
                 }
                 Effect::Cleanup => {
-                    assert_eq!(facts(&format!("{n}();")).unmatched.len(), 1, "{n}");
+                    // In `main`, which no caller holds a reference for.
+                    let f = facts(&format!("{n}();"));
+                    let orphans = f
+                        .releases
+                        .iter()
+                        .filter(|r| r.released == super::Released::NoHolder)
+                        .count();
+                    assert_eq!(orphans, 1, "{n}");
+                    let f = facts(&format!("if WSAStartup(0x202, p) == 0 {{ {n}(); {n}(); }}"));
+                    let kinds: Vec<_> = f.releases.iter().map(|r| r.released).collect();
+                    assert!(kinds.contains(&super::Released::Own), "{n}");
+                    assert!(
+                        kinds
+                            .iter()
+                            .any(|k| matches!(k, super::Released::Nothing { previous: Some(_) })),
+                        "{n}"
+                    );
                 }
                 Effect::ReadsLastError => {
                     let body = format!(
                         "if WSAStartup(0x202, p) != 0 {{ let e = {n}(); return; }} WSACleanup();"
                     );
-                    assert_eq!(facts(&body).lasterror_after_startup.len(), 1, "{n}");
+                    let f = facts(&body);
+                    assert!(
+                        before(&f, n).iter().any(|b| b.failed_startup.is_some()),
+                        "{n}"
+                    );
                 }
                 Effect::Creates { type_arg } => {
                     let args = |ty: &str| {
@@ -635,17 +609,37 @@ mod table_tests {
     fn socket_arguments_and_init_are_what_the_table_says() {
         for api in APIS {
             let n = api.name;
-            // After a close, a call on the socket is a use after close when the table names the
-            // argument.
+            // After a close, a call knows its socket argument closed exactly when the table
+            // names the argument (or the call acts on a socket by its effect).
             let body = format!("{ACCEPTED} shutdown(s, SD_BOTH); closesocket(s); {n}(s, s, s);");
-            let used = !facts(&body).use_after_close.is_empty();
-            assert_eq!(used, api.socket_arg == Some(0), "{n}");
+            let f = facts(&body);
+            let closed_seen = before(&f, n)
+                .iter()
+                .any(|b| b.socket.as_ref().is_some_and(|s| s.closed.is_some()));
+            let acts_on_socket = matches!(
+                api.effect,
+                Effect::Connects | Effect::Listens | Effect::ShutsDown { .. } | Effect::Closes
+            );
+            assert_eq!(
+                closed_seen,
+                api.socket_arg == Some(0) || acts_on_socket,
+                "{n}"
+            );
             if api.effect == Effect::Startup {
                 continue;
             }
+            // After the final cleanup, every call knows Winsock is down.
             let body = format!("if WSAStartup(0x202, p) != 0 {{ return; }} WSACleanup(); {n}(x);");
-            let late = !facts(&body).winsock_after_cleanup.is_empty();
-            assert_eq!(late, api.needs_init, "{n}");
+            let f = facts(&body);
+            let last = f
+                .calls
+                .iter()
+                .filter(|c| c.api().is_some_and(|a| a.name == n))
+                .map(|c| c.span)
+                .max();
+            let views: Vec<_> = f.calls.iter().filter(|c| Some(c.span) == last).collect();
+            assert!(!views.is_empty(), "{n}");
+            assert!(views.iter().all(|c| c.before.down_since.is_some()), "{n}");
         }
     }
 }

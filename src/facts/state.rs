@@ -7,6 +7,7 @@
 //! Also the `Summary` of a unit for its callers, built from these parts by `summary` and
 //! applied at call sites by `interp`.
 
+pub use super::events::{Link, OwnEvent, SocketKind, Step};
 use crate::source::Span;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,30 +46,6 @@ pub enum Val {
 }
 
 pub const UNKNOWN: Val = Val::Lit(ALL, false);
-
-/// One step of how a reference or release reached this point: a call, the function it was
-/// made in, and what it did. Lints word it (`lint::chain_label`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Link {
-    pub span: Span,
-    /// The function the step is about, as shown (`` `init` ``, ``a closure in `main` ``): the
-    /// one that takes or hands on the reference, or the one called.
-    pub unit: String,
-    pub step: Step,
-    /// Calls of the chain left out after this one (only on the last link of a capped chain).
-    pub omitted: usize,
-}
-
-/// What the call of a `Link` does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Step {
-    /// `unit` calls `WSAStartup` here and keeps the reference.
-    Takes,
-    /// `unit` gets a reference from a callee here and hands it on to its caller.
-    HandsOn,
-    /// `unit` calls the next function of the chain here.
-    Calls,
-}
 
 /// A call chain, shared by every state, summary and fact that carries it.
 ///
@@ -250,14 +227,6 @@ pub struct Release {
     pub chain: Chain,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SockKind {
-    Stream,
-    Datagram,
-    Listening,
-    Unknown,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Origin {
     /// Created by `socket`/`WSASocket` here.
@@ -270,7 +239,7 @@ pub enum Origin {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sock {
-    pub kind: SockKind,
+    pub kind: SocketKind,
     pub origin: Origin,
     /// Where it became a connected stream (`accept`, successful `connect`).
     pub connected: Option<Span>,
@@ -359,12 +328,6 @@ pub struct State {
     pub final_cleanup: Option<Span>,
     /// The `WSAStartup` that just failed, when no other Winsock call came after it.
     pub startup_failed: Option<Span>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OwnEvent {
-    FailedStartup,
-    Cleanup,
 }
 
 impl State {

@@ -26,11 +26,14 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         Val::Lit(OTHER, false)
     }
 
-    /// A value thrown away: if it is a `WSAStartup` result, nobody can know whether a cleanup is owed.
+    /// A value thrown away: if it is a Winsock call's result, the call is recorded as unchecked.
     pub(super) fn discarded(&mut self, v: Val) {
         if let Val::Sym(id) = v {
-            if let Some(span) = self.startup_vals.get(&id) {
-                self.run.unchecked_startups.insert(*span);
+            if let Some(&(span, api)) = self.call_vals.get(&id) {
+                self.run.discarded.insert(Discarded {
+                    span,
+                    api: ApiRef(api),
+                });
             }
         }
     }
@@ -179,14 +182,23 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         };
         let callee = self.cx.graph.unit(u).display();
         let acquirer = sum.outcomes.iter().any(|o| !o.acquires.is_empty());
-        if let Some(cleanup) = st.final_cleanup {
-            if !acquirer && self.cx.uses_winsock.contains(&u) {
-                self.run.after_cleanup.insert(AfterCleanupEvent {
-                    call: span,
-                    name: callee.clone(),
-                    cleanup,
-                });
-            }
+        let uses_winsock = self.cx.uses_winsock.contains(&u);
+        if uses_winsock || acquirer {
+            self.run.calls.insert(CallFact {
+                span,
+                callee: Callee::Crate {
+                    display: callee.clone(),
+                    uses_winsock,
+                    starts_winsock: acquirer,
+                },
+                before: Before {
+                    held: st.held.len(),
+                    down_since: st.final_cleanup,
+                    failed_startup: st.startup_failed,
+                    socket: None,
+                },
+                version: None,
+            });
         }
         for o in &sum.outcomes {
             let mut s = st.clone();

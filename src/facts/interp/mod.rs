@@ -3,8 +3,9 @@
 //! Walks the lowered body with a set of `State`s (one per distinct path),
 //! forking at calls whose result decides what the path holds (`WSAStartup`,
 //! `connect`, `socket`, crate functions with several outcomes) and pruning
-//! forks that a later test rules out. Produces the unit's exits and the
-//! events lints read (closes, unmatched cleanups, leaked guards).
+//! forks that a later test rules out. Produces the unit's exits and, at each
+//! Winsock call and release, what each distinct path knew there: facts in
+//! Winsock's terms that lints query (`events`), deciding nothing a lint decides.
 //!
 //! Split by concern: `flow` (blocks, branches and joins, loops, `?`, conditions), `values`
 //! (names, constants, comparisons, patterns), `calls` (crate functions through summaries,
@@ -20,14 +21,17 @@ mod values;
 // The free helpers each concern keeps, where the others call them.
 use values::{compare, const_name, expr_as_pat, lit_val, pat_binds};
 
-pub use super::events::{AfterCleanupEvent, ConnectedBy, ExitKind, UseAfterCloseEvent, VersionArg};
+pub use super::events::{
+    ApiRef, Before, CallFact, Callee, ConnectedBy, Discarded, ExitKind, Released, SocketFact,
+    SocketKind, VersionArg,
+};
 
 use super::callgraph::{CallGraph, Target, Unit, UnitBody, UnitId};
 use super::state::*;
 use crate::ir::{BinOp, Block, Expr, Lit, Pat, Stmt, UnOp};
 use crate::source::Span;
 use crate::winsock::{Effect, How, SocketType};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Paths kept per program point before precision is given up.
 pub(crate) const MAX_STATES: usize = 48;
@@ -53,17 +57,14 @@ pub struct Exit {
     pub classes: ClassSet,
 }
 
-#[derive(Debug, Clone)]
-pub struct CloseEvent {
-    /// Where the socket became a connected stream, on a path reaching this close without `shutdown`.
-    pub unshut_connected: Option<(Span, ConnectedBy)>,
-}
-
+/// A release as the interpreter sees it; `facts` turns the chain into the links lints show.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct UnmatchedEvent {
+pub struct ReleaseSeen {
+    pub at: Span,
     pub cleanup: Span,
     pub chain: Chain,
-    pub previous: Option<(Span, OwnEvent)>,
+    pub released: Released,
+    pub open_sockets: Vec<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,12 +73,18 @@ pub struct ForgetEvent {
     pub forgotten_at: Span,
 }
 
+/// What one run of a unit found: its exits (for its summary and the references that stop
+/// with it) and what each path knew at each Winsock call and release. Names no lint.
 #[derive(Debug, Default)]
 pub struct UnitRun {
     pub exits: Vec<Exit>,
-    pub closes: BTreeMap<Span, CloseEvent>,
-    pub unmatched: BTreeSet<UnmatchedEvent>,
+    /// Each Winsock call (and call of a crate function that uses Winsock) with what a path
+    /// knew before it; one entry per distinct view.
+    pub calls: BTreeSet<CallFact>,
+    pub releases: BTreeSet<ReleaseSeen>,
     pub forgets: BTreeSet<ForgetEvent>,
+    /// Winsock calls whose value is thrown away.
+    pub discarded: BTreeSet<Discarded>,
     /// The work budget ran out: the paths still open then were dropped, so what was recorded
     /// before is sound but the function's exits and summary are partial.
     pub truncated: bool,
@@ -88,16 +95,6 @@ pub struct UnitRun {
     pub param_ids: Vec<ValId>,
     /// The work budget this unit had: `MAX_STEPS` plus the length of its body.
     pub budget: usize,
-    /// `WSACleanup` while a socket created here is open: (cleanup, where the socket was made).
-    pub cleanup_with_open: BTreeSet<(Span, Span)>,
-    pub after_cleanup: BTreeSet<AfterCleanupEvent>,
-    /// `WSAGetLastError` right after a failed `WSAStartup`: (the call, the startup).
-    pub lasterror_after_startup: BTreeSet<(Span, Span)>,
-    /// `WSAStartup` calls whose result is thrown away.
-    pub unchecked_startups: BTreeSet<Span>,
-    pub use_after_close: BTreeSet<UseAfterCloseEvent>,
-    /// `WSAStartup` version arguments: (the argument's span, what it is).
-    pub versions: BTreeSet<(Span, VersionArg)>,
 }
 
 pub struct Cx<'g, 'a> {
@@ -125,8 +122,8 @@ struct LoopCtx {
 }
 
 pub struct Interp<'c, 'g, 'a> {
-    /// The value of each `WSAStartup` call, to notice when it is thrown away.
-    startup_vals: HashMap<ValId, Span>,
+    /// The value of each Winsock call, to notice when it is thrown away.
+    call_vals: HashMap<ValId, (Span, &'static crate::winsock::Api)>,
     cx: &'c Cx<'g, 'a>,
     unit: &'c Unit<'a>,
     returns_unit: bool,
@@ -145,7 +142,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             UnitBody::Closure { .. } => false,
         };
         let mut it = Interp {
-            startup_vals: HashMap::new(),
+            call_vals: HashMap::new(),
             cx,
             unit,
             returns_unit,

@@ -14,41 +14,44 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
     ) {
         let id = val_of_span(span);
         let mut st = st;
+        let Some(api) = crate::winsock::api(name) else {
+            out.push((st, Val::Sym(id)));
+            return;
+        };
         let failed_startup = st.startup_failed.take();
-        let effect = crate::winsock::effect(name);
-        if effect == Effect::ReadsLastError {
-            if let Some(startup) = failed_startup {
-                self.run.lasterror_after_startup.insert((span, startup));
+        let effect = api.effect;
+        // The socket the call acts on, by the table (the first argument for the calls whose
+        // effect is on a socket).
+        let sock_ix = api.socket_arg.map(usize::from).or(match effect {
+            Effect::Connects | Effect::Listens | Effect::ShutsDown { .. } | Effect::Closes => {
+                Some(0)
             }
-        }
-        if let Some(cleanup) = st.final_cleanup {
-            if crate::winsock::needs_init(name) {
-                self.run.after_cleanup.insert(AfterCleanupEvent {
-                    call: span,
-                    name: name.to_string(),
-                    cleanup,
-                });
-            }
-        }
-        if let Some(k) = crate::winsock::socket_arg(name) {
-            if let Some(sid) = self.sock_of(&mut st, args.get(k)) {
-                if let Some(closed) = st.socks.get(&sid).and_then(|s| s.closed) {
-                    self.run.use_after_close.insert(UseAfterCloseEvent {
-                        call: span,
-                        name: name.to_string(),
-                        closed,
-                    });
-                }
-            }
-        }
-        // The socket the effects below act on, by the table.
-        let sock_arg = args.get(crate::winsock::socket_arg(name).unwrap_or(0));
+            _ => None,
+        });
+        let sid = sock_ix.and_then(|k| self.sock_of(&mut st, args.get(k)));
+        let socket = sid
+            .and_then(|sid| st.socks.get(&sid))
+            .map(|s| self.socket_fact(s));
+        let version = match effect {
+            Effect::Startup => args
+                .first()
+                .and_then(|a| version_arg(a).map(|v| (a.span(), v))),
+            _ => None,
+        };
+        self.run.calls.insert(CallFact {
+            span,
+            callee: Callee::Api(ApiRef(api)),
+            before: Before {
+                held: st.held.len(),
+                down_since: st.final_cleanup,
+                failed_startup,
+                socket,
+            },
+            version,
+        });
+        self.call_vals.insert(id, (span, api));
         match effect {
             Effect::Startup => {
-                self.startup_vals.insert(id, span);
-                if let Some(v) = args.first().and_then(version_arg) {
-                    self.run.versions.insert((args[0].span(), v));
-                }
                 let mut ok = st.clone();
                 ok.final_cleanup = None;
                 ok.held.push(Token {
@@ -72,9 +75,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             Effect::Creates { type_arg } => {
                 let written = args.get(usize::from(type_arg)).and_then(const_name);
                 let kind = match written.as_deref().and_then(crate::winsock::socket_type) {
-                    Some(SocketType::Stream) => SockKind::Stream,
-                    Some(SocketType::Datagram) => SockKind::Datagram,
-                    None => SockKind::Unknown,
+                    Some(SocketType::Stream) => SocketKind::Stream,
+                    Some(SocketType::Datagram) => SocketKind::Datagram,
+                    None => SocketKind::Unknown,
                 };
                 new_socket(st, id, kind, Origin::Created(span), None, out);
             }
@@ -82,7 +85,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 new_socket(
                     st,
                     id,
-                    SockKind::Stream,
+                    SocketKind::Stream,
                     Origin::Accepted(span),
                     Some(span),
                     out,
@@ -90,9 +93,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             Effect::Connects => {
                 let mut ok = st.clone();
-                if let Some(sid) = self.sock_of(&mut ok, sock_arg) {
+                if let Some(sid) = sid {
                     if let Some(sock) = ok.socks.get_mut(&sid) {
-                        if !matches!(sock.kind, SockKind::Datagram | SockKind::Listening) {
+                        if !matches!(sock.kind, SocketKind::Datagram | SocketKind::Listening) {
                             sock.connected = Some(span);
                         }
                     }
@@ -105,9 +108,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             Effect::Listens => {
                 let mut st = st;
-                if let Some(sid) = self.sock_of(&mut st, sock_arg) {
+                if let Some(sid) = sid {
                     if let Some(sock) = st.socks.get_mut(&sid) {
-                        sock.kind = SockKind::Listening;
+                        sock.kind = SocketKind::Listening;
                     }
                 }
                 out.push((st, Val::Sym(id)));
@@ -118,7 +121,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 let counts =
                     how.as_deref().and_then(crate::winsock::shutdown_how) != Some(How::Receive);
                 if counts {
-                    if let Some(sid) = self.sock_of(&mut st, sock_arg) {
+                    if let Some(sid) = sid {
                         if let Some(sock) = st.socks.get_mut(&sid) {
                             sock.shut = true;
                         }
@@ -128,26 +131,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             Effect::Closes => {
                 let mut st = st;
-                if let Some(sid) = self.sock_of(&mut st, sock_arg) {
-                    let evidence = &self.unit.evidence;
-                    if let Some(sock) = st.socks.get_mut(&sid) {
-                        let stream = !matches!(sock.kind, SockKind::Datagram | SockKind::Listening);
-                        let connected = match (&sock.connected, &sock.origin) {
-                            (Some(at), Origin::Accepted(_)) => Some((*at, ConnectedBy::Accept)),
-                            (Some(at), _) => Some((*at, ConnectedBy::Connect)),
-                            (None, Origin::Foreign(key)) => {
-                                evidence.get(key).map(|at| (*at, ConnectedBy::Usage))
-                            }
-                            (None, _) => None,
-                        };
-                        let ev = self.run.closes.entry(span).or_insert(CloseEvent {
-                            unshut_connected: None,
-                        });
-                        if stream && !sock.shut && ev.unshut_connected.is_none() {
-                            ev.unshut_connected = connected;
-                        }
-                        sock.closed = Some(span);
-                    }
+                if let Some(sock) = sid.and_then(|sid| st.socks.get_mut(&sid)) {
+                    sock.closed = Some(span);
                 }
                 out.push((st, Val::Sym(id)));
             }
@@ -157,30 +142,63 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 
     /// `WSACleanup` (directly, or inside a callee): releases a held reference, or the caller's.
     pub(super) fn release(&mut self, st: &mut State, here: Span, cleanup: Span, chain: Chain) {
-        if !st.held.is_empty() || !st.own {
-            for sock in st.socks.values() {
-                if let (Origin::Created(at) | Origin::Accepted(at), None) =
-                    (&sock.origin, sock.closed)
-                {
-                    self.run.cleanup_with_open.insert((here, *at));
+        let open_sockets = st
+            .socks
+            .values()
+            .filter_map(|sock| match (&sock.origin, sock.closed) {
+                (Origin::Created(at) | Origin::Accepted(at), None) => Some(*at),
+                _ => None,
+            })
+            .collect();
+        let released = if !st.held.is_empty() {
+            Released::Own
+        } else if !st.own {
+            Released::Callers
+        } else {
+            Released::Nothing {
+                previous: st.last_own,
+            }
+        };
+        self.run.releases.insert(ReleaseSeen {
+            at: here,
+            cleanup,
+            chain: chain.clone(),
+            released,
+            open_sockets,
+        });
+        match released {
+            Released::Own => {
+                st.held.pop();
+                st.own = true;
+                st.last_own = Some((here, OwnEvent::Cleanup));
+                if st.held.is_empty() && st.released.is_empty() {
+                    st.final_cleanup = Some(here);
                 }
             }
-        }
-        if st.held.pop().is_some() {
-            st.own = true;
-            st.last_own = Some((here, OwnEvent::Cleanup));
-            if st.held.is_empty() && st.released.is_empty() {
-                st.final_cleanup = Some(here);
+            Released::Callers => st.released.push(Release { cleanup, chain }),
+            Released::Nothing { .. } | Released::NoHolder => {
+                st.last_own = Some((here, OwnEvent::Cleanup));
             }
-        } else if st.own {
-            self.run.unmatched.insert(UnmatchedEvent {
-                cleanup,
-                chain,
-                previous: st.last_own,
-            });
-            st.last_own = Some((here, OwnEvent::Cleanup));
-        } else {
-            st.released.push(Release { cleanup, chain });
+        }
+    }
+
+    /// What the path knows of a socket, as facts say it.
+    fn socket_fact(&self, sock: &Sock) -> SocketFact {
+        let connected = match (&sock.connected, &sock.origin) {
+            (Some(at), Origin::Accepted(_)) => Some((*at, ConnectedBy::Accept)),
+            (Some(at), _) => Some((*at, ConnectedBy::Connect)),
+            (None, Origin::Foreign(key)) => self
+                .unit
+                .evidence
+                .get(key)
+                .map(|at| (*at, ConnectedBy::Usage)),
+            (None, _) => None,
+        };
+        SocketFact {
+            kind: sock.kind,
+            connected,
+            shut: sock.shut,
+            closed: sock.closed,
         }
     }
 
@@ -198,7 +216,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         st.socks.insert(
             id,
             Sock {
-                kind: SockKind::Unknown,
+                kind: SocketKind::Unknown,
                 origin: Origin::Foreign(key),
                 connected: None,
                 shut: false,
@@ -213,7 +231,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 pub(super) fn new_socket(
     st: State,
     id: ValId,
-    kind: SockKind,
+    kind: SocketKind,
     origin: Origin,
     connected: Option<Span>,
     out: &mut Outs,
