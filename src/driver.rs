@@ -183,8 +183,9 @@ pub struct RunOptions {
     pub warn_unused_allows: bool,
 }
 
-/// Rounds of pulling in files that call crate functions with Winsock effects.
-const MAX_DEMAND_ROUNDS: usize = 4;
+/// Rounds of pulling in files that call crate functions with Winsock effects: each round
+/// reaches one more level of wrappers spread over files, and re-analyses the crate.
+const MAX_DEMAND_ROUNDS: usize = 8;
 
 /// What files are searched for to find the callers that matter: the crate's interesting names,
 /// and its interesting associated functions each with its qualifiers (its type, and the aliases
@@ -226,12 +227,9 @@ fn load_and_analyze(
         if loaded.parsed.is_empty() {
             return (loaded, crate::facts::CrateFacts::default());
         }
-        let facts = crate::facts::analyze(&loaded.model);
+        let mut facts = crate::facts::analyze(&loaded.model);
         round += 1;
-        if round >= MAX_DEMAND_ROUNDS
-            || loaded.unparsed.is_empty()
-            || !facts.has_interesting_names()
-        {
+        if loaded.unparsed.is_empty() || !facts.has_interesting_names() {
             return (loaded, facts);
         }
         let (plain, qualified) = demand_names(&loaded.model, &facts);
@@ -243,6 +241,29 @@ fn load_and_analyze(
             .cloned()
             .collect();
         if more.is_empty() {
+            return (loaded, facts);
+        }
+        if round >= MAX_DEMAND_ROUNDS {
+            // Callers of these functions are in files not read: what rests on a function
+            // having no caller in the crate is not known, and the run says so.
+            let dropped = facts.forget_caller_absence();
+            let named = dropped
+                .first()
+                .cloned()
+                .or_else(|| plain.first().cloned())
+                .unwrap_or_default();
+            if let Some(f) = loaded.model.fns.iter().find(|f| f.ir.name == named) {
+                facts.truncated.push(crate::facts::Incomplete {
+                    name_span: f.ir.name_span,
+                    function: format!("`{}`", f.display),
+                    reason: format!(
+                        "its callers are found through more than {MAX_DEMAND_ROUNDS} rounds of reading the files that call crate functions; {} more {} that may call it {} not read",
+                        more.len(),
+                        if more.len() == 1 { "file" } else { "files" },
+                        if more.len() == 1 { "was" } else { "were" },
+                    ),
+                });
+            }
             return (loaded, facts);
         }
         demand.extend(more);

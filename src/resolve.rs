@@ -67,6 +67,9 @@ pub enum Callee {
     Ctor(String),
     /// Not ours, not Winsock: the last segment of the path.
     Unknown(String),
+    /// Resolution ran out of its step budget (a very long chain of `use` re-exports): the
+    /// path as written. Treated as unknown, and said.
+    GaveUp(String),
 }
 
 #[derive(Debug, Default)]
@@ -81,19 +84,42 @@ pub struct CrateModel {
     pub drop_impls: HashMap<String, FnId>,
 }
 
-/// Resolution steps one query may take: glob and re-export cycles (`use super::*` both ways)
-/// would otherwise make lookups exponential.
-pub struct Budget(std::cell::Cell<u32>);
+/// Resolution steps one query may take. Cycles of globs and re-exports are cut by
+/// `Budget::first_lookup`; the step limit bounds what is left (very long re-export chains).
+pub struct Budget {
+    steps: std::cell::Cell<u32>,
+    /// Names (and `use` paths) already looked up in a module during this query: a second
+    /// lookup of one is a cycle (`pub use via::*` and `use super::*` in `via`; a `use` that
+    /// names itself) or a lookup that failed.
+    looked_up: std::cell::RefCell<HashSet<(ModId, String)>>,
+}
+
+/// Steps of one resolution query.
+pub const RESOLVE_STEPS: u32 = 256;
 
 impl Budget {
     fn new() -> Budget {
-        Budget(std::cell::Cell::new(256))
+        Budget {
+            steps: std::cell::Cell::new(RESOLVE_STEPS),
+            looked_up: Default::default(),
+        }
     }
 
     fn step(&self) -> bool {
-        let left = self.0.get();
-        self.0.set(left.saturating_sub(1));
+        let left = self.steps.get();
+        self.steps.set(left.saturating_sub(1));
         left > 0
+    }
+
+    /// Every step was taken: a query that failed may have failed for want of steps.
+    fn spent(&self) -> bool {
+        self.steps.get() == 0
+    }
+
+    /// False when `name` was looked up in `mid` before in this query: the search returns on
+    /// the first success, so that lookup is on the stack (a cycle) or failed.
+    fn first_lookup(&self, mid: ModId, name: &str) -> bool {
+        self.looked_up.borrow_mut().insert((mid, name.to_string()))
     }
 }
 
@@ -273,7 +299,8 @@ impl CrateModel {
                 return Callee::Ctor(t.clone());
             }
         }
-        match self.resolve_in(ctx.module, segs, &Budget::new()) {
+        let budget = Budget::new();
+        match self.resolve_in(ctx.module, segs, &budget) {
             Some(c) => c,
             None => {
                 // `Type::new` where `Type` came in through a path we could not follow.
@@ -285,6 +312,9 @@ impl CrateModel {
                 }
                 if self.crate_types.contains(last) {
                     return Callee::Ctor(last.clone());
+                }
+                if budget.spent() {
+                    return Callee::GaveUp(segs.join("::"));
                 }
                 Callee::Unknown(last.clone())
             }
@@ -393,6 +423,9 @@ impl CrateModel {
         if let Some(target) = m.uses.get(name) {
             return self.resolve_use_path(mid, target, b);
         }
+        if !m.globs.is_empty() && !b.first_lookup(mid, name) {
+            return None;
+        }
         for g in &m.globs {
             if winsock::is_winsock_module(g) {
                 if winsock::is_known_function(name) {
@@ -450,6 +483,11 @@ impl CrateModel {
     /// A path as written in a `use` of module `mid` (2018 rules: crate name, `crate`, `self`, `super`, or a local name).
     fn resolve_use_path(&self, mid: ModId, path: &[String], b: &Budget) -> Option<Callee> {
         if !b.step() || path.is_empty() {
+            return None;
+        }
+        // A `use` that leads back to itself (`use crate::X` where the crate root's `X` is
+        // that same import) would go round until the budget is spent.
+        if !b.first_lookup(mid, &path.join("::")) {
             return None;
         }
         match path[0].as_str() {

@@ -143,3 +143,185 @@ fn a_huge_thread_count_is_clamped() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("missing_wsa_cleanup"), "{err}");
 }
+
+/// The notes of `stderr`: the functions named and why each was not fully analysed.
+fn notes(err: &str) -> Vec<String> {
+    err.lines()
+        .filter(|l| l.starts_with("note: analysis of"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_loop_that_never_settles_gets_a_note_and_its_leak_is_still_reported() {
+    // Each round holds one more reference than the one before: the paths never repeat, so
+    // the rounds after the last one followed are said to be missing.
+    let t = tempfile::tempdir().unwrap();
+    let src = format!(
+        "{HEAD}fn main() {{\n    let mut d: WSADATA = unsafe {{ std::mem::zeroed() }};\n    \
+         loop {{\n        if unsafe {{ WSAStartup(0x202, &mut d) }} != 0 {{ break; }}\n    }}\n}}\n"
+    );
+    std::fs::write(t.path().join("main.rs"), src).unwrap();
+    let o = run_bounded(t.path(), &["main.rs"]);
+    let err = stderr(&o);
+    assert_eq!(
+        notes(&err),
+        ["note: analysis of `main` stopped: a loop's paths still changed after 4 rounds"],
+        "{err}"
+    );
+    assert!(err.contains("missing_wsa_cleanup"), "{err}");
+    assert!(err.contains("1 function was not fully analysed"), "{err}");
+
+    // A loop whose paths repeat settles, and says nothing.
+    let src = leaking_main("loop {\n        let s = unsafe { socket(2, 1, 0) };\n        if s == INVALID_SOCKET { break; }\n        unsafe { closesocket(s) };\n    }");
+    std::fs::write(t.path().join("main.rs"), src).unwrap();
+    let err = stderr(&run_bounded(t.path(), &["main.rs"]));
+    assert!(notes(&err).is_empty(), "{err}");
+    assert!(err.contains("missing_wsa_cleanup"), "{err}");
+}
+
+#[test]
+fn a_function_with_more_outcomes_than_callers_are_told_gets_a_note() {
+    // The release half of an init/deinit pair, with a cleanup of its own in each arm: each
+    // arm releases the caller's reference at another call, ten distinct ways to end.
+    let t = tempfile::tempdir().unwrap();
+    let mut arms = String::new();
+    for k in 0..10 {
+        arms.push_str(&format!("        {k} => unsafe {{ WSACleanup() }},\n"));
+    }
+    let src = format!(
+        "{HEAD}pub fn stop(n: u32) -> i32 {{\n    match n {{\n{arms}        _ => 0,\n    }}\n}}\n"
+    );
+    std::fs::write(t.path().join("lib.rs"), src).unwrap();
+    let o = run_bounded(t.path(), &["lib.rs"]);
+    let err = stderr(&o);
+    assert_eq!(
+        notes(&err),
+        ["note: analysis of `stop` stopped: it ends in more distinct ways than the 8 its callers are told"],
+        "{err}"
+    );
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn a_recursion_that_never_settles_gets_a_note() {
+    // Each round of the recursion's summary releases once more (through one more call of
+    // itself) than the round before.
+    let t = tempfile::tempdir().unwrap();
+    let src = format!(
+        "{HEAD}pub fn down(n: u32) {{\n    if n == 0 {{ return; }}\n    unsafe {{ WSACleanup() }};\n    down(n - 1)\n}}\n"
+    );
+    std::fs::write(t.path().join("lib.rs"), src).unwrap();
+    let o = run_bounded(t.path(), &["lib.rs"]);
+    let err = stderr(&o);
+    assert_eq!(
+        notes(&err),
+        ["note: analysis of `down` stopped: what its recursion does still changed after 3 rounds"],
+        "{err}"
+    );
+}
+
+#[test]
+fn glob_cycles_resolve_and_an_endless_reexport_chain_gets_a_note() {
+    // Four modules that glob-import each other: a name none of them has is looked up in each
+    // once, not along every path through the cycle (which grows exponentially).
+    let t = tempfile::tempdir().unwrap();
+    let mut src = HEAD.to_string();
+    for m in ["a", "b", "c", "d"] {
+        let uses: Vec<String> = ["a", "b", "c", "d"]
+            .iter()
+            .filter(|o| **o != m)
+            .map(|o| format!("pub use super::{o}::*;"))
+            .collect();
+        src.push_str(&format!("mod {m} {{ {} }}\n", uses.join(" ")));
+    }
+    src.push_str(&leaking_main("a::stop();")[HEAD.len()..]);
+    std::fs::write(t.path().join("main.rs"), &src).unwrap();
+    let err = stderr(&run_bounded(t.path(), &["main.rs"]));
+    assert!(notes(&err).is_empty(), "{err}");
+    assert!(err.contains("missing_wsa_cleanup"), "{err}");
+
+    // A chain of 300 re-exports is longer than one lookup may walk: the call is read as
+    // unknown, and the note says so.
+    let mut src = HEAD.to_string();
+    for k in 0..300 {
+        src.push_str(&format!(
+            "mod m{k} {{ pub use super::m{}::stop; }}\n",
+            k + 1
+        ));
+    }
+    src.push_str("mod m300 { pub fn stop() {} }\n");
+    src.push_str(&leaking_main("m0::stop();")[HEAD.len()..]);
+    std::fs::write(t.path().join("main.rs"), &src).unwrap();
+    let err = stderr(&run_bounded(t.path(), &["main.rs"]));
+    assert_eq!(
+        notes(&err),
+        ["note: analysis of `main` stopped: resolving `m0::stop` took more than 256 steps through `use` re-exports and globs, so it is read as an unknown call"],
+        "{err}"
+    );
+    assert!(err.contains("missing_wsa_cleanup"), "{err}");
+}
+
+#[test]
+fn wrappers_deeper_than_the_demand_rounds_get_a_note_and_no_guess() {
+    // `f0::w0` starts Winsock and each `fK::wK` hands it up from the file before; `run`, at
+    // the top, leaks it. Each round of reading the files that call crate functions reaches
+    // one more level: with 12 levels the rounds end before `run`, and what rested on the
+    // unread callers (`wK` handing the reference out of the crate) is not reported.
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let levels = 12;
+    std::fs::create_dir(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"deep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    let mods: String = (0..=levels).map(|k| format!("pub mod f{k};\n")).collect();
+    std::fs::write(dir.join("src/lib.rs"), mods).unwrap();
+    std::fs::write(
+        dir.join("src/f0.rs"),
+        format!("{HEAD}pub fn w0() -> i32 {{\n    let mut d: WSADATA = unsafe {{ std::mem::zeroed() }};\n    unsafe {{ WSAStartup(0x202, &mut d) }}\n}}\n"),
+    )
+    .unwrap();
+    for k in 1..levels {
+        std::fs::write(
+            dir.join(format!("src/f{k}.rs")),
+            format!(
+                "pub fn w{k}() -> i32 {{\n    crate::f{}::w{}()\n}}\n",
+                k - 1,
+                k - 1
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join(format!("src/f{levels}.rs")),
+        format!(
+            "pub fn run() {{\n    if crate::f{0}::w{0}() != 0 {{\n        return;\n    }}\n}}\n",
+            levels - 1
+        ),
+    )
+    .unwrap();
+    let o = run_bounded(dir, &["."]);
+    let err = stderr(&o);
+    let notes = notes(&err);
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].contains("stopped: its callers are found through more than 8 rounds"),
+        "{err}"
+    );
+    assert!(!err.contains("missing_wsa_cleanup"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+
+    // Within the rounds, the whole chain is followed and the leak found where it is.
+    std::fs::write(
+        dir.join("src/f3.rs"),
+        "pub fn run3() {\n    if crate::f2::w2() != 0 {\n        return;\n    }\n}\n",
+    )
+    .unwrap();
+    let o = run_bounded(dir, &["."]);
+    let err = stderr(&o);
+    assert!(err.contains("--> src/f3.rs:2:8"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+}

@@ -40,6 +40,8 @@ pub struct Unit<'a> {
     pub evidence: HashMap<String, Span>,
     /// Resolution of every call and method call in the body, by the call's span.
     pub resolved: HashMap<Span, Target>,
+    /// A call path whose resolution ran out of steps (read as an unknown call), if any.
+    pub gave_up: Option<String>,
 }
 
 impl<'a> Unit<'a> {
@@ -116,6 +118,7 @@ impl<'a> CallGraph<'a> {
                 sites: Vec::new(),
                 evidence: HashMap::new(),
                 resolved: HashMap::new(),
+                gave_up: None,
             });
         }
         // Closures: one unit each, after the functions.
@@ -139,6 +142,7 @@ impl<'a> CallGraph<'a> {
                     sites: Vec::new(),
                     evidence: HashMap::new(),
                     resolved: HashMap::new(),
+                    gave_up: None,
                 });
             }
         }
@@ -154,6 +158,7 @@ impl<'a> CallGraph<'a> {
                 closure_uses: Vec::new(),
                 referenced: Vec::new(),
                 ambiguous: Vec::new(),
+                gave_up: None,
             };
             match g.units[ui].body {
                 UnitBody::Fn(f) => w.block(&f.ir.body),
@@ -166,6 +171,7 @@ impl<'a> CallGraph<'a> {
                 closure_uses,
                 referenced,
                 ambiguous,
+                gave_up,
                 ..
             } = w;
             for (_, t) in &sites {
@@ -185,6 +191,7 @@ impl<'a> CallGraph<'a> {
             unit.sites = sites;
             unit.evidence = evidence;
             unit.resolved = resolved;
+            unit.gave_up = gave_up;
         }
         g.closure_units = closure_unit;
         g
@@ -343,10 +350,11 @@ struct Walker<'m, 'a> {
     closure_uses: Vec<(UnitId, ClosureUse)>,
     referenced: Vec<UnitId>,
     ambiguous: Vec<String>,
+    gave_up: Option<String>,
 }
 
 impl Walker<'_, '_> {
-    fn target(&self, c: Callee) -> Target {
+    fn target(&mut self, c: Callee) -> Target {
         match c {
             Callee::Winsock(n) => Target::Winsock(n),
             Callee::Crate(id) => self
@@ -356,6 +364,11 @@ impl Walker<'_, '_> {
                 .unwrap_or(Target::Unknown(String::new())),
             Callee::Ctor(n) => Target::Ctor(n),
             Callee::Unknown(n) => Target::Unknown(n),
+            Callee::GaveUp(path) => {
+                let last = path.rsplit("::").next().unwrap_or("").to_string();
+                self.gave_up.get_or_insert(path);
+                Target::Unknown(last)
+            }
         }
     }
 
@@ -394,7 +407,8 @@ impl Walker<'_, '_> {
             Expr::Call { func, args, span } => {
                 let t = match &**func {
                     Expr::Path { segs, .. } => {
-                        let t = self.target(self.model.resolve_call(self.ctx, segs));
+                        let callee = self.model.resolve_call(self.ctx, segs);
+                        let t = self.target(callee);
                         let last = segs.last().map(String::as_str).unwrap_or("");
                         let owner = segs.len().checked_sub(2).map(|i| segs[i].as_str());
                         let use_ = match (owner, last) {

@@ -64,11 +64,50 @@ pub struct CrateFacts {
 }
 
 impl CrateFacts {
+    /// Drops the facts that rest on a function having no caller in the crate (a reference
+    /// handed out of it, a release no caller holds a reference for): for when callers may be
+    /// in files that were not read. Returns the names of the functions they were about.
+    pub fn forget_caller_absence(&mut self) -> Vec<String> {
+        let mut about = Vec::new();
+        self.holds.retain(|h| {
+            let keep = !matches!(h.end, HoldEnd::HandedOut { .. });
+            if !keep {
+                about.push(
+                    h.holder
+                        .trim_matches('`')
+                        .rsplit("::")
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                );
+            }
+            keep
+        });
+        self.releases.retain(|r| {
+            let keep = r.released != Released::NoHolder;
+            if !keep {
+                about.push(
+                    r.holder
+                        .trim_matches('`')
+                        .rsplit("::")
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                );
+            }
+            keep
+        });
+        about
+    }
+
     /// Some function of the crate reaches Winsock, or it has guard types: its callers matter.
     pub fn has_interesting_names(&self) -> bool {
         !self.interesting_names.is_empty() || !self.interesting_assoc.is_empty()
     }
 }
+
+/// Rounds a recursive SCC is run: its summaries are read by its own units.
+const RECURSION_ROUNDS: usize = 3;
 
 /// Calls of a chain a fact shows (the first ones and the last); the labels of a longer chain
 /// say how many calls between were left out.
@@ -106,7 +145,9 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 .sites
                 .iter()
                 .any(|(_, t)| *t == Target::Unit(scc[0]));
-        let rounds = if recursive { 3 } else { 1 };
+        let rounds = if recursive { RECURSION_ROUNDS } else { 1 };
+        // Whether a recursive SCC's summaries still changed in its last round.
+        let mut unsettled = false;
         for round in 0..rounds {
             let last = round + 1 == rounds;
             for &u in &scc {
@@ -140,7 +181,10 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 // A partial run would tell callers the function never returns, or returns
                 // less than it does: without a summary its calls are unknown calls.
                 if !run.truncated {
-                    summaries.insert(u, fin.summary);
+                    let old = summaries.insert(u, fin.summary);
+                    if recursive && last && old.as_ref() != summaries.get(&u) {
+                        unsettled = true;
+                    }
                 }
                 if !last {
                     continue;
@@ -158,6 +202,21 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                     Some(format!(
                         "it has more paths than the {} followed at once",
                         interp::MAX_STATES
+                    ))
+                } else if run.loop_unsettled {
+                    Some(format!(
+                        "a loop's paths still changed after {} rounds",
+                        interp::MAX_LOOP_ROUNDS
+                    ))
+                } else if fin.outcomes_merged {
+                    Some(format!(
+                        "it ends in more distinct ways than the {} its callers are told",
+                        summary::MAX_OUTCOMES
+                    ))
+                } else if let Some(path) = &unit.gave_up {
+                    Some(format!(
+                        "resolving `{path}` took more than {} steps through `use` re-exports and globs, so it is read as an unknown call",
+                        crate::resolve::RESOLVE_STEPS
                     ))
                 } else {
                     lowered_partly
@@ -217,6 +276,24 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                 facts.calls.extend(run.calls.iter().cloned());
                 facts.discarded.extend(run.discarded.iter().cloned());
             }
+        }
+        if unsettled {
+            // The units of a recursion read each other's summaries: when they still changed in
+            // the last round, what callers and the facts above see is one round short.
+            let first = graph.unit(scc[0]);
+            let others: Vec<String> = scc[1..].iter().map(|u| graph.unit(*u).display()).collect();
+            let with = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", others.join(", "))
+            };
+            facts.truncated.push(Incomplete {
+                name_span: first.ctx().name_span(),
+                function: first.display(),
+                reason: format!(
+                    "what its recursion{with} does still changed after {RECURSION_ROUNDS} rounds"
+                ),
+            });
         }
     }
 

@@ -59,9 +59,12 @@ pub struct Finished {
     pub orphan_releases: Vec<Release>,
     /// Handed to callers outside the crate: a leak unless the crate offers a way to release it.
     pub external_handoffs: Vec<Leak>,
+    /// More distinct outcomes than `MAX_OUTCOMES`: the rest were merged into the last kept,
+    /// so callers see fewer ways it can end than there are.
+    pub outcomes_merged: bool,
 }
 
-const MAX_OUTCOMES: usize = 8;
+pub(crate) const MAX_OUTCOMES: usize = 8;
 
 pub fn finish(
     run: &UnitRun,
@@ -136,7 +139,8 @@ pub fn finish(
             }),
         }
     }
-    if outcomes.len() > MAX_OUTCOMES {
+    let outcomes_merged = outcomes.len() > MAX_OUTCOMES;
+    if outcomes_merged {
         // Keep the distinct effects that matter most: those with acquisitions or releases first.
         outcomes.sort_by_key(|o| std::cmp::Reverse(o.acquires.len() + o.releases.len()));
         let extra: ClassSet = outcomes[MAX_OUTCOMES..]
@@ -182,6 +186,7 @@ pub fn finish(
             .into_iter()
             .map(|(token, exits)| Leak { token, exits })
             .collect(),
+        outcomes_merged,
     }
 }
 

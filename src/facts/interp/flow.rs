@@ -507,6 +507,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 .map(|(s, _)| s)
                 .collect();
         }
+        // Paths that would start another round after the last one are not followed: what they
+        // would do is missing, so the run says so.
+        if frontier.iter().any(|s| !seen.contains(s)) {
+            self.run.loop_unsettled = true;
+        }
         let ctx = self.loops.pop().expect("pushed above");
         exits.extend(ctx.breaks);
         self.normalize(exits)

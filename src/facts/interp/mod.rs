@@ -39,7 +39,7 @@ pub(crate) const MAX_STATES: usize = 48;
 /// State entries copied per step of the work budget.
 const COPY_STEP: usize = 64;
 /// Loop bodies are re-run until nothing new appears, at most this often.
-const MAX_LOOP_ROUNDS: usize = 4;
+pub(crate) const MAX_LOOP_ROUNDS: usize = 4;
 /// Stack left before a recursive step moves to a fresh segment, and that segment's size.
 pub(crate) const RED_ZONE: usize = 256 * 1024;
 pub(crate) const STACK_GROWTH: usize = 8 * 1024 * 1024;
@@ -91,6 +91,9 @@ pub struct UnitRun {
     /// More paths met than are kept (`MAX_STATES`): some were dropped, so a finding that needs
     /// every path (a hand-off, a release) may be missing.
     pub paths_dropped: bool,
+    /// A loop's paths still changed after `MAX_LOOP_ROUNDS` rounds: the rounds after were not
+    /// followed.
+    pub loop_unsettled: bool,
     /// The value ids of the parameters, in order.
     pub param_ids: Vec<ValId>,
     /// The work budget this unit had: `MAX_STEPS` plus the length of its body.
