@@ -221,13 +221,21 @@ fn load_and_analyze(
     cache: &load::VisitCache,
 ) -> (load::LoadedCrate, crate::facts::CrateFacts) {
     let mut demand: HashSet<PathBuf> = HashSet::new();
+    let mut whole: HashSet<PathBuf> = HashSet::new();
     let mut round = 0;
     loop {
-        let loaded = load::load_crate(input, db, cache, &demand);
+        let loaded = load::load_crate(input, db, cache, &demand, &whole);
         if loaded.parsed.is_empty() {
             return (loaded, crate::facts::CrateFacts::default());
         }
         let mut facts = crate::facts::analyze(&loaded.model);
+        // Functions left out of a large file that the analysis could reach: parse it whole.
+        let reached = elided_reached(&loaded, &facts, db);
+        if !reached.is_empty() {
+            demand.extend(reached.iter().cloned());
+            whole.extend(reached);
+            continue;
+        }
         round += 1;
         if loaded.unparsed.is_empty() || !facts.has_interesting_names() {
             return (loaded, facts);
@@ -268,6 +276,33 @@ fn load_and_analyze(
         }
         demand.extend(more);
     }
+}
+
+/// The files whose left-out functions (`ir::FileIr::elided`) this analysis could reach
+/// (`parse::elided_needed`): a caller in another file, or a call of theirs to a function that
+/// reaches Winsock or a rename.
+fn elided_reached(
+    loaded: &load::LoadedCrate,
+    facts: &crate::facts::CrateFacts,
+    db: &SourceDb,
+) -> Vec<PathBuf> {
+    if loaded.elided.is_empty() {
+        return Vec::new();
+    }
+    let elided: HashMap<FileId, &[crate::ir::ElidedFn]> =
+        loaded.elided.iter().map(|(f, e)| (*f, &e[..])).collect();
+    let sources: Vec<_> = loaded.parsed.iter().map(|f| db.get(*f)).collect();
+    let files: Vec<(&str, &[crate::ir::ElidedFn])> = sources
+        .iter()
+        .map(|s| (s.text.as_str(), elided.get(&s.id).copied().unwrap_or(&[])))
+        .collect();
+    let mut reaching: HashSet<&str> = facts.interesting_names.iter().map(|n| n.as_str()).collect();
+    reaching.extend(facts.interesting_assoc.iter().map(|(f, _)| f.as_str()));
+    reaching.extend(loaded.model.renamed_imports().map(|(alias, _)| alias));
+    crate::parse::elided_needed(&files, &reaching, facts.has_guard_types)
+        .into_iter()
+        .map(|i| sources[i].path.clone())
+        .collect()
 }
 
 /// `load_and_analyze` for a target whose library reaches Winsock. The target's own files are

@@ -11,6 +11,17 @@ use crate::source::{FileId, Span};
 pub struct FileIr {
     pub file: FileId,
     pub items: Vec<Item>,
+    /// Top-level functions of a large file that were not parsed: no Winsock name, no rename,
+    /// and nothing kept in the file names them (`parse::elidable`). If code of another file
+    /// could reach one, the driver has the file parsed whole (`parse::parse_whole`).
+    pub elided: std::sync::Arc<[ElidedFn]>,
+}
+
+/// A function left out of a file's IR: the item (attributes to closing brace) and its name.
+#[derive(Debug, Clone, Copy)]
+pub struct ElidedFn {
+    pub span: Span,
+    pub name_span: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,8 @@ pub struct LoadedCrate {
     pub unparsed: Vec<PathBuf>,
     /// Files that were parsed (the others cannot contain anything to report).
     pub parsed: Vec<FileId>,
+    /// Parsed files that left functions out (`FileIr::elided`), with them.
+    pub elided: Vec<(FileId, std::sync::Arc<[crate::ir::ElidedFn]>)>,
     pub diags: Vec<Diagnostic>,
     pub problems: Vec<PathProblem>,
 }
@@ -181,6 +183,8 @@ struct Cached {
     binding: std::sync::OnceLock<bool>,
     scanned: std::sync::OnceLock<FileIr>,
     parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
+    /// Parsed with every function (`parse::parse_whole`), when the driver asked for it.
+    parsed_whole: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
     /// Module children of the scanned and of the parsed items, with the directory they were
     /// resolved below.
     children: [std::sync::OnceLock<(PathBuf, std::sync::Arc<Vec<Child>>)>; 2],
@@ -234,7 +238,7 @@ impl VisitCache {
 /// Reads and scans (or parses) a file into the cache ahead of the crates that will visit it.
 /// Problems are not kept: the visit that needs the file reads it again and reports them.
 pub fn prefetch(db: &SourceDb, cache: &VisitCache, path: &Path) {
-    let _ = visit_file(db, cache, &cache.entry(path), path, false);
+    let _ = visit_file(db, cache, &cache.entry(path), path, false, false);
 }
 
 /// A `mod x;` declaration and the file it names, as found on disk (the crate's `bound` is
@@ -267,11 +271,12 @@ fn visit(
     cache: &VisitCache,
     path: &Path,
     demanded: bool,
+    whole: bool,
     child_dir: &Path,
     physical: bool,
 ) -> Result<(Visit, std::sync::Arc<Vec<Child>>), PathProblem> {
     let c = cache.entry(path);
-    let v = visit_file(db, cache, &c, path, demanded)?;
+    let v = visit_file(db, cache, &c, path, demanded, whole)?;
     let (ir, parsed) = match &v {
         Visit::Parsed(_, Ok(ir)) => (ir, true),
         Visit::Scanned(_, ir) => (ir, false),
@@ -314,6 +319,7 @@ fn visit_file(
     c: &Cached,
     path: &Path,
     demanded: bool,
+    whole: bool,
 ) -> Result<Visit, PathProblem> {
     // The binding crates' Winsock modules define what the others call: calls into them are
     // resolved by module path, and they are only scanned, like files without Winsock calls.
@@ -337,14 +343,15 @@ fn visit_file(
                 let _ = c.scanned.set(ir.clone());
                 Visit::Scanned(ir.file, ir)
             }
-            Err(text) => parsed(db, c, path, text),
+            Err(text) => parsed(db, c, path, text, whole),
         });
     };
     if parse(needs_parse) {
-        if let Some((id, r)) = c.parsed.get() {
+        let slot = if whole { &c.parsed_whole } else { &c.parsed };
+        if let Some((id, r)) = slot.get() {
             return Ok(Visit::Parsed(*id, r.clone()));
         }
-        return Ok(parsed(db, c, path, read_text(path)?));
+        return Ok(parsed(db, c, path, read_text(path)?, whole));
     }
     if let Some(ir) = c.scanned.get() {
         return Ok(Visit::Scanned(ir.file, ir.clone()));
@@ -355,11 +362,16 @@ fn visit_file(
 }
 
 /// Parses a file (the text becomes the file's source) and keeps the result for other crates.
-fn parsed(db: &SourceDb, c: &Cached, path: &Path, text: String) -> Visit {
+/// `whole`: no function is left out (`parse::parse_whole`).
+fn parsed(db: &SourceDb, c: &Cached, path: &Path, text: String, whole: bool) -> Visit {
     let id = db.add(path.to_path_buf(), display_path(path), text);
     let src = db.get(id);
-    let r = crate::parse::parse(id, &src.text);
-    let _ = c.parsed.set((id, r.clone()));
+    let (r, slot) = if whole {
+        (crate::parse::parse_whole(id, &src.text), &c.parsed_whole)
+    } else {
+        (crate::parse::parse(id, &src.text), &c.parsed)
+    };
+    let _ = slot.set((id, r.clone()));
     Visit::Parsed(id, r)
 }
 
@@ -372,15 +384,21 @@ fn scanned(db: &SourceDb, path: &Path, text: &str) -> FileIr {
     } else {
         Vec::new()
     };
-    FileIr { file: id, items }
+    FileIr {
+        file: id,
+        items,
+        elided: Default::default(),
+    }
 }
 
-/// Loads a crate's module tree; files that cannot matter are scanned, not parsed, unless `demand`ed.
+/// Loads a crate's module tree; files that cannot matter are scanned, not parsed, unless
+/// `demand`ed. Files in `whole` (a subset of `demand`) are parsed with every function.
 pub fn load_crate(
     input: &CrateInput,
     db: &SourceDb,
     cache: &VisitCache,
     demand: &std::collections::HashSet<PathBuf>,
+    whole: &std::collections::HashSet<PathBuf>,
 ) -> LoadedCrate {
     let mut diags = Vec::new();
     let mut problems = Vec::new();
@@ -419,6 +437,7 @@ pub fn load_crate(
     let mut root_id = None;
     let mut unparsed = Vec::new();
     let mut parsed_files = Vec::new();
+    let mut elided = Vec::new();
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
@@ -429,6 +448,7 @@ pub fn load_crate(
                     cache,
                     &p.path,
                     demanded,
+                    whole.contains(&p.path),
                     &p.child_dir,
                     p.child_dir_physical,
                 )
@@ -456,6 +476,9 @@ pub fn load_crate(
                 }
                 Ok((Visit::Parsed(id, Ok(ir)), kids)) => {
                     parsed_files.push(id);
+                    if !ir.elided.is_empty() {
+                        elided.push((id, ir.elided.clone()));
+                    }
                     (id, ir, kids)
                 }
                 Ok((Visit::Scanned(id, ir), kids)) => {
@@ -535,6 +558,7 @@ pub fn load_crate(
         files: order,
         unparsed,
         parsed: parsed_files,
+        elided,
         diags,
         problems,
     }
@@ -829,7 +853,7 @@ mod tests {
     fn visit_of(path: &Path) -> (bool, usize) {
         let (db, cache) = (SourceDb::default(), VisitCache::default());
         let dir = path.parent().unwrap();
-        let (v, kids) = visit(&db, &cache, path, false, dir, true).unwrap();
+        let (v, kids) = visit(&db, &cache, path, false, false, dir, true).unwrap();
         (matches!(v, Visit::Parsed(..)), kids.len())
     }
 

@@ -244,6 +244,7 @@ impl Lowerer {
         FileIr {
             file: self.file,
             items: self.items(&f.items),
+            elided: Default::default(),
         }
     }
 

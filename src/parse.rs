@@ -4,14 +4,25 @@
 //! are thread-local) and on a large stack (deeply nested input recurses).
 
 use crate::diag::Diagnostic;
-use crate::ir::FileIr;
+use crate::ir::{ElidedFn, FileIr};
 use crate::lower::Lowerer;
 use crate::source::{FileId, Span};
 
 /// Bracket nesting beyond which a file is reported instead of parsed.
 pub const MAX_NESTING: usize = 100_000;
 
+/// Parses and lowers a file. In a large file, functions that cannot matter are left out
+/// (`parse_in_parts`); `parse_whole` is the same without that.
 pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
+    parse_with(file, text, true)
+}
+
+/// `parse`, every function of the file lowered.
+pub fn parse_whole(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
+    parse_with(file, text, false)
+}
+
+fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnostic> {
     let (base, body) = strip_prelude(text);
     if let Some(at) = too_deep(body) {
         return Err(Diagnostic::input_error(
@@ -22,7 +33,7 @@ pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
             "nesting exceeds the limit here",
         ));
     }
-    if let Some(ir) = parse_in_parts(file, base, body) {
+    if let Some(ir) = parse_in_parts(file, base, body, elide) {
         proc_macro2::extra::invalidate_current_thread_spans();
         return Ok(ir);
     }
@@ -63,47 +74,349 @@ const PART_BYTES: usize = 256 * 1024;
 /// when the file is small, defines `macro_rules!` (an expansion's tokens carry the spans of the
 /// part that defined the macro), or a part does not parse (the whole file then reports the
 /// error where syn finds it).
-fn parse_in_parts(file: FileId, base: usize, body: &str) -> Option<FileIr> {
+///
+/// With `elide`, top-level functions that cannot matter are not parsed at all (`elidable`):
+/// they are listed in `FileIr::elided`, and the driver has the file parsed again without
+/// eliding when another file's code could reach one of them.
+fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<FileIr> {
     if body.len() <= PART_BYTES || body.contains("macro_rules") {
         return None;
     }
-    let cuts = item_boundaries(body.as_bytes(), PART_BYTES);
+    let bytes = body.as_bytes();
+    let cuts = item_boundaries(bytes, if elide { 0 } else { PART_BYTES });
     if cuts.is_empty() {
         return None;
     }
+    let mut bounds = Vec::with_capacity(cuts.len() + 2);
+    bounds.push(0);
+    bounds.extend(cuts);
+    bounds.push(body.len());
+    let items: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let kept = if elide {
+        elidable(bytes, &items)
+    } else {
+        vec![true; items.len()]
+    };
     let mut lowerer = Lowerer::new(file, base);
-    let mut items = Vec::new();
-    let mut start = 0;
-    for end in cuts.into_iter().chain(std::iter::once(body.len())) {
-        let part = &body[start..end];
+    let mut out = Vec::new();
+    let mut elided = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        if !kept[i] {
+            let (lo, hi) = items[i];
+            let (n_lo, n_hi) = fn_name(&bytes[lo..hi]).map_or((0, 0), |(a, b)| (lo + a, lo + b));
+            elided.push(ElidedFn {
+                span: Span::new(file, base + lo, base + hi),
+                name_span: Span::new(file, base + n_lo, base + n_hi),
+            });
+            i += 1;
+            continue;
+        }
+        // A part: kept items that follow each other, up to `PART_BYTES`.
+        let start = items[i].0;
+        let mut end = items[i].1;
+        i += 1;
+        while i < items.len() && kept[i] && end - start < PART_BYTES {
+            end = items[i].1;
+            i += 1;
+        }
         lowerer.rebase(base + start);
         // Inner attributes (`#![..]`) can only open the file: a later part must not have any.
-        let tree = syn::parse_str::<syn::File>(part).ok()?;
+        let tree = syn::parse_str::<syn::File>(&body[start..end]).ok()?;
         if start > 0 && !tree.attrs.is_empty() {
             return None;
         }
-        items.extend(lowerer.file(&tree).items);
-        start = end;
+        out.extend(lowerer.file(&tree).items);
+        drop(tree);
+        // Nothing of this part's tokens is kept: free the thread's span table before the next.
+        proc_macro2::extra::invalidate_current_thread_spans();
     }
-    Some(FileIr { file, items })
+    Some(FileIr {
+        file,
+        items: out,
+        elided: elided.into(),
+    })
 }
 
-/// Byte offsets at which the file can be cut into parts of at least `size` bytes that each hold
-/// whole top-level items: just after a `}` or `;` outside any bracket, when the next token
-/// starts an item (`fn`, `pub`, `impl`, `#[..]`, ...). Strings, characters and comments are
-/// skipped. A mistake (an odd literal) only makes a part fail to parse, and the file is then
-/// parsed whole.
-fn item_boundaries(text: &[u8], size: usize) -> Vec<usize> {
-    const STARTS: &[&[u8]] = &[
-        b"fn", b"pub", b"struct", b"enum", b"impl", b"mod", b"use", b"const", b"static", b"trait",
-        b"type", b"extern", b"unsafe", b"async", b"union",
-    ];
-    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-    let mut cuts = Vec::new();
-    let mut last = 0;
+/// Which top-level items of a large file are parsed: all but the functions that can matter to
+/// nothing. Words are compared as written (a whole-word over-approximation of what resolution
+/// finds):
+/// - every item that is not a lone `fn` is kept, and so is a function that mentions a Winsock
+///   function's name, a `WSA` name, `DllMain`, `SOCKET`, a binding module's segment, a word of
+///   the file's `use` and `extern` items (a rename), or holds a `wsa-lint:` comment;
+/// - then every function that mentions a kept-because-Winsock function's name (its callers
+///   reach Winsock too);
+/// - then every function a kept item mentions, again and again (their summaries are read).
+///
+/// What another file could reach of the rest is checked after the analysis (`FileIr::elided`).
+fn elidable(text: &[u8], items: &[(usize, usize)]) -> Vec<bool> {
+    use std::collections::HashMap;
+    let n = items.len();
+    let names: Vec<Option<(usize, usize)>> = items
+        .iter()
+        .map(|&(lo, hi)| fn_name(&text[lo..hi]).map(|(a, b)| (lo + a, lo + b)))
+        .collect();
+    let mut by_name: HashMap<&[u8], Vec<u32>> = HashMap::new();
+    for (i, nm) in names.iter().enumerate() {
+        if let Some((a, b)) = nm {
+            by_name.entry(&text[*a..*b]).or_default().push(i as u32);
+        }
+    }
+    let mut root_words: std::collections::HashSet<&[u8]> = crate::winsock::APIS
+        .iter()
+        .map(|a| a.name.as_bytes())
+        .chain(
+            crate::winsock::BINDING_MODULES
+                .iter()
+                .flat_map(|(_, segs)| segs.iter().map(|s| s.as_bytes())),
+        )
+        .chain([
+            &b"DllMain"[..],
+            b"SOCKET",
+            b"INVALID_SOCKET",
+            b"SOCKET_ERROR",
+        ])
+        .collect();
+    for (i, &(lo, hi)) in items.iter().enumerate() {
+        if names[i].is_none() && starts_with_word(&text[lo..hi], &[b"use", b"extern"]) {
+            tokens(&text[lo..hi], |a, t| {
+                if let Tok::Word(b) = t {
+                    root_words.insert(&text[lo + a..lo + b]);
+                }
+            });
+        }
+    }
+    let mut root = vec![false; n];
+    // Forward edges (item -> functions it mentions), as one list with per-item starts.
+    let mut starts = Vec::with_capacity(n + 1);
+    let mut edges: Vec<u32> = Vec::new();
+    for (i, &(lo, hi)) in items.iter().enumerate() {
+        starts.push(edges.len());
+        let t = &text[lo..hi];
+        let mut r = names[i].is_none() || memchr::memmem::find(t, b"wsa-lint:").is_some();
+        tokens(t, |a, tok| {
+            let Tok::Word(b) = tok else { return };
+            let w = &t[a..b];
+            r = r || root_words.contains(w) || w.starts_with(b"WSA");
+            if let Some(ids) = by_name.get(w) {
+                edges.extend(ids.iter().filter(|&&j| j as usize != i));
+            }
+        });
+        root[i] = r;
+    }
+    starts.push(edges.len());
+    // Callers of functions that reach Winsock reach it too (reverse edges, from the roots that
+    // are functions: a kept item that is not one reaches nothing by being kept).
+    let mut reaches: Vec<bool> = (0..n).map(|i| root[i] && names[i].is_some()).collect();
+    let mut callers: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for i in 0..n {
+        for &j in &edges[starts[i]..starts[i + 1]] {
+            if names[i].is_some() {
+                callers[j as usize].push(i as u32);
+            }
+        }
+    }
+    let mut work: Vec<usize> = (0..n).filter(|&i| reaches[i]).collect();
+    while let Some(j) = work.pop() {
+        for &i in &callers[j] {
+            if !reaches[i as usize] {
+                reaches[i as usize] = true;
+                work.push(i as usize);
+            }
+        }
+    }
+    drop(callers);
+    // Everything the kept items mention is kept.
+    let mut kept: Vec<bool> = (0..n).map(|i| root[i] || reaches[i]).collect();
+    let mut work: Vec<usize> = (0..n).filter(|&i| kept[i]).collect();
+    while let Some(i) = work.pop() {
+        for &j in &edges[starts[i]..starts[i + 1]] {
+            if !kept[j as usize] {
+                kept[j as usize] = true;
+                work.push(j as usize);
+            }
+        }
+    }
+    kept
+}
+
+/// Which of `files` (each a parsed file's text and its `FileIr::elided`) must be parsed whole,
+/// because the analysis could reach a function left out of it: one mentions a word of
+/// `reaching` (a crate function or type that reaches Winsock, a rename), or its name is a word
+/// of the kept text of any file (a caller in another file; within its own file the kept items
+/// mention no elided name, `elidable`). `all`: every file with elided functions (a crate with
+/// guard types runs every unit).
+pub fn elided_needed(
+    files: &[(&str, &[ElidedFn])],
+    reaching: &std::collections::HashSet<&str>,
+    all: bool,
+) -> Vec<usize> {
+    let mut mentioned: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    let has_elided = |(_, (_, e)): &(usize, &(&str, &[ElidedFn]))| !e.is_empty();
+    if !all {
+        for (text, elided) in files {
+            let t = text.as_bytes();
+            let mut at = 0;
+            for e in elided.iter().chain(std::iter::once(&ElidedFn {
+                span: Span::new(FileId(0), t.len(), t.len()),
+                name_span: Span::new(FileId(0), 0, 0),
+            })) {
+                let lo = (e.span.lo as usize).clamp(at, t.len());
+                let part = &t[at..lo];
+                tokens(part, |a, tok| {
+                    if let Tok::Word(b) = tok {
+                        mentioned.insert(&part[a..b]);
+                    }
+                });
+                at = (e.span.hi as usize).clamp(lo, t.len());
+            }
+        }
+    }
+    let needed = |text: &str, e: &ElidedFn| {
+        let t = text.as_bytes();
+        let slice = |lo: u32, hi: u32| t.get(lo as usize..hi as usize).unwrap_or_default();
+        if mentioned.contains(slice(e.name_span.lo, e.name_span.hi)) {
+            return true;
+        }
+        let body = slice(e.span.lo, e.span.hi);
+        let mut hit = false;
+        tokens(body, |a, tok| {
+            if let Tok::Word(b) = tok {
+                hit = hit || std::str::from_utf8(&body[a..b]).is_ok_and(|w| reaching.contains(w));
+            }
+        });
+        hit
+    };
+    files
+        .iter()
+        .enumerate()
+        .filter(has_elided)
+        .filter(|(_, (text, elided))| all || elided.iter().any(|e| needed(text, e)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The item's first word after its attributes and visibility is one of `words`.
+fn starts_with_word(t: &[u8], words: &[&[u8]]) -> bool {
+    let i = skip_attrs_and_vis(t);
+    let end = t[i..]
+        .iter()
+        .position(|&c| !is_ident(c))
+        .map_or(t.len(), |p| i + p);
+    words.contains(&&t[i..end])
+}
+
+/// Past leading attributes (`#[..]`) and a visibility (`pub`, `pub(..)`), and white space and
+/// comments between.
+fn skip_attrs_and_vis(t: &[u8]) -> usize {
+    let mut i = next_token(t, 0);
+    loop {
+        if t[i..].starts_with(b"#[") {
+            i = past_group(t, i + 1);
+        } else if t[i..].starts_with(b"pub") && t.get(i + 3).is_none_or(|&c| !is_ident(c)) {
+            i = next_token(t, i + 3);
+            if t.get(i) == Some(&b'(') {
+                i = past_group(t, i);
+            }
+        } else {
+            return i;
+        }
+        i = next_token(t, i);
+    }
+}
+
+/// At an opening bracket: the byte after its closing one (strings and comments skipped).
+fn past_group(t: &[u8], open: usize) -> usize {
     let mut depth = 0usize;
-    let mut i = 0;
+    let mut end = t.len();
+    let mut done = false;
+    tokens(&t[open..], |a, tok| {
+        if done {
+            return;
+        }
+        match tok {
+            Tok::Byte(b'(' | b'[' | b'{') => depth += 1,
+            Tok::Byte(b')' | b']' | b'}') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    end = open + a + 1;
+                    done = true;
+                }
+            }
+            _ => {}
+        }
+    });
+    end
+}
+
+/// When the item is one function with a body (`[attrs] [pub] [const|async|unsafe|extern ".."]
+/// fn name .. { .. }` and nothing after): its name's range in `t`.
+fn fn_name(t: &[u8]) -> Option<(usize, usize)> {
+    let mut i = skip_attrs_and_vis(t);
+    let word = |i: usize| {
+        let e = t[i..]
+            .iter()
+            .position(|&c| !is_ident(c))
+            .map_or(t.len(), |p| i + p);
+        (e, &t[i..e])
+    };
+    loop {
+        let (e, w) = word(i);
+        match w {
+            b"const" | b"async" | b"unsafe" | b"extern" => {
+                i = next_token(t, e);
+                if t.get(i) == Some(&b'"') {
+                    i = next_token(t, skip_string(t, i + 1));
+                }
+            }
+            b"fn" => {
+                let a = next_token(t, e);
+                let (b, name) = word(a);
+                if name.is_empty() {
+                    return None;
+                }
+                // One terminator at bracket depth 0, the body's closing brace, and nothing after.
+                let mut depth = 0usize;
+                let mut terminators = 0;
+                let mut last = None;
+                tokens(&t[b..], |_, tok| {
+                    last = Some(tok);
+                    match tok {
+                        Tok::Byte(b'(' | b'[' | b'{') => depth += 1,
+                        Tok::Byte(c @ (b')' | b']' | b'}' | b';')) => {
+                            if c != b';' {
+                                depth = depth.saturating_sub(1);
+                            }
+                            if depth == 0 && matches!(c, b'}' | b';') {
+                                terminators += 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                });
+                return (terminators == 1 && matches!(last, Some(Tok::Byte(b'}'))))
+                    .then_some((a, b));
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// A token of the lexer below: an identifier or keyword (to this end), or one other byte.
+#[derive(Clone, Copy)]
+enum Tok {
+    Word(usize),
+    Byte(u8),
+}
+
+/// Calls `f` with the position of every token outside comments, strings and character literals.
+fn tokens(text: &[u8], mut f: impl FnMut(usize, Tok)) {
     let n = text.len();
+    let mut i = 0;
     while i < n {
         let b = text[i];
         match b {
@@ -125,16 +438,58 @@ fn item_boundaries(text: &[u8], size: usize) -> Vec<usize> {
                 i = skip_char(text, i);
                 continue;
             }
-            b'r' | b'b' | b'c' if i == 0 || !ident(text[i - 1]) => {
+            b'r' | b'b' | b'c' if i == 0 || !is_ident(text[i - 1]) => {
                 if let Some(end) = skip_prefixed_literal(text, i) {
                     i = end;
                     continue;
                 }
-                while i < n && ident(text[i]) {
-                    i += 1;
-                }
-                continue;
             }
+            _ => {}
+        }
+        if is_ident(b) {
+            let start = i;
+            while i < n && is_ident(text[i]) {
+                i += 1;
+            }
+            f(start, Tok::Word(i));
+            continue;
+        }
+        if !b.is_ascii_whitespace() {
+            f(i, Tok::Byte(b));
+        }
+        i += 1;
+    }
+}
+
+/// Byte offsets at which the file can be cut into parts of at least `size` bytes that each hold
+/// whole top-level items: just after a `}` or `;` outside any bracket, when the next token
+/// starts an item (`fn`, `pub`, `impl`, `#[..]`, ...). Strings, characters and comments are
+/// skipped. A mistake (an odd literal) only makes a part fail to parse, and the file is then
+/// parsed whole.
+fn item_boundaries(text: &[u8], size: usize) -> Vec<usize> {
+    const STARTS: &[&[u8]] = &[
+        b"fn", b"pub", b"struct", b"enum", b"impl", b"mod", b"use", b"const", b"static", b"trait",
+        b"type", b"extern", b"unsafe", b"async", b"union",
+    ];
+    let mut cuts = Vec::new();
+    let mut last = 0;
+    let mut depth = 0usize;
+    // A terminator at depth 0 far enough from the last cut: a cut if the next token starts an item.
+    let mut pending: Option<usize> = None;
+    tokens(text, |i, tok| {
+        if let Some(at) = pending.take() {
+            let starts_item = match tok {
+                Tok::Word(e) => STARTS.contains(&&text[i..e]),
+                Tok::Byte(b'#') => text.get(i + 1) != Some(&b'!'),
+                Tok::Byte(_) => false,
+            };
+            if starts_item {
+                cuts.push(at);
+                last = at;
+            }
+        }
+        let Tok::Byte(b) = tok else { return };
+        match b {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' => depth = depth.saturating_sub(1),
             b'}' | b';' => {
@@ -142,27 +497,12 @@ fn item_boundaries(text: &[u8], size: usize) -> Vec<usize> {
                     depth = depth.saturating_sub(1);
                 }
                 if depth == 0 && i + 1 - last >= size {
-                    let next = next_token(text, i + 1);
-                    let rest = &text[next..];
-                    let word_end = rest.iter().position(|&c| !ident(c)).unwrap_or(rest.len());
-                    let starts_item = STARTS.contains(&&rest[..word_end])
-                        || (rest.first() == Some(&b'#') && rest.get(1) != Some(&b'!'));
-                    if starts_item {
-                        cuts.push(i + 1);
-                        last = i + 1;
-                    }
+                    pending = Some(i + 1);
                 }
-            }
-            _ if ident(b) => {
-                while i < n && ident(text[i]) {
-                    i += 1;
-                }
-                continue;
             }
             _ => {}
         }
-        i += 1;
-    }
+    });
     cuts
 }
 
@@ -355,17 +695,101 @@ type F{i} = fn() -> [u8; 4];
         let cuts = item_boundaries(text.as_bytes(), PART_BYTES);
         assert!(cuts.len() >= 2, "{cuts:?}");
         let file = FileId(0);
-        let parts = parse_in_parts(file, 0, &text).expect("every part parses");
+        let parts = parse_in_parts(file, 0, &text, false).expect("every part parses");
         let whole = Lowerer::new(file, 0).file(&syn::parse_str::<syn::File>(&text).unwrap());
         proc_macro2::extra::invalidate_current_thread_spans();
         assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
+    }
+
+    /// The names of the functions a large file keeps, and of those it leaves out.
+    fn kept_and_elided(text: &str) -> (Vec<String>, Vec<String>) {
+        let ir = parse(FileId(0), text).unwrap();
+        let kept = ir
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                crate::ir::Item::Fn(f) => Some(f.name.clone()),
+                _ => None,
+            })
+            .collect();
+        let elided = ir
+            .elided
+            .iter()
+            .map(|e| text[e.name_span.lo as usize..e.name_span.hi as usize].to_string())
+            .collect();
+        (kept, elided)
+    }
+
+    #[test]
+    fn a_large_file_keeps_what_reaches_winsock_its_callers_and_their_callees() {
+        let start = crate::winsock::WSA_STARTUP;
+        let mut text = String::from("use std::net::TcpStream as Conn;\n");
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "pub fn filler_{i}(x: u32) -> u32 {{ if x > 1 {{ filler_{i}_b(x) }} else {{ x }} }}\nfn filler_{i}_b(x: u32) -> u32 {{ x ^ {i} }}\n"
+            ));
+            if i == 100 {
+                text.push_str(&format!(
+                    "fn opens() -> i32 {{ let s = \"{{\"; ok(unsafe {{ {start}(0x202, std::ptr::null_mut()) }}) }}\n\
+                     fn ok(r: i32) -> i32 {{ r }}\n\
+                     #[inline]\npub(crate) fn outer() {{ opens(); }}\n\
+                     fn renamed() -> Option<Conn> {{ None }}\n\
+                     // wsa-lint: allow(missing_wsa_cleanup)\nfn allowed() {{}}\n"
+                ));
+            }
+        }
+        assert!(text.len() > PART_BYTES);
+        let (kept, elided) = kept_and_elided(&text);
+        for f in ["opens", "ok", "outer", "renamed", "allowed"] {
+            assert!(kept.iter().any(|k| k == f), "{f} not kept: {kept:?}");
+        }
+        assert_eq!(kept.len(), 5, "{kept:?}");
+        assert_eq!(elided.len(), 6000);
+        assert!(elided.iter().all(|e| e.starts_with("filler_")));
+        // Parsed whole, nothing is left out.
+        assert!(parse_whole(FileId(0), &text).unwrap().elided.is_empty());
+        // A kept function naming a filler keeps it and what it calls.
+        let more = text.replace(
+            "fn ok(r: i32) -> i32 { r }",
+            "fn ok(r: i32) -> i32 { filler_7(r as u32) as i32 }",
+        );
+        let (kept, _) = kept_and_elided(&more);
+        assert!(
+            kept.iter().any(|k| k == "filler_7") && kept.iter().any(|k| k == "filler_7_b"),
+            "{kept:?}"
+        );
+        assert_eq!(kept.len(), 7, "{kept:?}");
+    }
+
+    #[test]
+    fn elided_functions_are_needed_when_another_file_names_them_or_they_reach_winsock() {
+        let mut text = String::new();
+        for i in 0..8000 {
+            text.push_str(&format!(
+                "fn filler_{i}(x: u32) -> u32 {{ x.rotate_left({i}) }}\n"
+            ));
+        }
+        text.push_str("fn calls_out() { crate::net::start(); }\n");
+        let ir = parse(FileId(0), &text).unwrap();
+        assert!(text.len() > PART_BYTES);
+        assert_eq!(ir.elided.len(), 8001);
+        let none = std::collections::HashSet::new();
+        let other = "fn main() { let y = 1; }";
+        let files = [(text.as_str(), &ir.elided[..]), (other, &[][..])];
+        assert!(elided_needed(&files, &none, false).is_empty());
+        assert_eq!(elided_needed(&files, &none, true), vec![0]);
+        let start: std::collections::HashSet<&str> = ["start"].into();
+        assert_eq!(elided_needed(&files, &start, false), vec![0]);
+        let other = "fn main() { big::filler_7999(1); }";
+        let files = [(text.as_str(), &ir.elided[..]), (other, &[][..])];
+        assert_eq!(elided_needed(&files, &none, false), vec![0]);
     }
 
     #[test]
     fn a_part_that_does_not_parse_sends_the_file_to_a_whole_parse() {
         let mut text: String = (0..800).map(varied).collect();
         text.push_str("fn broken( {\n");
-        assert!(parse_in_parts(FileId(0), 0, &text).is_none());
+        assert!(parse_in_parts(FileId(0), 0, &text, true).is_none());
         let err = parse(FileId(0), &text).unwrap_err();
         assert!(err.message.contains("does not parse"), "{}", err.message);
     }

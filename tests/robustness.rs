@@ -60,6 +60,70 @@ fn a_fifty_megabyte_file_and_a_finding_beside_it() {
     );
 }
 
+/// A large file's functions without Winsock are not parsed; one that code of another file
+/// reaches (a caller there, or a callee there that reaches Winsock) is, and the findings
+/// through it are the same as with the file parsed whole.
+#[test]
+fn functions_left_out_of_a_large_file_are_parsed_when_another_file_reaches_them() {
+    let big = |special: &str| {
+        let mut out = String::new();
+        for i in 0..4000 {
+            if i == 1234 {
+                out.push_str(special);
+                continue;
+            }
+            out.push_str(&format!(
+                "pub fn helper_{i}() -> i32 {{\n    let z = {i}u32.wrapping_mul(3);\n    if z == 1 {{ return 2; }}\n    helper_{i}_inner()\n}}\nfn helper_{i}_inner() -> i32 {{ 0 }}\n"
+            ));
+        }
+        assert!(out.len() > 300_000);
+        out
+    };
+    let net = "use windows_sys::Win32::Networking::WinSock::*;\npub fn start() -> i32 {\n    let mut data: WSADATA = unsafe { std::mem::zeroed() };\n    unsafe { WSAStartup(0x202, &mut data) }\n}\n";
+    // `main` (another file) calls a function of the large file that calls `net::start`.
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "src/main.rs", "mod net;\nmod big;\nfn main() {\n    if big::helper_1234() != 0 {\n        return;\n    }\n}\n");
+    write(t.path(), "src/net.rs", net);
+    write(
+        t.path(),
+        "src/big.rs",
+        &big("pub fn helper_1234() -> i32 {\n    crate::net::start()\n}\n"),
+    );
+    let o = run(wsa_lint()
+        .args(["--message-format", "short"])
+        .arg(t.path().join("src/main.rs")));
+    no_panic(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("main.rs:4:8: error[wsa_lint::missing_wsa_cleanup]"),
+        "{out}"
+    );
+    // A function of the large file that calls another file's function reaching Winsock, and
+    // that nothing calls, has findings of its own.
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "src/main.rs",
+        "mod net;\nmod big;\nfn main() {}\n",
+    );
+    write(t.path(), "src/net.rs", net);
+    let twice = "pub fn twice() {\n    crate::net::start();\n    if crate::net::start() != 0 {\n        return;\n    }\n}\n";
+    write(t.path(), "src/big.rs", &big(twice));
+    let o = run(wsa_lint()
+        .args(["--message-format", "short"])
+        .arg(t.path().join("src")));
+    no_panic(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("big.rs:7406:5: error[wsa_lint::missing_wsa_cleanup]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("big.rs:7407:8: error[wsa_lint::missing_wsa_cleanup]"),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_hundred_thousand_small_files() {
     let t = tempfile::tempdir().unwrap();
