@@ -93,10 +93,11 @@ fn run_crate(
     levels: &Levels,
 ) -> CrateResult {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let (loaded, facts) = match lib {
+        let (loaded, mut facts) = match lib {
             Some(lib) => load_and_analyze_target(input, lib, db, cache),
             None => load_and_analyze(input, db, cache),
         };
+        note_too_large(&loaded, &mut facts, db);
         let fn_extents: Vec<_> = loaded
             .model
             .fns
@@ -275,6 +276,34 @@ fn load_and_analyze(
             return (loaded, facts);
         }
         demand.extend(more);
+    }
+}
+
+/// Each item too large to parse (`FileIr::too_large`) that could matter (it names what the
+/// prefilter looks for) is an `Incomplete`: what is in it is not analysed, and the run says so.
+fn note_too_large(loaded: &load::LoadedCrate, facts: &mut crate::facts::CrateFacts, db: &SourceDb) {
+    for item in &loaded.too_large {
+        let file = db.get(item.span.file);
+        let Some(text) = file.text.get(item.span.lo as usize..item.span.hi as usize) else {
+            continue;
+        };
+        if !crate::scan::needs_parse(text.as_bytes()) {
+            continue;
+        }
+        let name = file
+            .text
+            .get(item.name_span.lo as usize..item.name_span.hi as usize)
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| "an item".to_string(), |n| format!("`{n}`"));
+        facts.truncated.push(crate::facts::Incomplete {
+            name_span: item.name_span,
+            function: name,
+            reason: format!(
+                "it is {:.1} MB long, and items over {} MB are not parsed (a syntax tree takes about 150 bytes per byte of source)",
+                text.len() as f64 / (1 << 20) as f64,
+                crate::parse::MAX_ITEM_BYTES >> 20
+            ),
+        });
     }
 }
 

@@ -15,6 +15,10 @@ pub struct FileIr {
     /// and nothing kept in the file names them (`parse::elidable`). If code of another file
     /// could reach one, the driver has the file parsed whole (`parse::parse_whole`).
     pub elided: std::sync::Arc<[ElidedFn]>,
+    /// Top-level items longer than `parse::MAX_ITEM_BYTES`, not parsed: a syntax tree takes
+    /// about 150 bytes per byte of source, so one 50 MB item would need 7 GB. The driver says
+    /// so for each one that could matter.
+    pub too_large: std::sync::Arc<[ElidedFn]>,
 }
 
 /// A function left out of a file's IR: the item (attributes to closing brace) and its name.

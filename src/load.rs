@@ -31,6 +31,8 @@ pub struct LoadedCrate {
     pub parsed: Vec<FileId>,
     /// Parsed files that left functions out (`FileIr::elided`), with them.
     pub elided: Vec<(FileId, std::sync::Arc<[crate::ir::ElidedFn]>)>,
+    /// Items too large to parse (`FileIr::too_large`).
+    pub too_large: Vec<crate::ir::ElidedFn>,
     pub diags: Vec<Diagnostic>,
     pub problems: Vec<PathProblem>,
 }
@@ -388,6 +390,7 @@ fn scanned(db: &SourceDb, path: &Path, text: &str) -> FileIr {
         file: id,
         items,
         elided: Default::default(),
+        too_large: Default::default(),
     }
 }
 
@@ -438,6 +441,7 @@ pub fn load_crate(
     let mut unparsed = Vec::new();
     let mut parsed_files = Vec::new();
     let mut elided = Vec::new();
+    let mut too_large = Vec::new();
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
@@ -479,6 +483,7 @@ pub fn load_crate(
                     if !ir.elided.is_empty() {
                         elided.push((id, ir.elided.clone()));
                     }
+                    too_large.extend(ir.too_large.iter().copied());
                     (id, ir, kids)
                 }
                 Ok((Visit::Scanned(id, ir), kids)) => {
@@ -559,6 +564,7 @@ pub fn load_crate(
         unparsed,
         parsed: parsed_files,
         elided,
+        too_large,
         diags,
         problems,
     }

@@ -245,6 +245,7 @@ impl Lowerer {
             file: self.file,
             items: self.items(&f.items),
             elided: Default::default(),
+            too_large: Default::default(),
         }
     }
 

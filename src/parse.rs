@@ -67,6 +67,10 @@ fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnosti
 /// Files larger than this are parsed item group by item group (`parse_in_parts`).
 const PART_BYTES: usize = 256 * 1024;
 
+/// A top-level item longer than this is not parsed (`FileIr::too_large`): its syntax tree
+/// alone would take about 600 MB, and a longer one more than this machine's share.
+pub const MAX_ITEM_BYTES: usize = 4 << 20;
+
 /// A large file, parsed and lowered a part at a time: a part is whole top-level items of about
 /// `PART_BYTES`, and its syntax tree is dropped once lowered. A syn tree takes about 150 bytes
 /// per byte of source, so a 25 MB generated file parsed whole needed about 4 GB; in parts, the
@@ -84,7 +88,8 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     }
     let bytes = body.as_bytes();
     let cuts = item_boundaries(bytes, if elide { 0 } else { PART_BYTES });
-    if cuts.is_empty() {
+    // One item (or a file that cannot be cut) is parsed whole, unless it is too large to be.
+    if cuts.is_empty() && body.len() <= MAX_ITEM_BYTES {
         return None;
     }
     let mut bounds = Vec::with_capacity(cuts.len() + 2);
@@ -92,11 +97,25 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     bounds.extend(cuts);
     bounds.push(body.len());
     let items: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let kept = if elide {
+    let mut kept = if elide {
         elidable(bytes, &items)
     } else {
         vec![true; items.len()]
     };
+    let mut too_large = Vec::new();
+    // An item's size from its first token: comments before it cost no tree.
+    let too_big =
+        |(lo, hi): (usize, usize)| hi - (lo + next_token(&bytes[lo..hi], 0)) > MAX_ITEM_BYTES;
+    for (i, &(lo, hi)) in items.iter().enumerate() {
+        if too_big((lo, hi)) {
+            let (n_lo, n_hi) = fn_name(&bytes[lo..hi]).map_or((lo, lo), |(a, b)| (lo + a, lo + b));
+            too_large.push(ElidedFn {
+                span: Span::new(file, base + lo, base + hi),
+                name_span: Span::new(file, base + n_lo, base + n_hi),
+            });
+            kept[i] = false;
+        }
+    }
     let mut lowerer = Lowerer::new(file, base);
     let mut out = Vec::new();
     let mut elided = Vec::new();
@@ -104,6 +123,10 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     while i < items.len() {
         if !kept[i] {
             let (lo, hi) = items[i];
+            if too_big((lo, hi)) {
+                i += 1;
+                continue;
+            }
             let (n_lo, n_hi) = fn_name(&bytes[lo..hi]).map_or((0, 0), |(a, b)| (lo + a, lo + b));
             elided.push(ElidedFn {
                 span: Span::new(file, base + lo, base + hi),
@@ -135,6 +158,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
         file,
         items: out,
         elided: elided.into(),
+        too_large: too_large.into(),
     })
 }
 

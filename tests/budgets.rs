@@ -325,3 +325,45 @@ fn wrappers_deeper_than_the_demand_rounds_get_a_note_and_no_guess() {
     assert!(err.contains("--> src/f3.rs:2:8"), "{err}");
     assert_eq!(o.status.code(), Some(1), "{err}");
 }
+
+#[test]
+fn an_item_too_large_to_parse_is_skipped_and_said_when_it_could_matter() {
+    // A 4.6 MB generated table beside the code: not parsed (its tree would take about 750 MB),
+    // and nothing is said, since it names nothing Winsock. The leak in `main` is found.
+    let t = tempfile::tempdir().unwrap();
+    let entries: String = (0..1_200_000).map(|i| format!("{},", i % 251)).collect();
+    let table = format!("pub static TABLE: [u8; 1200000] = [{entries}];\n");
+    assert!(table.len() > 4 << 20, "{}", table.len());
+    std::fs::write(
+        t.path().join("main.rs"),
+        format!("{}{table}", leaking_main("")),
+    )
+    .unwrap();
+    let o = run_bounded(t.path(), &["main.rs"]);
+    let err = stderr(&o);
+    assert!(notes(&err).is_empty(), "{err}");
+    assert!(err.contains("missing_wsa_cleanup"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+
+    // A 5 MB function that starts Winsock: not parsed either, and the note says so.
+    let arms: String = (0..150_000)
+        .map(|i| format!("    else if k == {i} {{ {} }}\n", i * 3))
+        .collect();
+    let big = format!(
+        "{HEAD}fn main() {{\n    let mut d: WSADATA = unsafe {{ std::mem::zeroed() }};\n    \
+         if unsafe {{ WSAStartup(0x202, &mut d) }} != 0 {{ return; }}\n    \
+         let k = std::env::args().count();\n    let r = if k == 0 {{ 0 }}\n{arms}    else {{ 1 }};\n    println!(\"{{r}}\");\n}}\n"
+    );
+    assert!(big.len() > 4 << 20);
+    std::fs::write(t.path().join("main.rs"), big).unwrap();
+    let o = run_bounded(t.path(), &["main.rs"]);
+    let err = stderr(&o);
+    let notes = notes(&err);
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].starts_with("note: analysis of `main` stopped: it is 4.")
+            && notes[0].contains("items over 4 MB are not parsed"),
+        "{err}"
+    );
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
