@@ -129,8 +129,8 @@ def branches(n):
 FAMILIES = [
     ("big", big, [6, 12, 25, 50], "MB"),
     ("chain", chain, [2500, 5000, 10000, 20000], "functions"),
-    ("ladder", ladder, [5000, 10000, 20000, 100000], "arms"),
-    ("match", match_, [5000, 10000, 20000, 100000], "arms"),
+    ("ladder", ladder, [5000, 10000, 20000, 100000, 1500000], "arms"),
+    ("match", match_, [5000, 10000, 20000, 100000, 1500000], "arms"),
     ("branches", branches, [15, 30, 60, 120], "ifs"),
 ]
 
@@ -254,14 +254,23 @@ def write_doc(rows, timeout):
         "Each input is one file with one planted `missing_wsa_cleanup` finding. CPU is user plus",
         "system time (steadier than wall time on a shared machine); \"x CPU\" and \"x memory\" are",
         "ratios to the size before (about 2 when the size doubles and the cost grows linearly; the",
-        "last ladder and match sizes are 5 times the one before, so about 5).",
-        "Notes are the \"analysis of .. stopped\" notes of budgets that were hit.",
+        "100,000-arm ladder and match are 5 times the size before, so about 5).",
+        "Notes are the \"analysis of .. stopped\" notes of budgets that were hit. The 1,500,000-arm",
+        "ladder and match put `main` over the 4 MB a single item may be to be parsed",
+        "(`parse::MAX_ITEM_BYTES`: a syntax tree takes about 140 bytes per byte of source): it is",
+        "not analysed, and the note says so.",
         "",
         "| input | size | bytes | wall | CPU | peak memory | x CPU | x memory | planted finding | notes |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        found = "reported" if r["found"] else "**missing**"
+        if r["found"]:
+            found = "reported"
+        elif r["notes"]:
+            # The function holding it was too large to analyse, and the run said so.
+            found = "not analysed (said in a note)"
+        else:
+            found = "**missing**"
         if r["others"]:
             found += " (+ " + ", ".join(f"{v} {k}" for k, v in sorted(r["others"].items())) + ")"
         lines.append(
