@@ -106,7 +106,16 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     // An item's size from its first token: comments before it cost no tree.
     let too_big =
         |(lo, hi): (usize, usize)| hi - (lo + next_token(&bytes[lo..hi], 0)) > MAX_ITEM_BYTES;
+    // Too-large functions whose big statements name nothing Winsock: parsed with those
+    // statements blanked out, by item index.
+    let mut blanked: std::collections::HashMap<usize, (Vec<u8>, usize)> = Default::default();
     for (i, &(lo, hi)) in items.iter().enumerate() {
+        if kept[i] && too_big((lo, hi)) && fn_name(&bytes[lo..hi]).is_some() {
+            if let Some(b) = blank_big_statements(&bytes[lo..hi]) {
+                blanked.insert(i, b);
+                continue;
+            }
+        }
         if too_big((lo, hi)) {
             let (n_lo, n_hi) = fn_name(&bytes[lo..hi]).map_or((lo, lo), |(a, b)| (lo + a, lo + b));
             too_large.push(ElidedFn {
@@ -121,6 +130,27 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     let mut elided = Vec::new();
     let mut i = 0;
     while i < items.len() {
+        if let Some((text, left_out)) = blanked.remove(&i) {
+            let (lo, _) = items[i];
+            lowerer.rebase(base + lo);
+            let text = std::str::from_utf8(&text).ok()?;
+            let tree = syn::parse_str::<syn::File>(text).ok()?;
+            for mut item in lowerer.file(&tree).items {
+                if let crate::ir::Item::Fn(f) = &mut item {
+                    let f = std::sync::Arc::make_mut(f);
+                    f.incomplete.get_or_insert(format!(
+                        "{:.1} MB of its statements, which name nothing Winsock, were not parsed (items over {} MB are not parsed whole)",
+                        left_out as f64 / (1 << 20) as f64,
+                        MAX_ITEM_BYTES >> 20
+                    ));
+                }
+                out.push(item);
+            }
+            drop(tree);
+            proc_macro2::extra::invalidate_current_thread_spans();
+            i += 1;
+            continue;
+        }
         if !kept[i] {
             let (lo, hi) = items[i];
             if too_big((lo, hi)) {
@@ -139,7 +169,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
         let start = items[i].0;
         let mut end = items[i].1;
         i += 1;
-        while i < items.len() && kept[i] && end - start < PART_BYTES {
+        while i < items.len() && kept[i] && !blanked.contains_key(&i) && end - start < PART_BYTES {
             end = items[i].1;
             i += 1;
         }
@@ -485,6 +515,85 @@ fn tokens(text: &[u8], mut f: impl FnMut(usize, Tok)) {
     }
 }
 
+/// Statements of a function body longer than this are left out of a too-large function when
+/// they name nothing Winsock (`blank_big_statements`).
+const MAX_STATEMENT_BYTES: usize = 64 * 1024;
+
+/// A too-large function (`t`, attributes to closing brace) with its long statements blanked
+/// out, when that brings it under `MAX_ITEM_BYTES`: each statement of the body (up to a `;` at
+/// the body's own depth) longer than `MAX_STATEMENT_BYTES` that names nothing the prefilter
+/// looks for and cannot leave the function early (`leaves_early`) is overwritten with spaces,
+/// newlines kept, so every span stays where it was.
+/// The text, and how many bytes were left out. `None` when the function stays too large (a
+/// long statement that names Winsock, or one long statement-less expression).
+fn blank_big_statements(t: &[u8]) -> Option<(Vec<u8>, usize)> {
+    // The body opens at the first `{` outside brackets after `fn`.
+    let mut depth = 0usize;
+    let mut body_depth = None;
+    let mut stmt_start = 0;
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let mut seen_fn = false;
+    tokens(t, |i, tok| match tok {
+        Tok::Word(e) if &t[i..e] == b"fn" => seen_fn = true,
+        Tok::Word(_) => {}
+        Tok::Byte(b) => match b {
+            b'{' if seen_fn && depth == 0 && body_depth.is_none() => {
+                depth += 1;
+                body_depth = Some(depth);
+                stmt_start = i + 1;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b';' if Some(depth) == body_depth => {
+                cuts.push((stmt_start, i + 1));
+                stmt_start = i + 1;
+            }
+            _ => {}
+        },
+    });
+    let mut out = t.to_vec();
+    let mut left_out = 0;
+    for (lo, hi) in cuts {
+        let stmt = &t[lo..hi];
+        if stmt.len() > MAX_STATEMENT_BYTES
+            && !crate::scan::needs_parse(stmt)
+            && !leaves_early(stmt)
+        {
+            for c in &mut out[lo..hi] {
+                if *c != b'\n' {
+                    *c = b' ';
+                }
+            }
+            left_out += hi - lo;
+        }
+    }
+    (left_out > 0 && t.len() - left_out <= MAX_ITEM_BYTES).then_some((out, left_out))
+}
+
+/// The statement may leave its function or never finish (`return`, `?`, `break`, `exit`, a
+/// panic, `loop`): left out, it would change the paths after it.
+fn leaves_early(stmt: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"return",
+        b"break",
+        b"continue",
+        b"loop",
+        b"exit",
+        b"abort",
+        b"panic",
+        b"unreachable",
+        b"todo",
+        b"unimplemented",
+        b"bail",
+    ];
+    let mut found = false;
+    tokens(stmt, |i, tok| match tok {
+        Tok::Word(e) => found |= WORDS.contains(&&stmt[i..e]),
+        Tok::Byte(b) => found |= b == b'?',
+    });
+    found
+}
+
 /// Byte offsets at which the file can be cut into parts of at least `size` bytes that each hold
 /// whole top-level items: just after a `}` or `;` outside any bracket, when the next token
 /// starts an item (`fn`, `pub`, `impl`, `#[..]`, ...). Strings, characters and comments are
@@ -690,6 +799,25 @@ fn too_deep(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_long_statement_is_left_out_only_when_it_cannot_matter() {
+        let arms: String = (0..5000).map(|i| format!(" else if k == {i} {{ {i} }}")).collect();
+        let f = |tail: &str| {
+            format!("fn main() {{\n    start();\n    let r = if k == 0 {{ 0 }}{arms}{tail};\n    done(r);\n}}\n")
+        };
+        let plain = f(" else { 1 }");
+        let (text, left_out) = super::blank_big_statements(plain.as_bytes()).expect("left out");
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.len(), plain.len());
+        assert_eq!(text.lines().count(), plain.lines().count());
+        assert!(text.contains("start();") && text.contains("done(r);"), "{text}");
+        assert!(!text.contains("else if") && left_out > 5000 * 10);
+        // A statement that can return early, or that names Winsock, stays.
+        for tail in [" else { return }", " else { x? }", " else { WSAGetLastError() }"] {
+            assert!(super::blank_big_statements(f(tail).as_bytes()).is_none(), "{tail}");
+        }
+    }
+
     use super::*;
 
     /// Items of every shape the cutter must step over or between, with strings, characters,

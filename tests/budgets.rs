@@ -345,25 +345,47 @@ fn an_item_too_large_to_parse_is_skipped_and_said_when_it_could_matter() {
     assert!(err.contains("missing_wsa_cleanup"), "{err}");
     assert_eq!(o.status.code(), Some(1), "{err}");
 
-    // A 5 MB function that starts Winsock: not parsed either, and the note says so.
-    let arms: String = (0..150_000)
-        .map(|i| format!("    else if k == {i} {{ {} }}\n", i * 3))
-        .collect();
-    let big = format!(
-        "{HEAD}fn main() {{\n    let mut d: WSADATA = unsafe {{ std::mem::zeroed() }};\n    \
-         if unsafe {{ WSAStartup(0x202, &mut d) }} != 0 {{ return; }}\n    \
-         let k = std::env::args().count();\n    let r = if k == 0 {{ 0 }}\n{arms}    else {{ 1 }};\n    println!(\"{{r}}\");\n}}\n"
-    );
+    // A 5 MB function that starts Winsock, made long by one statement that names nothing
+    // Winsock (a generated ladder): parsed without that statement, so the leak is found, and
+    // the note says what was left out.
+    let ladder = |arm: &dyn Fn(usize) -> String| {
+        let arms: String = (0..150_000)
+            .map(|i| format!("    else if k == {i} {{ {} }}\n", arm(i)))
+            .collect();
+        format!(
+            "{HEAD}fn main() {{\n    let mut d: WSADATA = unsafe {{ std::mem::zeroed() }};\n    \
+             if unsafe {{ WSAStartup(0x202, &mut d) }} != 0 {{ return; }}\n    \
+             let k = std::env::args().count();\n    let r = if k == 0 {{ 0 }}\n{arms}    else {{ 1 }};\n    println!(\"{{r}}\");\n}}\n"
+        )
+    };
+    let big = ladder(&|i| (i * 3).to_string());
     assert!(big.len() > 4 << 20);
     std::fs::write(t.path().join("main.rs"), big).unwrap();
     let o = run_bounded(t.path(), &["main.rs"]);
     let err = stderr(&o);
-    let notes = notes(&err);
-    assert_eq!(notes.len(), 1, "{err}");
+    let found = notes(&err);
+    assert_eq!(found.len(), 1, "{err}");
     assert!(
-        notes[0].starts_with("note: analysis of `main` stopped: it is 4.")
-            && notes[0].contains("items over 4 MB are not parsed"),
+        found[0].starts_with("note: analysis of `main` stopped: 4.")
+            && found[0].contains("of its statements, which name nothing Winsock, were not parsed"),
         "{err}"
     );
+    assert!(err.contains("missing_wsa_cleanup"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+
+    // The same ladder calling Winsock in its arms cannot be left out: the function is not
+    // parsed, and the note says so, with no guess about it.
+    let big = ladder(&|_| "unsafe { WSAGetLastError() }".to_string());
+    std::fs::write(t.path().join("main.rs"), big).unwrap();
+    let o = run_bounded(t.path(), &["main.rs"]);
+    let err = stderr(&o);
+    let found = notes(&err);
+    assert_eq!(found.len(), 1, "{err}");
+    assert!(
+        found[0].starts_with("note: analysis of `main` stopped: it is ")
+            && found[0].contains("items over 4 MB are not parsed"),
+        "{err}"
+    );
+    assert!(!err.contains("missing_wsa_cleanup"), "{err}");
     assert_eq!(o.status.code(), Some(0), "{err}");
 }
