@@ -27,7 +27,7 @@ pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
         return Ok(ir);
     }
     let result = match syn::parse_str::<syn::File>(body) {
-        Ok(f) => Ok(Lowerer::new(file, base).file(&f)),
+        Ok(f) => Ok(Lowerer::new(file, base, body).file(&f)),
         Err(e) => {
             let r = e.span().byte_range();
             let (lo, hi) = if r.start == 0 && r.end == 0 {
@@ -71,12 +71,12 @@ fn parse_in_parts(file: FileId, base: usize, body: &str) -> Option<FileIr> {
     if cuts.is_empty() {
         return None;
     }
-    let mut lowerer = Lowerer::new(file, base);
+    let mut lowerer = Lowerer::new(file, base, body);
     let mut items = Vec::new();
     let mut start = 0;
     for end in cuts.into_iter().chain(std::iter::once(body.len())) {
         let part = &body[start..end];
-        lowerer.rebase(base + start);
+        lowerer.rebase(base + start, part);
         // Inner attributes (`#![..]`) can only open the file: a later part must not have any.
         let tree = syn::parse_str::<syn::File>(part).ok()?;
         if start > 0 && !tree.attrs.is_empty() {
@@ -356,9 +356,63 @@ type F{i} = fn() -> [u8; 4];
         assert!(cuts.len() >= 2, "{cuts:?}");
         let file = FileId(0);
         let parts = parse_in_parts(file, 0, &text).expect("every part parses");
-        let whole = Lowerer::new(file, 0).file(&syn::parse_str::<syn::File>(&text).unwrap());
+        let whole = Lowerer::new(file, 0, &text).file(&syn::parse_str::<syn::File>(&text).unwrap());
         proc_macro2::extra::invalidate_current_thread_spans();
         assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
+    }
+
+    /// Offsets from lines and columns equal those from byte ranges, on this crate's sources and
+    /// fixtures, and on every `.rs` file below `WSA_LINT_LOWER_TREE` when it is set (the
+    /// benchmark corpora, say).
+    #[test]
+    fn line_columns_give_the_offsets_byte_ranges_give() {
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut roots = vec![here.join("src"), here.join("fixtures")];
+        roots.extend(std::env::var_os("WSA_LINT_LOWER_TREE").map(std::path::PathBuf::from));
+        let (mut compared, mut unstable) = (0, 0);
+        for root in roots {
+            for e in walkdir::WalkDir::new(root).into_iter().flatten() {
+                if e.path().extension().is_none_or(|x| x != "rs") {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(e.path()) else {
+                    continue;
+                };
+                let (base, body) = strip_prelude(&text);
+                if !body.is_ascii() || too_deep(body).is_some() || body.len() > PART_BYTES {
+                    continue;
+                }
+                let Ok(tree) = syn::parse_str::<syn::File>(body) else {
+                    proc_macro2::extra::invalidate_current_thread_spans();
+                    continue;
+                };
+                // Twice by byte ranges: a file whose two lowerings differ (the expression
+                // memo is keyed by node address, and a macro's temporary trees free and reuse
+                // addresses) says nothing about the offsets, and is skipped.
+                let slow = Lowerer::new(FileId(0), base, body)
+                    .by_byte_ranges()
+                    .file(&tree);
+                let again = Lowerer::new(FileId(0), base, body)
+                    .by_byte_ranges()
+                    .file(&tree);
+                let fast = Lowerer::new(FileId(0), base, body).file(&tree);
+                drop(tree);
+                proc_macro2::extra::invalidate_current_thread_spans();
+                let (fast, slow, again) = (
+                    format!("{fast:?}"),
+                    format!("{slow:?}"),
+                    format!("{again:?}"),
+                );
+                if slow != again {
+                    unstable += 1;
+                    continue;
+                }
+                assert_eq!(fast, slow, "{}", e.path().display());
+                compared += 1;
+            }
+        }
+        eprintln!("{compared} files compared, {unstable} skipped");
+        assert!(compared > 100, "{compared}");
     }
 
     #[test]
