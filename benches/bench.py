@@ -514,6 +514,39 @@ Profiled with `perf record` on the whole corpus:
     CPU (peak memory 106 MB to 98 MB). The JSON output is byte-identical to the binary before the
     change on the Winsock-heavy corpus, the pinned corpus and every fixture folder.
 
+24. The Winsock-heavy corpus profiled again after item 23 (`perf record --call-graph dwarf`, 1
+    thread, the whole vendored folder; inclusive shares by phase): reading 21% (the kernel's copy),
+    parsing 23% (syn 12%, proc-macro2's lexer 7%, lowering 3%), discovery 11% (the walk 3%, the
+    614 manifests 2.4%), the prefilter 8% and the `mod` scan 5%, loading and name resolution per
+    crate 12%, the analysis 9% (the call graph 4.5%, the interpreter 2.7%), the demand rounds'
+    name search and re-reads 6%. 171 of the 265 parsed files (1.5 of 2.7 MB) are parsed because a
+    demand round named them. The `windows*` binding crates are not analysed at all (no file of
+    theirs is parsed): they cost reading (40% of their profile), the prefilter's searches (25%),
+    discovery (10%) and the `mod` scan (6%) over 114-172 MB each, about what rg spends on them;
+    their 666 `impl.rs` files each (reached by `include!`, not `mod`) are orphans analysed on
+    their own in a few microseconds. Two changes:
+    - A *bare* target (one file, no `mod` item, nothing parsed: a typical `tests/x.rs`) that
+      names one of its library's interesting names was loaded and analyzed with the whole library
+      as context, in up to three demand rounds, only for its own file to stay unparsed:
+      monoio's 33 tests each re-ran the analysis of 534 library functions. Until a demand round
+      names the bare root, that run is the library's files under an empty root, the same for
+      every bare target of the library; the first run that leaves its root unparsed keeps the
+      names its rounds searched for (`LibFacts::bare_rounds`), and a later bare target whose
+      text has none of them keeps its run without the library (`driver::load_and_analyze_target`
+      says why the findings are the same). Runs with the library: 75 to 45; CPU time of the
+      whole folder 1.68 s to 1.54 s (0.93x, 5 interleaved pairs).
+    - Lowering asked every span for its byte range; proc-macro2 answers that by counting
+      characters from the nearest position it has mapped, in an ordered map that gains an entry
+      per new position (`FileInfo::byte` and the map were 4% of the run, 17% of parsing). In
+      ASCII text the lowerer now turns the span's line and column (a binary search over line
+      starts) into the offset with its own table of line starts (`Lowerer::offset`); other text
+      keeps the byte range. A test compares both on this crate's sources and fixtures, and
+      (`WSA_LINT_LOWER_TREE=target/winsock-heavy/vendor`) on the 19,754 ASCII files of the
+      Winsock-heavy corpus. User time 0.93x, CPU time 0.95x (5 interleaved pairs).
+
+    The JSON output is byte-identical to the binary before on the Winsock-heavy corpus (1 and 2
+    threads) and the pinned corpus.
+
 Tried and dropped: one automaton for the distinctive names, `WSA`, the markers and the allow tag
 together (22 patterns) was slower than two smaller ones; processing files in 64 KB
 blocks to keep them in cache gained nothing measurable here (the L3 cache holds the corpus).

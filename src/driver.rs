@@ -59,7 +59,14 @@ struct LibNames {
 struct LibFacts {
     names: crate::scan::Names,
     has_guard_types: bool,
+    /// Every name the demand rounds searched for in a run of the library as a bare target's
+    /// context, kept from the first such run that never parsed the target's root: the same
+    /// for every bare target of the library (`load_and_analyze_target`).
+    bare_rounds: std::sync::OnceLock<crate::scan::Names>,
 }
+
+/// The names one demand round searched the unparsed files for: plain and qualified.
+type DemandNames = (Vec<String>, Vec<(String, Vec<String>)>);
 
 impl LibNames {
     fn of(model: &crate::resolve::CrateModel, facts: &crate::facts::CrateFacts) -> LibNames {
@@ -221,6 +228,16 @@ fn load_and_analyze(
     db: &SourceDb,
     cache: &load::VisitCache,
 ) -> (load::LoadedCrate, crate::facts::CrateFacts) {
+    load_and_analyze_rounds(input, db, cache, &mut Vec::new())
+}
+
+/// `load_and_analyze`, also saying what each demand round searched for (in `searched`).
+fn load_and_analyze_rounds(
+    input: &CrateInput,
+    db: &SourceDb,
+    cache: &load::VisitCache,
+    searched: &mut Vec<DemandNames>,
+) -> (load::LoadedCrate, crate::facts::CrateFacts) {
     let mut demand: HashSet<PathBuf> = HashSet::new();
     let mut whole: HashSet<PathBuf> = HashSet::new();
     let mut round = 0;
@@ -249,6 +266,8 @@ fn load_and_analyze(
             .filter(|p| load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false))
             .cloned()
             .collect();
+        let first_named = plain.first().cloned();
+        searched.push((plain, qualified));
         if more.is_empty() {
             return (loaded, facts);
         }
@@ -256,11 +275,7 @@ fn load_and_analyze(
             // Callers of these functions are in files not read: what rests on a function
             // having no caller in the crate is not known, and the run says so.
             let dropped = facts.forget_caller_absence();
-            let named = dropped
-                .first()
-                .cloned()
-                .or_else(|| plain.first().cloned())
-                .unwrap_or_default();
+            let named = dropped.first().cloned().or(first_named).unwrap_or_default();
             if let Some(f) = loaded.model.fns.iter().find(|f| f.ir.name == named) {
                 facts.truncated.push(crate::facts::Incomplete {
                     name_span: f.ir.name_span,
@@ -351,12 +366,23 @@ fn elided_reached(
 /// context (the library's own run reports them). A macro of the library called in the target
 /// (`mylib::start!()`) is no exception: only a file's own `macro_rules!` are expanded, so its
 /// body is not seen with the library read either; its arguments are the target's own text.
+///
+/// A *bare* target is one file with no items the tree keeps (no `mod`) and nothing parsed (a
+/// typical `tests/x.rs`). Read with the library, such a root stays unparsed unless a demand
+/// round's names are found in it; until then the model is the library's files under an empty
+/// root, whichever bare target it is (a root's path and crate name reach no fact), so every
+/// bare target of the library goes through the same rounds with the same names. Once one run
+/// has kept those names (`LibFacts::bare_rounds`), a bare target whose root contains none of
+/// them needs no run with the library: its root would never be parsed, so it has no finding of
+/// its own, and what the run reports in the library's files (a syntax error in a file only
+/// demanded there) is what the run that kept the names reported, which the merge deduplicates.
 fn load_and_analyze_target(
     input: &CrateInput,
     lib: &LibFacts,
     db: &SourceDb,
     cache: &load::VisitCache,
 ) -> (load::LoadedCrate, crate::facts::CrateFacts) {
+    let mut bare = None;
     if !lib.has_guard_types {
         let alone = CrateInput {
             lib: None,
@@ -364,17 +390,46 @@ fn load_and_analyze_target(
         };
         let (loaded, facts) = load_and_analyze(&alone, db, cache);
         if !facts.has_interesting_names() {
+            // One module (no `mod` item, not even of a missing file), nothing parsed or reported.
+            let is_bare = loaded.parsed.is_empty()
+                && loaded.files.len() == 1
+                && loaded.model.modules.len() == 1
+                && loaded.diags.is_empty();
             let mentions = loaded.files.par_iter().any(|f| {
                 let path = db.get(*f).path.clone();
-                load::with_text(&path, |t| lib.names.found_in(t.as_bytes())).unwrap_or(false)
+                load::with_text(&path, |t| {
+                    lib.names.found_in(t.as_bytes())
+                        && !(is_bare
+                            && lib
+                                .bare_rounds
+                                .get()
+                                .is_some_and(|n| !n.found_in(t.as_bytes())))
+                })
+                .unwrap_or(false)
             });
             if !mentions {
                 return (loaded, facts);
             }
+            bare = is_bare.then(|| loaded.files[0]);
         }
     }
     // The files read so far are in the cache: this reads only the library's.
-    load_and_analyze(input, db, cache)
+    let mut searched = Vec::new();
+    let (loaded, facts) = load_and_analyze_rounds(input, db, cache, &mut searched);
+    if let Some(root) = bare {
+        if !loaded.parsed.contains(&root) && lib.bare_rounds.get().is_none() {
+            let mut plain = Vec::new();
+            let mut qualified = Vec::new();
+            for (p, q) in searched {
+                plain.extend(p);
+                qualified.extend(q);
+            }
+            let _ = lib
+                .bare_rounds
+                .set(crate::scan::Names::qualified(&plain, &qualified));
+        }
+    }
+    (loaded, facts)
 }
 
 pub fn run(
@@ -440,6 +495,7 @@ pub fn run_with(
             let facts = LibFacts {
                 names: crate::scan::Names::qualified(&lib.names, &lib.qualified),
                 has_guard_types: lib.has_guard_types,
+                bare_rounds: std::sync::OnceLock::new(),
             };
             Some((r.input.root.clone(), facts))
         })

@@ -38,7 +38,7 @@ fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnosti
         return Ok(ir);
     }
     let result = match syn::parse_str::<syn::File>(body) {
-        Ok(f) => Ok(Lowerer::new(file, base).file(&f)),
+        Ok(f) => Ok(Lowerer::new(file, base, body).file(&f)),
         Err(e) => {
             let r = e.span().byte_range();
             let (lo, hi) = if r.start == 0 && r.end == 0 {
@@ -125,15 +125,15 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
             kept[i] = false;
         }
     }
-    let mut lowerer = Lowerer::new(file, base);
+    let mut lowerer = Lowerer::new(file, base, body);
     let mut out = Vec::new();
     let mut elided = Vec::new();
     let mut i = 0;
     while i < items.len() {
         if let Some((text, left_out)) = blanked.remove(&i) {
             let (lo, _) = items[i];
-            lowerer.rebase(base + lo);
             let text = std::str::from_utf8(&text).ok()?;
+            lowerer.rebase(base + lo, text);
             let tree = syn::parse_str::<syn::File>(text).ok()?;
             for mut item in lowerer.file(&tree).items {
                 if let crate::ir::Item::Fn(f) = &mut item {
@@ -173,7 +173,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
             end = items[i].1;
             i += 1;
         }
-        lowerer.rebase(base + start);
+        lowerer.rebase(base + start, &body[start..end]);
         // Inner attributes (`#![..]`) can only open the file: a later part must not have any.
         let tree = syn::parse_str::<syn::File>(&body[start..end]).ok()?;
         if start > 0 && !tree.attrs.is_empty() {
@@ -801,7 +801,9 @@ fn too_deep(text: &str) -> Option<usize> {
 mod tests {
     #[test]
     fn a_long_statement_is_left_out_only_when_it_cannot_matter() {
-        let arms: String = (0..5000).map(|i| format!(" else if k == {i} {{ {i} }}")).collect();
+        let arms: String = (0..5000)
+            .map(|i| format!(" else if k == {i} {{ {i} }}"))
+            .collect();
         let f = |tail: &str| {
             format!("fn main() {{\n    start();\n    let r = if k == 0 {{ 0 }}{arms}{tail};\n    done(r);\n}}\n")
         };
@@ -810,11 +812,21 @@ mod tests {
         let text = String::from_utf8(text).unwrap();
         assert_eq!(text.len(), plain.len());
         assert_eq!(text.lines().count(), plain.lines().count());
-        assert!(text.contains("start();") && text.contains("done(r);"), "{text}");
+        assert!(
+            text.contains("start();") && text.contains("done(r);"),
+            "{text}"
+        );
         assert!(!text.contains("else if") && left_out > 5000 * 10);
         // A statement that can return early, or that names Winsock, stays.
-        for tail in [" else { return }", " else { x? }", " else { WSAGetLastError() }"] {
-            assert!(super::blank_big_statements(f(tail).as_bytes()).is_none(), "{tail}");
+        for tail in [
+            " else { return }",
+            " else { x? }",
+            " else { WSAGetLastError() }",
+        ] {
+            assert!(
+                super::blank_big_statements(f(tail).as_bytes()).is_none(),
+                "{tail}"
+            );
         }
     }
 
@@ -848,7 +860,7 @@ type F{i} = fn() -> [u8; 4];
         assert!(cuts.len() >= 2, "{cuts:?}");
         let file = FileId(0);
         let parts = parse_in_parts(file, 0, &text, false).expect("every part parses");
-        let whole = Lowerer::new(file, 0).file(&syn::parse_str::<syn::File>(&text).unwrap());
+        let whole = Lowerer::new(file, 0, &text).file(&syn::parse_str::<syn::File>(&text).unwrap());
         proc_macro2::extra::invalidate_current_thread_spans();
         assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
     }
@@ -935,6 +947,60 @@ type F{i} = fn() -> [u8; 4];
         let other = "fn main() { big::filler_7999(1); }";
         let files = [(text.as_str(), &ir.elided[..]), (other, &[][..])];
         assert_eq!(elided_needed(&files, &none, false), vec![0]);
+    }
+
+    /// Offsets from lines and columns equal those from byte ranges, on this crate's sources and
+    /// fixtures, and on every `.rs` file below `WSA_LINT_LOWER_TREE` when it is set (the
+    /// benchmark corpora, say).
+    #[test]
+    fn line_columns_give_the_offsets_byte_ranges_give() {
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut roots = vec![here.join("src"), here.join("fixtures")];
+        roots.extend(std::env::var_os("WSA_LINT_LOWER_TREE").map(std::path::PathBuf::from));
+        let (mut compared, mut unstable) = (0, 0);
+        for root in roots {
+            for e in walkdir::WalkDir::new(root).into_iter().flatten() {
+                if e.path().extension().is_none_or(|x| x != "rs") {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(e.path()) else {
+                    continue;
+                };
+                let (base, body) = strip_prelude(&text);
+                if !body.is_ascii() || too_deep(body).is_some() || body.len() > PART_BYTES {
+                    continue;
+                }
+                let Ok(tree) = syn::parse_str::<syn::File>(body) else {
+                    proc_macro2::extra::invalidate_current_thread_spans();
+                    continue;
+                };
+                // Twice by byte ranges: a file whose two lowerings differ (the expression
+                // memo is keyed by node address, and a macro's temporary trees free and reuse
+                // addresses) says nothing about the offsets, and is skipped.
+                let slow = Lowerer::new(FileId(0), base, body)
+                    .by_byte_ranges()
+                    .file(&tree);
+                let again = Lowerer::new(FileId(0), base, body)
+                    .by_byte_ranges()
+                    .file(&tree);
+                let fast = Lowerer::new(FileId(0), base, body).file(&tree);
+                drop(tree);
+                proc_macro2::extra::invalidate_current_thread_spans();
+                let (fast, slow, again) = (
+                    format!("{fast:?}"),
+                    format!("{slow:?}"),
+                    format!("{again:?}"),
+                );
+                if slow != again {
+                    unstable += 1;
+                    continue;
+                }
+                assert_eq!(fast, slow, "{}", e.path().display());
+                compared += 1;
+            }
+        }
+        eprintln!("{compared} files compared, {unstable} skipped");
+        assert!(compared > 100, "{compared}");
     }
 
     #[test]
