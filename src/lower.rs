@@ -468,6 +468,9 @@ impl Lowerer {
                     name: ident.to_string(),
                     body: Box::new(body),
                 });
+                // `expr` is dropped here: a later tree may take its addresses, and with them
+                // its memoised spans.
+                self.forget_temporaries();
             }
         }
     }
