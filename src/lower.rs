@@ -27,6 +27,10 @@ pub(crate) struct Lowerer {
     expanded_tokens: usize,
     /// A macro call in the function being lowered was left unexpanded for the budget.
     budget_hit: bool,
+    /// `macro_rules!` of earlier parts of a large file (`rebase`), not expanded in this one.
+    other_parts_macros: std::collections::HashSet<String>,
+    /// A macro of another part was called in the function being lowered: its name.
+    other_part_macro_called: Option<String>,
     /// Byte bounds of expressions already measured (by node address): `Spanned::span`
     /// re-tokenizes the whole subtree, which is quadratic on deep nesting.
     lo_memo: std::collections::HashMap<usize, usize>,
@@ -53,6 +57,15 @@ struct MacroArm {
     body: TokenStream,
 }
 
+/// The tokens name a Winsock function (at any depth).
+fn names_winsock(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tt| match tt {
+        TokenTree::Ident(i) => crate::winsock::is_known_function(&i.to_string()),
+        TokenTree::Group(g) => names_winsock(&g.stream()),
+        _ => false,
+    })
+}
+
 /// Where each line of `text` starts (after each `\n`, as proc-macro2 counts lines), when the
 /// text is ASCII.
 fn ascii_line_starts(text: &str) -> Option<Vec<usize>> {
@@ -77,6 +90,8 @@ impl Lowerer {
             expansion: None,
             expanded_tokens: 0,
             budget_hit: false,
+            other_parts_macros: Default::default(),
+            other_part_macro_called: None,
             lo_memo: std::collections::HashMap::new(),
             hi_memo: std::collections::HashMap::new(),
         }
@@ -150,6 +165,14 @@ impl Lowerer {
         self.base = base;
         self.line_starts = ascii_line_starts(text);
         self.forget_temporaries();
+        // A macro's tokens carry the spans of the part that defined it, which mean nothing in
+        // this one: a part expands only the `macro_rules!` it defines itself.
+        // Only one that can call Winsock makes a difference to what is found.
+        for (name, arms) in self.macros.drain() {
+            if arms.iter().any(|a| names_winsock(&a.body)) {
+                self.other_parts_macros.insert(name);
+            }
+        }
     }
 
     /// Trees parsed out of macro tokens are dropped after lowering; their addresses may be reused.
@@ -532,12 +555,22 @@ impl Lowerer {
             }
         };
         let outer_hit = std::mem::take(&mut self.budget_hit);
+        let outer_called = self.other_part_macro_called.take();
         let body = self.block(block);
         let incomplete = std::mem::replace(&mut self.budget_hit, outer_hit).then(|| {
             format!(
                 "macro expansion in this file reached its budget of {MAX_EXPANSION_TOKENS} tokens, \
                  so a macro call here was read as an unknown macro"
             )
+        });
+        let called = std::mem::replace(&mut self.other_part_macro_called, outer_called);
+        let incomplete = incomplete.or_else(|| {
+            called.map(|name| {
+                format!(
+                    "`{name}!` is defined in another part of this large file (a file over 4 MB is \
+                     parsed a part at a time), so its call here was read as an unknown macro"
+                )
+            })
         });
         let lo = match vis_lo {
             Some(lo) => lo,
@@ -910,6 +943,10 @@ impl Lowerer {
     fn mac(&mut self, m: &syn::Macro, span: Span) -> Expr {
         let path = path_segs(&m.path);
         if let [name] = path.as_slice() {
+            if !self.macros.contains_key(name) && self.other_parts_macros.contains(name) {
+                self.other_part_macro_called
+                    .get_or_insert_with(|| name.clone());
+            }
             if self.expanding < 8 && self.macros.contains_key(name) {
                 if self.expanded_tokens >= MAX_EXPANSION_TOKENS {
                     self.budget_hit = true;

@@ -75,15 +75,23 @@ pub const MAX_ITEM_BYTES: usize = 4 << 20;
 /// `PART_BYTES`, and its syntax tree is dropped once lowered. A syn tree takes about 150 bytes
 /// per byte of source, so a 25 MB generated file parsed whole needed about 4 GB; in parts, the
 /// tree of one part at a time. `None` (the caller parses the file whole, as for a small file)
-/// when the file is small, defines `macro_rules!` (an expansion's tokens carry the spans of the
-/// part that defined the macro), or a part does not parse (the whole file then reports the
-/// error where syn finds it).
+/// when the file is small (up to `MAX_ITEM_BYTES` when it defines `macro_rules!`, so that a
+/// macro expands wherever the file uses it: in parts, each part expands only its own macros,
+/// since an expansion's tokens carry the spans of the part that defined the macro), or a part
+/// does not parse (the whole file then reports the error where syn finds it).
 ///
 /// With `elide`, top-level functions that cannot matter are not parsed at all (`elidable`):
 /// they are listed in `FileIr::elided`, and the driver has the file parsed again without
 /// eliding when another file's code could reach one of them.
 fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<FileIr> {
-    if body.len() <= PART_BYTES || body.contains("macro_rules") {
+    // A file that defines `macro_rules!` is parsed whole, so that a macro expands wherever the
+    // file uses it, unless it is too large for that: then each part expands its own macros.
+    let whole_limit = if body.contains("macro_rules") {
+        MAX_ITEM_BYTES
+    } else {
+        PART_BYTES
+    };
+    if body.len() <= whole_limit {
         return None;
     }
     let bytes = body.as_bytes();

@@ -297,6 +297,20 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
         }
     }
 
+    // A function lowered only in part says so even when nothing of it was run: what was left
+    // out (a macro not expanded) may be what reaches Winsock.
+    for u in &graph.units {
+        if let UnitBody::Fn(f) = u.body {
+            if let (false, Some(reason)) = (to_run[u.id.0 as usize], &f.ir.incomplete) {
+                facts.truncated.push(Incomplete {
+                    name_span: u.ctx().name_span(),
+                    function: u.display(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+
     // A reference handed out of the crate is fine only if the crate offers its release half.
     let offers_release = !guard_types.is_empty()
         || summaries.iter().any(|(u, s)| {
