@@ -8,6 +8,7 @@
 //! `../lints/`) is the catalog; only the binary hands it to the engine. `verify` is the runtime
 //! verifier: it runs a Windows program and matches what it did with the findings.
 
+pub mod cfg;
 pub mod cli;
 pub mod config;
 pub mod diag;

@@ -66,6 +66,53 @@ fn names_winsock(tokens: &TokenStream) -> bool {
     })
 }
 
+/// The attributes of an item (those `#[cfg]` can be among).
+fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+    use syn::Item as I;
+    match item {
+        I::Fn(i) => &i.attrs,
+        I::Mod(i) => &i.attrs,
+        I::Use(i) => &i.attrs,
+        I::ExternCrate(i) => &i.attrs,
+        I::ForeignMod(i) => &i.attrs,
+        I::Impl(i) => &i.attrs,
+        I::Static(i) => &i.attrs,
+        I::Const(i) => &i.attrs,
+        I::Macro(i) => &i.attrs,
+        I::Struct(i) => &i.attrs,
+        I::Enum(i) => &i.attrs,
+        I::Trait(i) => &i.attrs,
+        I::Type(i) => &i.attrs,
+        I::Union(i) => &i.attrs,
+        _ => &[],
+    }
+}
+
+/// The outer attributes of an expression statement's expression, for the forms a `#[cfg]`
+/// statement takes.
+fn expr_attrs(e: &syn::Expr) -> &[syn::Attribute] {
+    use syn::Expr as E;
+    match e {
+        E::Block(x) => &x.attrs,
+        E::Unsafe(x) => &x.attrs,
+        E::Call(x) => &x.attrs,
+        E::MethodCall(x) => &x.attrs,
+        E::Macro(x) => &x.attrs,
+        E::If(x) => &x.attrs,
+        E::Assign(x) => &x.attrs,
+        E::Match(x) => &x.attrs,
+        E::Return(x) => &x.attrs,
+        E::Break(x) => &x.attrs,
+        E::Continue(x) => &x.attrs,
+        E::While(x) => &x.attrs,
+        E::Loop(x) => &x.attrs,
+        E::ForLoop(x) => &x.attrs,
+        E::Path(x) => &x.attrs,
+        E::Try(x) => &x.attrs,
+        _ => &[],
+    }
+}
+
 /// Where each line of `text` starts (after each `\n`, as proc-macro2 counts lines), when the
 /// text is ASCII.
 fn ascii_line_starts(text: &str) -> Option<Vec<usize>> {
@@ -323,6 +370,10 @@ impl Lowerer {
     }
 
     fn item(&mut self, item: &syn::Item, out: &mut Vec<Item>) {
+        // Not compiled for Windows (`#[cfg(unix)]` and the like): not there for the analysis.
+        if crate::cfg::excluded(item_attrs(item)) {
+            return;
+        }
         match item {
             syn::Item::Fn(f) => {
                 let is_pub = matches!(f.vis, syn::Visibility::Public(_));
@@ -381,6 +432,9 @@ impl Lowerer {
                 let mut fns = Vec::new();
                 for ii in &imp.items {
                     if let syn::ImplItem::Fn(f) = ii {
+                        if crate::cfg::excluded(&f.attrs) {
+                            continue;
+                        }
                         let is_pub =
                             matches!(f.vis, syn::Visibility::Public(_)) || trait_name.is_some();
                         fns.push(std::sync::Arc::new(self.func(
@@ -602,6 +656,15 @@ impl Lowerer {
         // one or two), and the IR is kept for the whole run.
         let mut stmts = Vec::with_capacity(b.stmts.len());
         for s in &b.stmts {
+            let attrs: &[syn::Attribute] = match s {
+                syn::Stmt::Local(l) => &l.attrs,
+                syn::Stmt::Macro(m) => &m.attrs,
+                syn::Stmt::Expr(e, _) => expr_attrs(e),
+                syn::Stmt::Item(_) => &[],
+            };
+            if crate::cfg::excluded(attrs) {
+                continue;
+            }
             match s {
                 syn::Stmt::Local(l) => {
                     let (init, els) = match &l.init {
