@@ -1005,6 +1005,22 @@ impl Lowerer {
     /// A macro call: its tokens as comma-separated expressions where they parse.
     fn mac(&mut self, m: &syn::Macro, span: Span) -> Expr {
         let path = path_segs(&m.path);
+        // `cfg!(..)` is a constant on Windows when its predicate is known there.
+        if path.len() == 1 && path[0] == "cfg" {
+            if let Ok(pred) = syn::parse2::<syn::Meta>(m.tokens.clone()) {
+                let known = match crate::cfg::eval(&pred) {
+                    crate::cfg::Truth::Yes => Some(true),
+                    crate::cfg::Truth::No => Some(false),
+                    crate::cfg::Truth::Unknown => None,
+                };
+                if let Some(b) = known {
+                    return Expr::Lit {
+                        lit: Lit::Bool(b),
+                        span,
+                    };
+                }
+            }
+        }
         if let [name] = path.as_slice() {
             if !self.macros.contains_key(name) && self.other_parts_macros.contains(name) {
                 self.other_part_macro_called
