@@ -1,7 +1,5 @@
-use crate::facts::{OwnEvent, ReleaseFact, Released};
-use crate::lint::{LintCx, LintDef};
-use crate::source::Span;
-use std::collections::BTreeMap;
+use crate::facts::{OwnEvent, Released};
+use crate::lint::{per_site, LintCx, LintDef};
 
 crate::declare_lint! {
     /// ### What it does
@@ -57,23 +55,14 @@ fn check(cx: &mut LintCx<'_>) {
     let facts = cx.facts;
     // Per cleanup, the path that explains it best: the shortest chain, a release with nothing
     // to release before one no caller holds a reference for.
-    let mut unmatched: BTreeMap<Span, (usize, u8, &ReleaseFact)> = BTreeMap::new();
-    for r in &facts.releases {
-        let rank = match r.released {
+    let unmatched = per_site(facts.releases.iter().filter_map(|r| {
+        let rank: u8 = match r.released {
             Released::Nothing { .. } => 0,
             Released::NoHolder => 1,
-            Released::Own | Released::Callers => continue,
+            Released::Own | Released::Callers => return None,
         };
-        let key = (r.chain.len(), rank, r);
-        unmatched
-            .entry(r.cleanup)
-            .and_modify(|best| {
-                if (key.0, key.1) < (best.0, best.1) {
-                    *best = key;
-                }
-            })
-            .or_insert(key);
-    }
+        Some((r.cleanup, (r.chain.len(), rank, r)))
+    }));
     for (cleanup, (_, _, u)) in unmatched {
         let (reason, previous) = match u.released {
             Released::Nothing {

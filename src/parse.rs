@@ -4,7 +4,7 @@
 //! are thread-local) and on a large stack (deeply nested input recurses).
 
 use crate::diag::Diagnostic;
-use crate::ir::{ElidedFn, FileIr};
+use crate::ir::{ElidedFn, FileIr, Item};
 use crate::lower::Lowerer;
 use crate::source::{FileId, Span};
 
@@ -110,27 +110,38 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     } else {
         vec![true; items.len()]
     };
-    let mut too_large = Vec::new();
     // An item's size from its first token: comments before it cost no tree.
-    let too_big =
-        |(lo, hi): (usize, usize)| hi - (lo + next_token(&bytes[lo..hi], 0)) > MAX_ITEM_BYTES;
-    // Too-large functions whose big statements name nothing Winsock: parsed with those
-    // statements blanked out, by item index.
-    let mut blanked: std::collections::HashMap<usize, (Vec<u8>, usize)> = Default::default();
-    for (i, &(lo, hi)) in items.iter().enumerate() {
-        if kept[i] && too_big((lo, hi)) && fn_name(&bytes[lo..hi]).is_some() {
-            if let Some(b) = blank_big_statements(&bytes[lo..hi]) {
-                blanked.insert(i, b);
-                continue;
-            }
+    let big: Vec<bool> = items
+        .iter()
+        .map(|&(lo, hi)| hi - (lo + next_token(&bytes[lo..hi], 0)) > MAX_ITEM_BYTES)
+        .collect();
+    let left_out = |(lo, hi): (usize, usize)| {
+        let (n_lo, n_hi) = fn_name(&bytes[lo..hi]).map_or((lo, lo), |(a, b)| (lo + a, lo + b));
+        ElidedFn {
+            span: Span::new(file, base + lo, base + hi),
+            name_span: Span::new(file, base + n_lo, base + n_hi),
         }
-        if too_big((lo, hi)) {
-            let (n_lo, n_hi) = fn_name(&bytes[lo..hi]).map_or((lo, lo), |(a, b)| (lo + a, lo + b));
-            too_large.push(ElidedFn {
-                span: Span::new(file, base + lo, base + hi),
-                name_span: Span::new(file, base + n_lo, base + n_hi),
-            });
-            kept[i] = false;
+    };
+    // Too-large functions whose big statements name nothing Winsock: parsed with those
+    // statements blanked out, by item index. Any other too-large item is not parsed.
+    let mut blanked: std::collections::HashMap<usize, (Vec<u8>, usize)> = Default::default();
+    let mut too_large = Vec::new();
+    for (i, &(lo, hi)) in items.iter().enumerate() {
+        if !big[i] {
+            continue;
+        }
+        let text = &bytes[lo..hi];
+        let blank = (kept[i] && fn_name(text).is_some())
+            .then(|| blank_big_statements(text))
+            .flatten();
+        match blank {
+            Some(b) => {
+                blanked.insert(i, b);
+            }
+            None => {
+                too_large.push(left_out((lo, hi)));
+                kept[i] = false;
+            }
         }
     }
     let mut lowerer = Lowerer::new(file, base, body);
@@ -138,38 +149,25 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     let mut elided = Vec::new();
     let mut i = 0;
     while i < items.len() {
-        if let Some((text, left_out)) = blanked.remove(&i) {
-            let (lo, _) = items[i];
+        if let Some((text, omitted)) = blanked.remove(&i) {
             let text = std::str::from_utf8(&text).ok()?;
-            lowerer.rebase(base + lo, text);
-            let tree = syn::parse_str::<syn::File>(text).ok()?;
-            for mut item in lowerer.file(&tree).items {
+            for mut item in lower_part(&mut lowerer, base, items[i].0, text)? {
                 if let crate::ir::Item::Fn(f) = &mut item {
-                    let f = std::sync::Arc::make_mut(f);
-                    f.incomplete.get_or_insert(format!(
+                    std::sync::Arc::make_mut(f).incomplete.get_or_insert(format!(
                         "{:.1} MB of its statements, which name nothing Winsock, were not parsed (items over {} MB are not parsed whole)",
-                        left_out as f64 / (1 << 20) as f64,
+                        omitted as f64 / (1 << 20) as f64,
                         MAX_ITEM_BYTES >> 20
                     ));
                 }
                 out.push(item);
             }
-            drop(tree);
-            proc_macro2::extra::invalidate_current_thread_spans();
             i += 1;
             continue;
         }
         if !kept[i] {
-            let (lo, hi) = items[i];
-            if too_big((lo, hi)) {
-                i += 1;
-                continue;
+            if !big[i] {
+                elided.push(left_out(items[i]));
             }
-            let (n_lo, n_hi) = fn_name(&bytes[lo..hi]).map_or((0, 0), |(a, b)| (lo + a, lo + b));
-            elided.push(ElidedFn {
-                span: Span::new(file, base + lo, base + hi),
-                name_span: Span::new(file, base + n_lo, base + n_hi),
-            });
             i += 1;
             continue;
         }
@@ -181,16 +179,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
             end = items[i].1;
             i += 1;
         }
-        lowerer.rebase(base + start, &body[start..end]);
-        // Inner attributes (`#![..]`) can only open the file: a later part must not have any.
-        let tree = syn::parse_str::<syn::File>(&body[start..end]).ok()?;
-        if start > 0 && !tree.attrs.is_empty() {
-            return None;
-        }
-        out.extend(lowerer.file(&tree).items);
-        drop(tree);
-        // Nothing of this part's tokens is kept: free the thread's span table before the next.
-        proc_macro2::extra::invalidate_current_thread_spans();
+        out.extend(lower_part(&mut lowerer, base, start, &body[start..end])?);
     }
     Some(FileIr {
         file,
@@ -198,6 +187,22 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
         elided: elided.into(),
         too_large: too_large.into(),
     })
+}
+
+/// Parses and lowers `text`, the part of the body that starts at `start` (the body starts at
+/// `base` in the file), then frees the thread's span table: nothing of the part's tokens is
+/// kept. `None` when it does not parse, or has inner attributes (`#![..]`) without opening
+/// the file.
+fn lower_part(lowerer: &mut Lowerer, base: usize, start: usize, text: &str) -> Option<Vec<Item>> {
+    lowerer.rebase(base + start, text);
+    let tree = syn::parse_str::<syn::File>(text);
+    let items = match &tree {
+        Ok(t) if start == 0 || t.attrs.is_empty() => Some(lowerer.file(t).items),
+        _ => None,
+    };
+    drop(tree);
+    proc_macro2::extra::invalidate_current_thread_spans();
+    items
 }
 
 /// Which top-level items of a large file are parsed: all but the functions that can matter to

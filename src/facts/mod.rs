@@ -68,35 +68,27 @@ impl CrateFacts {
     /// handed out of it, a release no caller holds a reference for): for when callers may be
     /// in files that were not read. Returns the names of the functions they were about.
     pub fn forget_caller_absence(&mut self) -> Vec<String> {
-        let mut about = Vec::new();
-        self.holds.retain(|h| {
-            let keep = !matches!(h.end, HoldEnd::HandedOut { .. });
-            if !keep {
-                about.push(
-                    h.holder
-                        .trim_matches('`')
-                        .rsplit("::")
-                        .next()
-                        .unwrap_or("")
-                        .to_string(),
-                );
-            }
-            keep
-        });
-        self.releases.retain(|r| {
-            let keep = r.released != Released::NoHolder;
-            if !keep {
-                about.push(
-                    r.holder
-                        .trim_matches('`')
-                        .rsplit("::")
-                        .next()
-                        .unwrap_or("")
-                        .to_string(),
-                );
-            }
-            keep
-        });
+        let handed_out = |h: &HoldFact| matches!(h.end, HoldEnd::HandedOut { .. });
+        let no_holder = |r: &ReleaseFact| r.released == Released::NoHolder;
+        // The function's own name, as `fn` items are named (`` `net::start` `` -> `start`).
+        let name = |holder: &str| {
+            let path = holder.trim_matches('`');
+            path.rsplit("::").next().unwrap_or(path).to_string()
+        };
+        let mut about: Vec<String> = self
+            .holds
+            .iter()
+            .filter(|h| handed_out(h))
+            .map(|h| name(&h.holder))
+            .collect();
+        about.extend(
+            self.releases
+                .iter()
+                .filter(|r| no_holder(r))
+                .map(|r| name(&r.holder)),
+        );
+        self.holds.retain(|h| !handed_out(h));
+        self.releases.retain(|r| !no_holder(r));
         about
     }
 

@@ -396,6 +396,21 @@ impl State {
         self.vals = vals;
     }
 
+    /// What this path knows of Winsock before a call, as facts say it: `failed_startup` and
+    /// the call's `socket` are read by the caller (the first is taken off the state).
+    pub fn before(
+        &self,
+        failed_startup: Option<Span>,
+        socket: Option<super::events::SocketFact>,
+    ) -> super::events::Before {
+        super::events::Before {
+            held: self.held.len(),
+            down_since: self.final_cleanup,
+            failed_startup,
+            socket,
+        }
+    }
+
     /// Binds `name` to `id`; a binding it already has is not written (see `Shared`).
     pub fn set_var(&mut self, name: &str, id: ValId) {
         if self.vars.get(name) != Some(&id) {

@@ -16,12 +16,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
     /// A value of a crate type is built; a guard type takes over one held reference.
     pub(super) fn construct(&mut self, st: &mut State, name: Option<&str>, span: Span) -> Val {
         if self.is_guard_type(name) {
-            if let Some(tok) = st.held.pop() {
-                let id = val_of_span(span);
-                st.guards.insert(id, tok.site);
-                st.vals.insert(id, OTHER);
-                return Val::Sym(id);
-            }
+            return guard_value(st, span);
         }
         Val::Lit(OTHER, false)
     }
@@ -50,12 +45,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             .and_then(|u| self.cx.summaries.get(u))
             .is_some_and(|s| s.outcomes.iter().any(|o| !o.releases.is_empty()));
         if releases {
-            if let Some(tok) = st.held.pop() {
-                let id = val_of_span(span);
-                st.guards.insert(id, tok.site);
-                st.vals.insert(id, OTHER);
-                return Val::Sym(id);
-            }
+            return guard_value(st, span);
         }
         Val::Lit(OTHER, false)
     }
@@ -191,12 +181,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     uses_winsock,
                     starts_winsock: acquirer,
                 },
-                before: Before {
-                    held: st.held.len(),
-                    down_since: st.final_cleanup,
-                    failed_startup: st.startup_failed,
-                    socket: None,
-                },
+                before: st.before(st.startup_failed, None),
                 version: None,
             });
         }
@@ -296,5 +281,19 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The value made at `span` takes over one held reference, as a guard: whoever drops (or
+/// runs) it later releases that reference. Nothing held: a plain value.
+fn guard_value(st: &mut State, span: Span) -> Val {
+    match st.held.pop() {
+        Some(tok) => {
+            let id = val_of_span(span);
+            st.guards.insert(id, tok.site);
+            st.vals.insert(id, OTHER);
+            Val::Sym(id)
+        }
+        None => Val::Lit(OTHER, false),
     }
 }

@@ -186,17 +186,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 
     fn finish(&mut self, outs: Outs, end: Span) {
         for (st, v) in outs {
-            let classes = if self.returns_unit {
-                UNIT
-            } else {
-                st.classes(v)
-            };
-            self.run.exits.push(Exit {
-                state: st,
-                kind: ExitKind::End,
-                span: end,
-                classes,
-            });
+            self.exit(st, ExitKind::End, end, v);
         }
     }
 

@@ -41,12 +41,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         self.run.calls.insert(CallFact {
             span,
             callee: Callee::Api(ApiRef(api)),
-            before: Before {
-                held: st.held.len(),
-                down_since: st.final_cleanup,
-                failed_startup,
-                socket,
-            },
+            before: st.before(failed_startup, socket),
             version,
         });
         self.call_vals.insert(id, (span, api));
