@@ -15,6 +15,7 @@
 
 mod calls;
 mod flow;
+mod macros;
 mod transfer;
 mod values;
 
