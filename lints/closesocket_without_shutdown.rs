@@ -20,17 +20,32 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// let c = accept(listener, null_mut(), null_mut());
-    /// send(c, reply.as_ptr(), reply.len() as i32, 0);
-    /// closesocket(c);
+    /// fn reply(listener: SOCKET, reply: &[u8]) {
+    ///     unsafe {
+    ///         let c = accept(listener, std::ptr::null_mut(), std::ptr::null_mut());
+    ///         if c == INVALID_SOCKET {
+    ///             return;
+    ///         }
+    ///         send(c, reply.as_ptr(), reply.len() as i32, 0);
+    ///         closesocket(c); // the peer may see a reset, and the reply may be lost
+    ///     }
+    /// }
     /// ```
     /// Use instead:
     /// ```rust,ignore
-    /// let c = accept(listener, null_mut(), null_mut());
-    /// send(c, reply.as_ptr(), reply.len() as i32, 0);
-    /// shutdown(c, SD_SEND);
-    /// while recv(c, buf.as_mut_ptr(), buf.len() as i32, 0) > 0 {}
-    /// closesocket(c);
+    /// fn reply(listener: SOCKET, reply: &[u8]) {
+    ///     unsafe {
+    ///         let c = accept(listener, std::ptr::null_mut(), std::ptr::null_mut());
+    ///         if c == INVALID_SOCKET {
+    ///             return;
+    ///         }
+    ///         send(c, reply.as_ptr(), reply.len() as i32, 0);
+    ///         shutdown(c, SD_SEND);
+    ///         let mut buf = [0u8; 512];
+    ///         while recv(c, buf.as_mut_ptr(), buf.len() as i32, 0) > 0 {}
+    ///         closesocket(c);
+    ///     }
+    /// }
     /// ```
     ///
     /// ### References

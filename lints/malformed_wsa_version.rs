@@ -17,11 +17,15 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// WSAStartup(2.2 as u16, &mut data);
+    /// fn start(data: &mut WSADATA) -> i32 {
+    ///     unsafe { WSAStartup(2.2 as u16, data) }
+    /// }
     /// ```
     /// Use instead:
     /// ```rust,ignore
-    /// WSAStartup(0x0202, &mut data);
+    /// fn start(data: &mut WSADATA) -> i32 {
+    ///     unsafe { WSAStartup(0x0202, data) }
+    /// }
     /// ```
     ///
     /// ### Fix safety

@@ -13,8 +13,12 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// if WSAIsBlocking() != 0 {
-    ///     WSACancelBlockingCall();
+    /// fn cancel_pending() {
+    ///     unsafe {
+    ///         if WSAIsBlocking() != 0 {
+    ///             WSACancelBlockingCall();
+    ///         }
+    ///     }
     /// }
     /// ```
     /// Use instead: cancel a blocking call by closing its socket from another

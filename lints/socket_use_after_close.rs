@@ -14,13 +14,30 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// closesocket(s);
-    /// if failed {
-    ///     closesocket(s); // closes it twice
+    /// fn serve(listener: SOCKET) {
+    ///     unsafe {
+    ///         if listen(listener, SOMAXCONN as i32) == SOCKET_ERROR {
+    ///             closesocket(listener);
+    ///         }
+    ///         accept_loop(listener);
+    ///         closesocket(listener); // a second close when `listen` failed
+    ///     }
     /// }
     /// ```
-    /// Use instead: close each socket exactly once, and set the variable to
-    /// `INVALID_SOCKET` (or drop its owner) when it is closed.
+    /// Use instead: close each socket exactly once (return, or set the variable
+    /// to `INVALID_SOCKET`, once it is closed):
+    /// ```rust,ignore
+    /// fn serve(listener: SOCKET) {
+    ///     unsafe {
+    ///         if listen(listener, SOMAXCONN as i32) == SOCKET_ERROR {
+    ///             closesocket(listener);
+    ///             return;
+    ///         }
+    ///         accept_loop(listener);
+    ///         closesocket(listener);
+    ///     }
+    /// }
+    /// ```
     ///
     /// ### References
     /// - <https://learn.microsoft.com/en-us/windows/win32/api/winsock/nf-winsock-closesocket>

@@ -12,13 +12,24 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// WSAStartup(0x202, &mut data);
+    /// fn main() {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     unsafe { WSAStartup(0x202, &mut data) };
+    ///     serve();
+    ///     unsafe { WSACleanup() };
+    /// }
     /// ```
     /// Use instead:
     /// ```rust,ignore
-    /// let rc = WSAStartup(0x202, &mut data);
-    /// if rc != 0 {
-    ///     return Err(io::Error::from_raw_os_error(rc));
+    /// fn main() -> io::Result<()> {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     let rc = unsafe { WSAStartup(0x202, &mut data) };
+    ///     if rc != 0 {
+    ///         return Err(io::Error::from_raw_os_error(rc));
+    ///     }
+    ///     serve();
+    ///     unsafe { WSACleanup() };
+    ///     Ok(())
     /// }
     /// ```
     pub UNCHECKED_WSA_STARTUP = "unchecked_wsa_startup", Pedantic, Warn,

@@ -17,15 +17,25 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// if unsafe { WSAStartup(0x202, &mut data) } != 0 {
-    ///     unsafe { WSACleanup() }; // nothing to clean up
-    ///     return;
+    /// fn main() {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         unsafe { WSACleanup() }; // the startup failed: nothing to clean up
+    ///         return;
+    ///     }
+    ///     serve();
+    ///     unsafe { WSACleanup() };
     /// }
     /// ```
     /// Use instead:
     /// ```rust,ignore
-    /// if unsafe { WSAStartup(0x202, &mut data) } != 0 {
-    ///     return;
+    /// fn main() {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return;
+    ///     }
+    ///     serve();
+    ///     unsafe { WSACleanup() };
     /// }
     /// ```
     ///

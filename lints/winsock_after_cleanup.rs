@@ -17,13 +17,27 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// WSACleanup();
-    /// closesocket(s); // fails with WSANOTINITIALISED
+    /// fn main() {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return;
+    ///     }
+    ///     let s = unsafe { socket(AF_INET as i32, SOCK_DGRAM as i32, 0) };
+    ///     unsafe { WSACleanup() };
+    ///     unsafe { closesocket(s) }; // fails with WSANOTINITIALISED
+    /// }
     /// ```
     /// Use instead:
     /// ```rust,ignore
-    /// closesocket(s);
-    /// WSACleanup();
+    /// fn main() {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return;
+    ///     }
+    ///     let s = unsafe { socket(AF_INET as i32, SOCK_DGRAM as i32, 0) };
+    ///     unsafe { closesocket(s) };
+    ///     unsafe { WSACleanup() };
+    /// }
     /// ```
     ///
     /// ### References

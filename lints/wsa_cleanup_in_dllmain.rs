@@ -18,13 +18,25 @@ crate::declare_lint! {
     /// #[no_mangle]
     /// extern "system" fn DllMain(_: HINSTANCE, reason: u32, _: *mut c_void) -> BOOL {
     ///     if reason == DLL_PROCESS_DETACH {
-    ///         unsafe { WSACleanup() };
+    ///         unsafe { WSACleanup() }; // may deadlock under the loader lock
     ///     }
     ///     TRUE
     /// }
     /// ```
-    /// Use instead: export `init` and `shutdown` functions that the host calls
-    /// outside the loader lock, and keep `DllMain` free of Winsock calls.
+    /// Use instead: export functions that the host calls outside the loader lock,
+    /// and keep `DllMain` free of Winsock calls:
+    /// ```rust,ignore
+    /// #[no_mangle]
+    /// pub extern "C" fn plugin_init() -> i32 {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     unsafe { WSAStartup(0x202, &mut data) }
+    /// }
+    ///
+    /// #[no_mangle]
+    /// pub extern "C" fn plugin_shutdown() {
+    ///     unsafe { WSACleanup() };
+    /// }
+    /// ```
     ///
     /// ### References
     /// - <https://learn.microsoft.com/en-us/windows/win32/dlls/dynamic-link-library-best-practices>

@@ -17,17 +17,47 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// let s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    /// connect(s, addr, len);
-    /// send(s, buf.as_ptr(), n, 0);
-    /// WSACleanup(); // `s` is reset
+    /// fn main() {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return;
+    ///     }
+    ///     unsafe {
+    ///         let s = socket(AF_INET as i32, SOCK_STREAM as i32, IPPROTO_TCP as i32);
+    ///         if s == INVALID_SOCKET {
+    ///             WSACleanup();
+    ///             return;
+    ///         }
+    ///         let (addr, len) = server_addr();
+    ///         connect(s, &addr, len);
+    ///         send(s, b"bye".as_ptr(), 3, 0);
+    ///         WSACleanup(); // `s` is reset: "bye" may never leave
+    ///     }
+    /// }
     /// ```
     /// Use instead:
     /// ```rust,ignore
-    /// shutdown(s, SD_SEND);
-    /// while recv(s, buf.as_mut_ptr(), len, 0) > 0 {}
-    /// closesocket(s);
-    /// WSACleanup();
+    /// fn main() {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return;
+    ///     }
+    ///     unsafe {
+    ///         let s = socket(AF_INET as i32, SOCK_STREAM as i32, IPPROTO_TCP as i32);
+    ///         if s == INVALID_SOCKET {
+    ///             WSACleanup();
+    ///             return;
+    ///         }
+    ///         let (addr, len) = server_addr();
+    ///         connect(s, &addr, len);
+    ///         send(s, b"bye".as_ptr(), 3, 0);
+    ///         shutdown(s, SD_SEND);
+    ///         let mut buf = [0u8; 512];
+    ///         while recv(s, buf.as_mut_ptr(), buf.len() as i32, 0) > 0 {}
+    ///         closesocket(s);
+    ///         WSACleanup();
+    ///     }
+    /// }
     /// ```
     ///
     /// ### References

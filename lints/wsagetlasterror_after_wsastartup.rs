@@ -13,15 +13,23 @@ crate::declare_lint! {
     ///
     /// ### Example
     /// ```rust,ignore
-    /// if WSAStartup(0x202, &mut data) != 0 {
-    ///     return Err(WSAGetLastError());
+    /// fn start() -> Result<(), i32> {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     if unsafe { WSAStartup(0x202, &mut data) } != 0 {
+    ///         return Err(unsafe { WSAGetLastError() }); // WSAStartup sets no last error
+    ///     }
+    ///     Ok(())
     /// }
     /// ```
     /// Use instead:
     /// ```rust,ignore
-    /// let rc = WSAStartup(0x202, &mut data);
-    /// if rc != 0 {
-    ///     return Err(rc);
+    /// fn start() -> Result<(), i32> {
+    ///     let mut data: WSADATA = unsafe { std::mem::zeroed() };
+    ///     let rc = unsafe { WSAStartup(0x202, &mut data) };
+    ///     if rc != 0 {
+    ///         return Err(rc); // the error code is the return value
+    ///     }
+    ///     Ok(())
     /// }
     /// ```
     ///
