@@ -328,6 +328,20 @@ pub struct State {
     pub final_cleanup: Option<Span>,
     /// The `WSAStartup` that just failed, when no other Winsock call came after it.
     pub startup_failed: Option<Span>,
+    /// The last macro the analysis does not model that this path passed (see `hidden_by`).
+    pub passed_macro: Option<PassedMacro>,
+}
+
+/// A macro of another crate the analysis does not model, passed on a path that had started
+/// or cleaned up Winsock itself. It may have ended the path there (a hidden `return`, a
+/// panic) or tested a value it was given, so what the path knows of its own startups and
+/// cleanups afterwards holds only if the macro fell through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PassedMacro {
+    pub at: Span,
+    /// The path's last own event and references held when it passed: a later own startup or
+    /// cleanup changes them, and the macro no longer stands between that event and what follows.
+    since: (Option<(Span, OwnEvent)>, usize),
 }
 
 impl State {
@@ -408,7 +422,27 @@ impl State {
             down_since: self.final_cleanup,
             failed_startup,
             socket,
+            hidden_by: self.hidden_by(),
         }
+    }
+
+    /// The path passes a macro the analysis does not model. A path with no own startup or
+    /// cleanup yet has nothing whose outcome the macro could hide, so it is not marked.
+    pub fn pass_unmodelled_macro(&mut self, at: Span) {
+        if self.own {
+            self.passed_macro = Some(PassedMacro {
+                at,
+                since: (self.last_own, self.held.len()),
+            });
+        }
+    }
+
+    /// The unmodelled macro that stands between this path's last own startup or cleanup and
+    /// here: what follows from that event here rests on the macro having fallen through.
+    pub fn hidden_by(&self) -> Option<Span> {
+        self.passed_macro
+            .filter(|m| m.since == (self.last_own, self.held.len()))
+            .map(|m| m.at)
     }
 
     /// Binds `name` to `id`; a binding it already has is not written (see `Shared`).

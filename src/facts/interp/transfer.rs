@@ -160,6 +160,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             chain: chain.clone(),
             released,
             open_sockets,
+            hidden_by: st.hidden_by(),
         });
         match released {
             Released::Own => {
