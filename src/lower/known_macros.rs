@@ -200,3 +200,106 @@ impl Lowerer {
         syn::parse2::<syn::Stmt>(ts).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statements of the body of `main` in `text`, lowered.
+    fn main_body(text: &str) -> Vec<Stmt> {
+        let tree = syn::parse_str::<syn::File>(text).expect("test source parses");
+        let ir = Lowerer::new(FileId(0), 0, text).file(&tree);
+        ir.items
+            .iter()
+            .find_map(|i| match i {
+                Item::Fn(f) if f.name == "main" => Some(f.body.stmts.clone()),
+                _ => None,
+            })
+            .expect("a main function")
+    }
+
+    fn first_expr(text: &str) -> Expr {
+        match main_body(text).into_iter().next() {
+            Some(Stmt::Expr { expr, .. }) => expr,
+            other => panic!("not an expression statement: {other:?}"),
+        }
+    }
+
+    fn is_return_err(e: &Expr) -> bool {
+        matches!(e, Expr::Return { expr: Some(call), .. }
+            if matches!(&**call, Expr::Call { func, .. }
+                if matches!(&**func, Expr::Path { segs, .. } if segs == &["Err"])))
+    }
+
+    #[test]
+    fn bail_is_return_err_by_path_import_rename_glob_and_macro_use() {
+        for text in [
+            "fn main() { anyhow::bail!(\"x\"); }",
+            "fn main() { color_eyre::eyre::bail!(\"x {}\", 1); }",
+            "use anyhow::bail; fn main() { bail!(\"x\"); }",
+            "use eyre::{bail as fail, Result}; fn main() { fail!(\"x\"); }",
+            "use anyhow::*; fn main() { bail!(\"x\"); }",
+            "#[macro_use] extern crate anyhow; fn main() { bail!(\"x\"); }",
+            "mod m { pub use anyhow::bail; } use m::*; fn main() { ::anyhow::bail!(\"x\"); }",
+        ] {
+            assert!(is_return_err(&first_expr(text)), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bare_name_not_imported_or_defined_here_stays_a_macro() {
+        for text in [
+            "fn main() { bail!(\"x\"); }",
+            "use my_errors::bail; fn main() { bail!(\"x\"); }",
+            "fn main() { my_errors::bail!(\"x\"); }",
+            "fn main() { my_scope::defer! { f(); } }",
+        ] {
+            assert!(matches!(first_expr(text), Expr::Macro { .. }), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_files_own_macro_rules_wins_over_an_import() {
+        let text = "use anyhow::bail;\n\
+                    macro_rules! bail { ($($t:tt)*) => { println!($($t)*) } }\n\
+                    fn main() { bail!(\"x\"); }";
+        // Expanded or not (only macros that can reach Winsock are), it is not anyhow's.
+        assert!(!is_return_err(&first_expr(text)));
+    }
+
+    #[test]
+    fn ensure_returns_err_when_its_condition_is_false() {
+        let e =
+            first_expr("use anyhow::ensure; fn main() { ensure!(rc == 0, \"failed {}\", rc); }");
+        let Expr::If {
+            cond, then, els, ..
+        } = e
+        else {
+            panic!("not an if: {e:?}");
+        };
+        assert!(els.is_none());
+        assert!(matches!(*cond, Expr::Unary { op: UnOp::Not, .. }));
+        assert!(matches!(&then.stmts[..], [Stmt::Expr { expr, .. }] if is_return_err(expr)));
+    }
+
+    #[test]
+    fn defer_is_the_let_of_a_guard_whose_closure_runs_the_body() {
+        for text in [
+            "use scopeguard::defer; fn main() { defer! { cleanup(); } }",
+            "fn main() { scopeguard::defer!(cleanup()); }",
+        ] {
+            match main_body(text).as_slice() {
+                [Stmt::Let {
+                    init: Some(Expr::Call { func, args, .. }),
+                    ..
+                }] => {
+                    assert!(
+                        matches!(&**func, Expr::Path { segs, .. } if segs == &["scopeguard", "guard"])
+                    );
+                    assert!(matches!(args.as_slice(), [_, Expr::Closure { .. }]));
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+}
