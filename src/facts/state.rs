@@ -397,8 +397,13 @@ impl State {
             || self.guards.contains_key(id)
     }
 
-    /// Drops value facts nothing refers to any more, so equal paths compare equal.
+    /// Drops value facts nothing refers to any more (and a mark that ended), so equal paths
+    /// compare equal.
     pub fn gc(&mut self) {
+        // A mark a later own startup or cleanup ended says nothing more.
+        if self.passed_macro.is_some() && self.hidden_by().is_none() {
+            self.passed_macro = None;
+        }
         let mut vars: Vec<ValId> = self.vars.values().copied().collect();
         vars.sort_unstable();
         // Most states have nothing to drop: then `vals` is not written, and stays shared.
@@ -428,8 +433,9 @@ impl State {
 
     /// The path passes a macro the analysis does not model. A path with no own startup or
     /// cleanup yet has nothing whose outcome the macro could hide, so it is not marked.
+    /// The first such macro since the event is kept: paths through the same one stay equal.
     pub fn pass_unmodelled_macro(&mut self, at: Span) {
-        if self.own {
+        if self.own && self.hidden_by().is_none() {
             self.passed_macro = Some(PassedMacro {
                 at,
                 since: (self.last_own, self.held.len()),
@@ -465,6 +471,10 @@ pub struct Outcome {
     pub acquires: Vec<Chain>,
     /// Caller references this outcome released.
     pub releases: Vec<Release>,
+    /// Every path of this outcome passed a macro the analysis does not model after its last own
+    /// startup or cleanup (`State::hidden_by`): the outcome may not exist, and the caller's path
+    /// through it is marked in turn.
+    pub hidden_by: Option<Span>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -226,6 +226,10 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             if sum.returns_guard {
                 s.guards.insert(id, span);
             }
+            // An outcome that rests on a macro not modelled in the callee rests on it here too.
+            if o.hidden_by.is_some() {
+                s.pass_unmodelled_macro(span);
+            }
             s.vals.insert(id, o.classes);
             out.push((s, Val::Sym(id)));
         }
