@@ -44,6 +44,17 @@ pub struct SocketFact {
     pub shut: bool,
     /// Where this path closed it.
     pub closed: Option<Span>,
+    /// A macro the analysis does not model that this path passed after closing it: the path
+    /// may have ended there.
+    pub closed_hidden_by: Option<Span>,
+}
+
+impl SocketFact {
+    /// Where the path closed it, when no macro the analysis does not model stands between the
+    /// close and here (see `lint::known_paths`).
+    pub fn closed_on_known_path(&self) -> Option<Span> {
+        self.closed.filter(|_| self.closed_hidden_by.is_none())
+    }
 }
 
 /// What is called: a row of the Winsock table, or a crate function whose summary is applied.

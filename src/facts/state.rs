@@ -246,6 +246,8 @@ pub struct Sock {
     /// `shutdown(s, SD_SEND | SD_BOTH)` ran on this path.
     pub shut: bool,
     pub closed: Option<Span>,
+    /// A macro the analysis does not model, passed after `closed`: the path may have ended there.
+    pub closed_hidden_by: Option<Span>,
 }
 
 /// A value shared by copies until one of them changes it (copy on write).
@@ -440,6 +442,15 @@ impl State {
                 at,
                 since: (self.last_own, self.held.len()),
             });
+        }
+        // Likewise what follows from a socket's close: only a map with such a socket is written.
+        let unmarked = |s: &Sock| s.closed.is_some() && s.closed_hidden_by.is_none();
+        if self.socks.values().any(unmarked) {
+            for sock in self.socks.values_mut() {
+                if unmarked(sock) {
+                    sock.closed_hidden_by = Some(at);
+                }
+            }
         }
     }
 

@@ -220,6 +220,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 if let Some(sid) = self.sock_of(&mut s, args.get(k)) {
                     if let Some(sock) = s.socks.get_mut(&sid) {
                         sock.closed = Some(span);
+                        sock.closed_hidden_by = None;
                     }
                 }
             }

@@ -128,6 +128,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 let mut st = st;
                 if let Some(sock) = sid.and_then(|sid| st.socks.get_mut(&sid)) {
                     sock.closed = Some(span);
+                    sock.closed_hidden_by = None;
                 }
                 out.push((st, Val::Sym(id)));
             }
@@ -195,6 +196,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             connected,
             shut: sock.shut,
             closed: sock.closed,
+            closed_hidden_by: sock.closed_hidden_by,
         }
     }
 
@@ -217,6 +219,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 connected: None,
                 shut: false,
                 closed: None,
+                closed_hidden_by: None,
             },
         );
         Some(id)
@@ -241,6 +244,7 @@ pub(super) fn new_socket(
             connected,
             shut: false,
             closed: None,
+            closed_hidden_by: None,
         },
     );
     ok.vals.insert(id, VALID);
