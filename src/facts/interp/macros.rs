@@ -104,7 +104,10 @@ fn known(path: &[String]) -> Option<&str> {
         || (from(&["log", "tracing"]) && LOGGING.contains(&name))
         || (from(&["anyhow", "eyre", "color_eyre"]) && ERROR_VALUES.contains(&name))
         // `futures::ready!` is `std::task::ready!`.
-        || (krate.is_some_and(|k| k == "futures") && name == "ready");
+        || (krate.is_some_and(|k| k == "futures") && name == "ready")
+        // Pinning a future on the stack, or awaiting several: values, no exit of their own.
+        || (from(&["futures", "pin_utils"]) && name == "pin_mut")
+        || (krate.is_some_and(|k| k == "tokio") && matches!(name, "pin" | "join" | "try_join"));
     is_known.then_some(name)
 }
 
