@@ -57,7 +57,7 @@ fn check(cx: &mut LintCx<'_>) {
     let uses = per_site(facts.calls.iter().filter_map(|c| {
         let api = c.api()?;
         api.socket_arg?;
-        let closed = c.before.socket.as_ref()?.closed?;
+        let closed = c.before.socket.as_ref()?.closed_on_known_path()?;
         Some((c.span, (closed, api.name)))
     }));
     for (call, (closed, name)) in uses {

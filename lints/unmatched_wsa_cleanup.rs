@@ -1,5 +1,5 @@
 use crate::facts::{OwnEvent, Released};
-use crate::lint::{per_site, LintCx, LintDef};
+use crate::lint::{known_paths, per_site, LintCx, LintDef};
 
 crate::declare_lint! {
     /// ### What it does
@@ -65,7 +65,7 @@ fn check(cx: &mut LintCx<'_>) {
     let facts = cx.facts;
     // Per cleanup, the path that explains it best: the shortest chain, a release with nothing
     // to release before one no caller holds a reference for.
-    let unmatched = per_site(facts.releases.iter().filter_map(|r| {
+    let unmatched = per_site(known_paths(&facts.releases).filter_map(|r| {
         let rank: u8 = match r.released {
             Released::Nothing { .. } => 0,
             Released::NoHolder => 1,

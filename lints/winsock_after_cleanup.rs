@@ -1,5 +1,5 @@
 use crate::facts::Callee;
-use crate::lint::{per_site, LintCx, LintDef};
+use crate::lint::{known_paths, per_site, LintCx, LintDef};
 
 crate::declare_lint! {
     /// ### What it does
@@ -54,7 +54,7 @@ pub static DEF: LintDef = LintDef {
 
 fn check(cx: &mut LintCx<'_>) {
     let facts = cx.facts;
-    let late = per_site(facts.calls.iter().filter_map(|c| {
+    let late = per_site(known_paths(&facts.calls).filter_map(|c| {
         let cleanup = c.before.down_since?;
         let what = match &c.callee {
             Callee::Api(a) if a.0.needs_init => format!("`{}` is a Winsock call", a.0.name),

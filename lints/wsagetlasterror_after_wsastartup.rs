@@ -1,4 +1,4 @@
-use crate::lint::{per_site, LintCx, LintDef};
+use crate::lint::{known_paths, per_site, LintCx, LintDef};
 
 crate::declare_lint! {
     /// ### What it does
@@ -48,7 +48,7 @@ pub static DEF: LintDef = LintDef {
 fn check(cx: &mut LintCx<'_>) {
     let facts = cx.facts;
     // A read of the last error on a path where `WSAStartup` just failed.
-    let reads = per_site(facts.calls.iter().filter_map(|c| {
+    let reads = per_site(known_paths(&facts.calls).filter_map(|c| {
         let api = c.api()?;
         (api.effect == crate::winsock::Effect::ReadsLastError).then_some(())?;
         Some((c.span, c.before.failed_startup?))

@@ -290,6 +290,17 @@ pub fn per_site<T: Ord>(items: impl IntoIterator<Item = (Span, T)>) -> Vec<(Span
     best.into_iter().collect()
 }
 
+/// The facts a finding may rest on: those of paths that did not pass, since their last own
+/// `WSAStartup` or `WSACleanup`, a macro the analysis does not model. Such a macro may have
+/// ended the path (a hidden `return`, a panic) or tested the startup's result, so a finding
+/// seen only on those paths rests on the macro having fallen through, and is not reported.
+/// The same finding on another path is.
+pub fn known_paths<'f, F: crate::facts::OnPath + 'f>(
+    facts: impl IntoIterator<Item = &'f F>,
+) -> impl Iterator<Item = &'f F> {
+    facts.into_iter().filter(|f| f.hidden_by().is_none())
+}
+
 /// The label of one call in a chain of calls (a leak through `init()`, a cleanup through a
 /// helper): what the call does, in the words every lint uses.
 pub fn chain_label(link: &crate::facts::events::Link) -> String {

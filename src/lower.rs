@@ -11,6 +11,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 
+mod known_macros;
 mod macro_rules;
 use macro_rules::{collect_macro_rules, MacroArm};
 
@@ -23,6 +24,8 @@ pub(crate) struct Lowerer {
     nested: Vec<Item>,
     /// `macro_rules!` defined in this file, by name: expanded at their call sites.
     macros: std::collections::HashMap<String, Vec<MacroArm>>,
+    /// Bare names the file imports well-known macros of other crates under (`known_macros`).
+    known_imports: std::collections::HashMap<String, known_macros::Known>,
     expanding: usize,
     /// The outermost macro call being expanded: spans outside its arguments are not the user's.
     expansion: Option<Expansion>,
@@ -131,6 +134,7 @@ impl Lowerer {
             closures: Vec::new(),
             nested: Vec::new(),
             macros: std::collections::HashMap::new(),
+            known_imports: Default::default(),
             expanding: 0,
             expansion: None,
             expanded_tokens: 0,
@@ -351,6 +355,7 @@ impl Lowerer {
 
     pub(crate) fn file(&mut self, f: &syn::File) -> FileIr {
         collect_macro_rules(&f.items, &mut self.macros);
+        known_macros::collect_imports(&f.items, &mut self.known_imports);
         FileIr {
             file: self.file,
             items: self.items(&f.items),
@@ -654,6 +659,8 @@ impl Lowerer {
         // one or two), and the IR is kept for the whole run.
         let mut stmts = Vec::with_capacity(b.stmts.len());
         for s in &b.stmts {
+            let desugared = self.desugar_stmt(s);
+            let s = desugared.as_ref().unwrap_or(s);
             let attrs: &[syn::Attribute] = match s {
                 syn::Stmt::Local(l) => &l.attrs,
                 syn::Stmt::Macro(m) => &m.attrs,
@@ -713,6 +720,10 @@ impl Lowerer {
                         semi: m.semi_token.is_some(),
                     })
                 }
+            }
+            // The desugared tree is dropped here: its node addresses may be reused.
+            if desugared.is_some() {
+                self.forget_temporaries();
             }
         }
         Block {
@@ -1046,6 +1057,10 @@ impl Lowerer {
                     return e;
                 }
             }
+        }
+        if let Some(e) = self.known_macro_expr(m, span) {
+            self.forget_temporaries();
+            return e;
         }
         let args: Vec<syn::Expr> = parse_macro_args(m.tokens.clone());
         let args = self.exprs(&args);

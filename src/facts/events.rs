@@ -44,6 +44,17 @@ pub struct SocketFact {
     pub shut: bool,
     /// Where this path closed it.
     pub closed: Option<Span>,
+    /// A macro the analysis does not model that this path passed after closing it: the path
+    /// may have ended there.
+    pub closed_hidden_by: Option<Span>,
+}
+
+impl SocketFact {
+    /// Where the path closed it, when no macro the analysis does not model stands between the
+    /// close and here (see `lint::known_paths`).
+    pub fn closed_on_known_path(&self) -> Option<Span> {
+        self.closed.filter(|_| self.closed_hidden_by.is_none())
+    }
 }
 
 /// What is called: a row of the Winsock table, or a crate function whose summary is applied.
@@ -94,6 +105,9 @@ pub struct Before {
     /// The socket argument of the call (by the table's `socket_arg`, else the first), when the
     /// path knows it as a socket.
     pub socket: Option<SocketFact>,
+    /// A macro the analysis does not model that this path passed after its last own startup
+    /// or cleanup: the path may have ended there, so what it knew of them may not hold here.
+    pub hidden_by: Option<Span>,
 }
 
 /// A call of Winsock (or of a crate function that uses it) as one path reached it.
@@ -147,6 +161,26 @@ pub struct ReleaseFact {
     pub open_sockets: Vec<Span>,
     /// The function it happens in, as shown.
     pub holder: String,
+    /// As `Before::hidden_by`: a macro not modelled between the path's last own startup or
+    /// cleanup and this release.
+    pub hidden_by: Option<Span>,
+}
+
+/// A fact recorded on one path, which may rest on a macro the analysis does not model.
+pub trait OnPath {
+    fn hidden_by(&self) -> Option<Span>;
+}
+
+impl OnPath for CallFact {
+    fn hidden_by(&self) -> Option<Span> {
+        self.before.hidden_by
+    }
+}
+
+impl OnPath for ReleaseFact {
+    fn hidden_by(&self) -> Option<Span> {
+        self.hidden_by
+    }
 }
 
 /// How a `WSAStartup` reference stops with its holder.

@@ -17,8 +17,8 @@ use crate::source::Span;
 use callgraph::{CallGraph, ClosureUse, Target, UnitBody, UnitId};
 pub use events::{
     ApiRef, Before, CallFact, Callee, ConnectedBy, Discarded, EntryReach, ExitKind, HoldEnd,
-    HoldFact, Link, OwnEvent, ReleaseFact, Released, SocketFact, SocketKind, Step, VersionArg,
-    WinsockCall,
+    HoldFact, Link, OnPath, OwnEvent, ReleaseFact, Released, SocketFact, SocketKind, Step,
+    VersionArg, WinsockCall,
 };
 use interp::{Cx, Interp};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -252,6 +252,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                         released: r.released,
                         open_sockets: r.open_sockets.clone(),
                         holder: display.clone(),
+                        hidden_by: r.hidden_by,
                     });
                 }
                 for rel in fin.orphan_releases {
@@ -263,6 +264,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                         released: Released::NoHolder,
                         open_sockets: Vec::new(),
                         holder: display.clone(),
+                        hidden_by: None,
                     });
                 }
                 facts.calls.extend(run.calls.iter().cloned());

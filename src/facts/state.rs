@@ -246,6 +246,8 @@ pub struct Sock {
     /// `shutdown(s, SD_SEND | SD_BOTH)` ran on this path.
     pub shut: bool,
     pub closed: Option<Span>,
+    /// A macro the analysis does not model, passed after `closed`: the path may have ended there.
+    pub closed_hidden_by: Option<Span>,
 }
 
 /// A value shared by copies until one of them changes it (copy on write).
@@ -328,6 +330,20 @@ pub struct State {
     pub final_cleanup: Option<Span>,
     /// The `WSAStartup` that just failed, when no other Winsock call came after it.
     pub startup_failed: Option<Span>,
+    /// The last macro the analysis does not model that this path passed (see `hidden_by`).
+    pub passed_macro: Option<PassedMacro>,
+}
+
+/// A macro of another crate the analysis does not model, passed on a path that had started
+/// or cleaned up Winsock itself. It may have ended the path there (a hidden `return`, a
+/// panic) or tested a value it was given, so what the path knows of its own startups and
+/// cleanups afterwards holds only if the macro fell through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PassedMacro {
+    pub at: Span,
+    /// The path's last own event and references held when it passed: a later own startup or
+    /// cleanup changes them, and the macro no longer stands between that event and what follows.
+    since: (Option<(Span, OwnEvent)>, usize),
 }
 
 impl State {
@@ -383,8 +399,13 @@ impl State {
             || self.guards.contains_key(id)
     }
 
-    /// Drops value facts nothing refers to any more, so equal paths compare equal.
+    /// Drops value facts nothing refers to any more (and a mark that ended), so equal paths
+    /// compare equal.
     pub fn gc(&mut self) {
+        // A mark a later own startup or cleanup ended says nothing more.
+        if self.passed_macro.is_some() && self.hidden_by().is_none() {
+            self.passed_macro = None;
+        }
         let mut vars: Vec<ValId> = self.vars.values().copied().collect();
         vars.sort_unstable();
         // Most states have nothing to drop: then `vals` is not written, and stays shared.
@@ -408,7 +429,37 @@ impl State {
             down_since: self.final_cleanup,
             failed_startup,
             socket,
+            hidden_by: self.hidden_by(),
         }
+    }
+
+    /// The path passes a macro the analysis does not model. A path with no own startup or
+    /// cleanup yet has nothing whose outcome the macro could hide, so it is not marked.
+    /// The first such macro since the event is kept: paths through the same one stay equal.
+    pub fn pass_unmodelled_macro(&mut self, at: Span) {
+        if self.own && self.hidden_by().is_none() {
+            self.passed_macro = Some(PassedMacro {
+                at,
+                since: (self.last_own, self.held.len()),
+            });
+        }
+        // Likewise what follows from a socket's close: only a map with such a socket is written.
+        let unmarked = |s: &Sock| s.closed.is_some() && s.closed_hidden_by.is_none();
+        if self.socks.values().any(unmarked) {
+            for sock in self.socks.values_mut() {
+                if unmarked(sock) {
+                    sock.closed_hidden_by = Some(at);
+                }
+            }
+        }
+    }
+
+    /// The unmodelled macro that stands between this path's last own startup or cleanup and
+    /// here: what follows from that event here rests on the macro having fallen through.
+    pub fn hidden_by(&self) -> Option<Span> {
+        self.passed_macro
+            .filter(|m| m.since == (self.last_own, self.held.len()))
+            .map(|m| m.at)
     }
 
     /// Binds `name` to `id`; a binding it already has is not written (see `Shared`).
@@ -431,6 +482,10 @@ pub struct Outcome {
     pub acquires: Vec<Chain>,
     /// Caller references this outcome released.
     pub releases: Vec<Release>,
+    /// Every path of this outcome passed a macro the analysis does not model after its last own
+    /// startup or cleanup (`State::hidden_by`): the outcome may not exist, and the caller's path
+    /// through it is marked in turn.
+    pub hidden_by: Option<Span>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -127,15 +127,20 @@ pub fn finish(
                 Vec::new()
             }
         };
+        let hidden_by = e.state.hidden_by();
         match outcomes
             .iter_mut()
             .find(|o| o.acquires == acquires && o.releases == releases)
         {
-            Some(o) => o.classes |= e.classes,
+            Some(o) => {
+                o.classes |= e.classes;
+                o.hidden_by = o.hidden_by.and(hidden_by);
+            }
             None => outcomes.push(Outcome {
                 classes: e.classes,
                 acquires,
                 releases,
+                hidden_by,
             }),
         }
     }
@@ -192,8 +197,13 @@ pub fn finish(
 
 /// The caller can tell it holds `tok` after exit `e`: every other exit that may
 /// return a value of the same class holds it as well.
+/// An exit past a macro the analysis does not model may not exist (the macro may have returned
+/// before it), so it does not make the caller's knowledge ambiguous.
 fn consistent(exits: &[Exit], e: &Exit, tok: &Token) -> bool {
-    exits
-        .iter()
-        .all(|o| std::ptr::eq(o, e) || o.classes & e.classes == 0 || o.state.held.contains(tok))
+    exits.iter().all(|o| {
+        std::ptr::eq(o, e)
+            || o.classes & e.classes == 0
+            || o.state.held.contains(tok)
+            || o.state.hidden_by().is_some()
+    })
 }

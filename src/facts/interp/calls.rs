@@ -220,11 +220,16 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 if let Some(sid) = self.sock_of(&mut s, args.get(k)) {
                     if let Some(sock) = s.socks.get_mut(&sid) {
                         sock.closed = Some(span);
+                        sock.closed_hidden_by = None;
                     }
                 }
             }
             if sum.returns_guard {
                 s.guards.insert(id, span);
+            }
+            // An outcome that rests on a macro not modelled in the callee rests on it here too.
+            if o.hidden_by.is_some() {
+                s.pass_unmodelled_macro(span);
             }
             s.vals.insert(id, o.classes);
             out.push((s, Val::Sym(id)));

@@ -66,6 +66,7 @@ pub struct ReleaseSeen {
     pub chain: Chain,
     pub released: Released,
     pub open_sockets: Vec<Span>,
+    pub hidden_by: Option<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

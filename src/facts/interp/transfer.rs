@@ -128,6 +128,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 let mut st = st;
                 if let Some(sock) = sid.and_then(|sid| st.socks.get_mut(&sid)) {
                     sock.closed = Some(span);
+                    sock.closed_hidden_by = None;
                 }
                 out.push((st, Val::Sym(id)));
             }
@@ -160,6 +161,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             chain: chain.clone(),
             released,
             open_sockets,
+            hidden_by: st.hidden_by(),
         });
         match released {
             Released::Own => {
@@ -194,6 +196,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             connected,
             shut: sock.shut,
             closed: sock.closed,
+            closed_hidden_by: sock.closed_hidden_by,
         }
     }
 
@@ -216,6 +219,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 connected: None,
                 shut: false,
                 closed: None,
+                closed_hidden_by: None,
             },
         );
         Some(id)
@@ -240,6 +244,7 @@ pub(super) fn new_socket(
             connected,
             shut: false,
             closed: None,
+            closed_hidden_by: None,
         },
     );
     ok.vals.insert(id, VALID);
