@@ -391,6 +391,7 @@ fn scanned(db: &SourceDb, path: &Path, text: &str) -> FileIr {
         items,
         elided: Default::default(),
         too_large: Default::default(),
+        syntax_errors: Default::default(),
     }
 }
 
@@ -484,6 +485,7 @@ pub fn load_crate(
                         elided.push((id, ir.elided.clone()));
                     }
                     too_large.extend(ir.too_large.iter().copied());
+                    diags.extend(ir.syntax_errors.iter().cloned());
                     (id, ir, kids)
                 }
                 Ok((Visit::Scanned(id, ir), kids)) => {

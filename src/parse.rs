@@ -40,23 +40,22 @@ fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnosti
     let result = match syn::parse_str::<syn::File>(body) {
         Ok(f) => Ok(Lowerer::new(file, base, body).file(&f)),
         Err(e) => {
-            let r = e.span().byte_range();
+            let (r, what) = syntax_error(&e);
             let (lo, hi) = if r.start == 0 && r.end == 0 {
                 (0, 0)
             } else {
                 (base + r.start, base + r.end)
             };
-            let what = e.to_string();
-            let what = if what == "cannot parse string into token stream" {
-                "unbalanced delimiters or an unterminated literal".to_string()
-            } else {
-                what
-            };
-            Err(Diagnostic::input_error(
-                Span::new(file, lo, hi),
-                format!("this file does not parse as Rust: {what}"),
-                "syntax error here",
-            ))
+            drop(e);
+            proc_macro2::extra::invalidate_current_thread_spans();
+            match parse_recovering(file, base, body) {
+                Some(ir) => Ok(ir),
+                None => Err(Diagnostic::input_error(
+                    Span::new(file, lo, hi),
+                    format!("this file does not parse as Rust: {what}"),
+                    "syntax error here",
+                )),
+            }
         }
     };
     // The tree and everything derived from it are dropped: free this thread's span table.
@@ -186,6 +185,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
         items: out,
         elided: elided.into(),
         too_large: too_large.into(),
+        syntax_errors: Default::default(),
     })
 }
 
@@ -194,15 +194,171 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
 /// kept. `None` when it does not parse, or has inner attributes (`#![..]`) without opening
 /// the file.
 fn lower_part(lowerer: &mut Lowerer, base: usize, start: usize, text: &str) -> Option<Vec<Item>> {
+    lower_part_or_error(lowerer, base, start, text).ok()
+}
+
+/// `lower_part`, with why a part that does not parse does not: the error's range in `text`
+/// and its words.
+fn lower_part_or_error(
+    lowerer: &mut Lowerer,
+    base: usize,
+    start: usize,
+    text: &str,
+) -> Result<Vec<Item>, (std::ops::Range<usize>, String)> {
     lowerer.rebase(base + start, text);
     let tree = syn::parse_str::<syn::File>(text);
     let items = match &tree {
-        Ok(t) if start == 0 || t.attrs.is_empty() => Some(lowerer.file(t).items),
-        _ => None,
+        Ok(t) if start == 0 || t.attrs.is_empty() => Ok(lowerer.file(t).items),
+        Ok(_) => Err((
+            0..0,
+            "an inner attribute is not at the start of the file".into(),
+        )),
+        Err(e) => Err(syntax_error(e)),
     };
     drop(tree);
     proc_macro2::extra::invalidate_current_thread_spans();
     items
+}
+
+/// Where syn says a text does not parse, and why, in words for a user.
+fn syntax_error(e: &syn::Error) -> (std::ops::Range<usize>, String) {
+    let what = e.to_string();
+    let what = if what == "cannot parse string into token stream" {
+        "unbalanced delimiters or an unterminated literal".to_string()
+    } else {
+        what
+    };
+    (e.span().byte_range(), what)
+}
+
+/// A file that does not parse whole, item by item: one item syn cannot read (plain broken
+/// code, or a construct of an older edition) costs that item, which becomes one diagnostic,
+/// and the rest of the file is analysed. Items are cut where `item_boundaries` cuts them when
+/// the file's brackets balance; when they do not, the depth says nothing after the bad
+/// bracket, and items are cut before a line that starts (in its first column, as formatted
+/// code has them) with an item's first word, after a `}` or `;`. A part that does not parse
+/// is tried together with the next one (an item the cut split), then reported alone. `None`
+/// when nothing can be cut or nothing parses: the whole file's error says more then.
+fn parse_recovering(file: FileId, base: usize, body: &str) -> Option<FileIr> {
+    let bytes = body.as_bytes();
+    let cuts = if balanced(bytes) {
+        item_boundaries(bytes, 0)
+    } else {
+        line_item_starts(bytes)
+    };
+    if cuts.is_empty() {
+        return None;
+    }
+    let mut bounds = Vec::with_capacity(cuts.len() + 2);
+    bounds.push(0);
+    bounds.extend(cuts);
+    bounds.push(body.len());
+    let mut lowerer = Lowerer::new(file, base, body);
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut parsed_any = false;
+    let mut i = 0;
+    while i + 1 < bounds.len() {
+        let (lo, hi) = (bounds[i], bounds[i + 1]);
+        match lower_part_or_error(&mut lowerer, base, lo, &body[lo..hi]) {
+            Ok(items) => {
+                parsed_any = true;
+                out.extend(items);
+                i += 1;
+            }
+            Err((r, what)) => {
+                if i + 2 < bounds.len() {
+                    let hi2 = bounds[i + 2];
+                    if let Ok(items) = lower_part_or_error(&mut lowerer, base, lo, &body[lo..hi2]) {
+                        parsed_any = true;
+                        out.extend(items);
+                        i += 2;
+                        continue;
+                    }
+                }
+                // Where brackets do not balance syn's position is where lexing gave up, often
+                // the end of the item: the item's first word says which item it is.
+                let first = lo + next_token(&bytes[lo..hi], 0);
+                let word = bytes[first..hi]
+                    .iter()
+                    .take_while(|&&c| is_ident(c))
+                    .count();
+                let at_item = (r.start == 0 && r.end == 0) || !balanced(&bytes[lo..hi]);
+                let (elo, ehi) = if at_item {
+                    (first, (first + word.max(1)).min(hi))
+                } else {
+                    ((lo + r.start).min(hi), (lo + r.end).min(hi))
+                };
+                errors.push(Diagnostic::input_error(
+                    Span::new(file, base + elo, base + ehi),
+                    format!(
+                        "this item does not parse as Rust: {what}; the rest of the file was analysed"
+                    ),
+                    if at_item {
+                        "in this item"
+                    } else {
+                        "syntax error here"
+                    },
+                ));
+                i += 1;
+            }
+        }
+    }
+    if !parsed_any {
+        return None;
+    }
+    Some(FileIr {
+        file,
+        items: out,
+        elided: Default::default(),
+        too_large: Default::default(),
+        syntax_errors: errors.into(),
+    })
+}
+
+/// Brackets (outside strings and comments) close in order and all close.
+fn balanced(text: &[u8]) -> bool {
+    let mut stack: Vec<u8> = Vec::new();
+    let mut ok = true;
+    tokens(text, |_, tok| {
+        let Tok::Byte(b) = tok else { return };
+        match b {
+            b'(' => stack.push(b')'),
+            b'[' => stack.push(b']'),
+            b'{' => stack.push(b'}'),
+            b')' | b']' | b'}' => ok &= stack.pop() == Some(b),
+            _ => {}
+        }
+    });
+    ok && stack.is_empty()
+}
+
+/// Cuts for a file whose brackets do not balance: before each line whose first column starts
+/// an item (`ITEM_STARTS`, `macro_rules`, or an outer attribute), when the token before it ends an item (`}`
+/// or `;`). The cut is at the start of the line after that token, so comments and doc
+/// comments in between go with the item they precede.
+fn line_item_starts(text: &[u8]) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut prev: Option<(usize, u8)> = None;
+    tokens(text, |i, tok| {
+        let at_line_start = i > 0 && text[i - 1] == b'\n';
+        if at_line_start {
+            let starts_item = match tok {
+                Tok::Word(e) => ITEM_STARTS.contains(&&text[i..e]) || &text[i..e] == b"macro_rules",
+                Tok::Byte(b'#') => text.get(i + 1) == Some(&b'['),
+                Tok::Byte(_) => false,
+            };
+            if let (true, Some((end, b'}' | b';'))) = (starts_item, prev) {
+                let line = memchr::memchr(b'\n', &text[end..i]).map_or(i, |p| end + p + 1);
+                cuts.push(line);
+            }
+        }
+        prev = Some(match tok {
+            Tok::Word(e) => (e, b'a'),
+            Tok::Byte(b) => (i + 1, b),
+        });
+    });
+    cuts
 }
 
 /// Which top-level items of a large file are parsed: all but the functions that can matter to
@@ -612,11 +768,14 @@ fn leaves_early(stmt: &[u8]) -> bool {
 /// starts an item (`fn`, `pub`, `impl`, `#[..]`, ...). Strings, characters and comments are
 /// skipped. A mistake (an odd literal) only makes a part fail to parse, and the file is then
 /// parsed whole.
+/// The words a top-level item can start with (after its attributes).
+const ITEM_STARTS: &[&[u8]] = &[
+    b"fn", b"pub", b"struct", b"enum", b"impl", b"mod", b"use", b"const", b"static", b"trait",
+    b"type", b"extern", b"unsafe", b"async", b"union",
+];
+
 fn item_boundaries(text: &[u8], size: usize) -> Vec<usize> {
-    const STARTS: &[&[u8]] = &[
-        b"fn", b"pub", b"struct", b"enum", b"impl", b"mod", b"use", b"const", b"static", b"trait",
-        b"type", b"extern", b"unsafe", b"async", b"union",
-    ];
+    const STARTS: &[&[u8]] = ITEM_STARTS;
     let mut cuts = Vec::new();
     let mut last = 0;
     let mut depth = 0usize;
@@ -1018,7 +1177,46 @@ type F{i} = fn() -> [u8; 4];
         let mut text: String = (0..800).map(varied).collect();
         text.push_str("fn broken( {\n");
         assert!(parse_in_parts(FileId(0), 0, &text, true).is_none());
-        let err = parse(FileId(0), &text).unwrap_err();
-        assert!(err.message.contains("does not parse"), "{}", err.message);
+        // The whole parse fails too; item by item, only the broken one is lost.
+        let ir = parse(FileId(0), &text).expect("the other items parse");
+        assert_eq!(ir.syntax_errors.len(), 1);
+        assert!(ir.syntax_errors[0]
+            .message
+            .contains("this item does not parse"));
+        let whole = parse(FileId(0), &(0..800).map(varied).collect::<String>()).unwrap();
+        assert_eq!(ir.items.len(), whole.items.len());
+    }
+
+    #[test]
+    fn an_item_that_does_not_parse_costs_that_item() {
+        let fns = |ir: &FileIr| -> Vec<String> {
+            ir.items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Fn(f) => Some(f.name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Unbalanced: cut before lines that start items.
+        let text =
+            "/// doc\nfn broken( { let x = ; }\n\n/// main\n#[allow(unused)]\nfn main() {}\n";
+        let ir = parse(FileId(0), text).expect("main parses");
+        assert_eq!(fns(&ir), ["main"]);
+        assert_eq!(ir.syntax_errors.len(), 1);
+        let at = ir.syntax_errors[0].primary_span().expect("a span");
+        assert!(text[at.lo as usize..].starts_with("fn broken"), "{at:?}");
+        // Balanced, with an attribute split from its item by a cut on neither side.
+        let text = "fn a() { let = 1; }\n#[cfg(all(\n    windows,\n))]\nfn b() {}\nfn c() {}\n";
+        let ir = parse(FileId(0), text).expect("b and c parse");
+        assert_eq!(fns(&ir), ["b", "c"]);
+        assert_eq!(ir.syntax_errors.len(), 1);
+        // Nothing to cut: the file's own diagnostic.
+        let err = parse(FileId(0), "fn main( { }\n").unwrap_err();
+        assert!(
+            err.message.contains("this file does not parse"),
+            "{}",
+            err.message
+        );
     }
 }
