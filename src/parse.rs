@@ -38,7 +38,10 @@ fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnosti
         return Ok(ir);
     }
     let result = match syn::parse_str::<syn::File>(body) {
-        Ok(f) => Ok(Lowerer::new(file, base, body).file(&f)),
+        Ok(mut f) => {
+            crate::cfg::expand_file(&mut f);
+            Ok(Lowerer::new(file, base, body).file(&f))
+        }
         Err(e) => {
             let (r, what) = syntax_error(&e);
             let (lo, hi) = if r.start == 0 && r.end == 0 {
@@ -206,7 +209,10 @@ fn lower_part_or_error(
     text: &str,
 ) -> Result<Vec<Item>, (std::ops::Range<usize>, String)> {
     lowerer.rebase(base + start, text);
-    let tree = syn::parse_str::<syn::File>(text);
+    let mut tree = syn::parse_str::<syn::File>(text);
+    if let Ok(t) = &mut tree {
+        crate::cfg::expand_file(t);
+    }
     let items = match &tree {
         Ok(t) if start == 0 || t.attrs.is_empty() => Ok(lowerer.file(t).items),
         Ok(_) => Err((
