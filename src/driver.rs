@@ -549,6 +549,8 @@ pub fn run_with(
                 root: p.clone(),
                 lib: None,
                 bound: discovered.bound_of(p),
+                // A requested file no crate reaches is read as a loose file is.
+                edition: crate::parse::Edition::E2018,
             })
             .collect();
         let more: Vec<CrateResult> = orphans
