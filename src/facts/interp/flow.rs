@@ -476,13 +476,20 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         // (a `continue` leaves the blocks it is in without their ends unbinding what they bound).
         let outer: BTreeSet<String> = entry.iter().flat_map(|s| s.vars.keys().cloned()).collect();
         let mut seen: BTreeSet<State> = BTreeSet::new();
-        // Each path with where the iteration that led to it ended (none on entry).
-        let mut frontier: Vec<(State, Option<(Span, ExitKind)>)> =
-            entry.into_iter().map(|s| (s, None)).collect();
+        // Each path with where the iteration that led to it ended (none on entry). Its mark
+        // is the number of references it held before the iteration's head (a `while`
+        // condition may take one that the body then gives back).
+        let mut frontier: Vec<(State, Edge)> = entry
+            .into_iter()
+            .map(|mut s| {
+                s.set_var(&mark, MARK_BIT | s.held.len() as ValId);
+                (s, None)
+            })
+            .collect();
         let mut exits: Outs = Vec::new();
         // One more round than bodies run: the last only looks at what would start another.
         for round in 0..=MAX_LOOP_ROUNDS {
-            let mut into_body: Vec<(State, Option<(Span, ExitKind)>)> = Vec::new();
+            let mut into_body: Vec<(State, Edge)> = Vec::new();
             for (st, end) in frontier {
                 match head {
                     LoopHead::While(c) => {
@@ -508,11 +515,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             let mut starting = Vec::new();
             for (mut st, end) in into_body {
-                if let Some((at, kind)) = end {
-                    self.iteration_leaks(&mut st, &mark, at, kind);
+                if let Some((at, kind, held)) = end {
+                    self.iteration_leaks(&mut st, &mark, held, at, kind);
                 }
-                let held = MARK_BIT | st.held.len() as ValId;
-                st.set_var(&mark, held);
                 if seen.insert(st.clone()) {
                     starting.push(st);
                 }
@@ -545,17 +550,27 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         self.normalize(exits)
     }
 
-    /// References the iteration that ended at `at` took and still holds as the next one starts:
-    /// recorded, and taken off the path (a release pops the latest, so they are the last held).
-    fn iteration_leaks(&mut self, st: &mut State, mark: &str, at: Span, kind: ExitKind) {
+    /// References the iteration that ended at `at` took and still held there (`held` of them
+    /// in all, the first `mark` from before it), as the next one starts: recorded, and taken
+    /// off the path. A release pops the latest, so they are the last held then; what the
+    /// next iteration's head took since is above them.
+    fn iteration_leaks(
+        &mut self,
+        st: &mut State,
+        mark: &str,
+        held: usize,
+        at: Span,
+        kind: ExitKind,
+    ) {
         let Some(&start) = st.vars.get(mark) else {
             return;
         };
         let start = (start & !MARK_BIT) as usize;
-        if st.held.len() <= start {
+        let end = held.min(st.held.len());
+        if end <= start {
             return;
         }
-        for token in st.held.drain(start..) {
+        for token in st.held.drain(start..end) {
             self.run
                 .iteration_leaks
                 .insert(IterationLeak { token, at, kind });
@@ -563,12 +578,14 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
     }
 
     /// `normalize` for the paths at a loop's back edge, each with where its iteration ended.
+    /// Each path's mark becomes what it holds before the next head, unless the iteration
+    /// took more than it began with: those are the next iteration's to report (`Edge`).
     fn back_edge(
         &mut self,
         paths: Vec<(State, Option<(Span, ExitKind)>)>,
         outer: &BTreeSet<String>,
         mark: &str,
-    ) -> Vec<(State, Option<(Span, ExitKind)>)> {
+    ) -> Vec<(State, Edge)> {
         let copied: usize = paths.iter().map(|(s, _)| s.weight()).sum();
         if !self.charge(copied / COPY_STEP) {
             return Vec::new();
@@ -582,6 +599,15 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             st.gc();
         }
+        let mut out: Vec<(State, Edge)> = out
+            .into_iter()
+            .map(|(mut st, end)| {
+                let held = st.held.len();
+                let start = st.vars.get(mark).map_or(held, |m| (m & !MARK_BIT) as usize);
+                st.set_var(mark, MARK_BIT | start.min(held) as ValId);
+                (st, end.map(|(at, kind)| (at, kind, held)))
+            })
+            .collect();
         dedup_keep_first(&mut out);
         if out.len() > MAX_STATES {
             for (st, _) in out.iter_mut() {
@@ -745,6 +771,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         }
     }
 }
+
+/// Where the iteration before a path ended, and how many references the path held there.
+type Edge = Option<(Span, ExitKind, usize)>;
 
 /// Marks a loop's iteration mark value, so it is never taken for a value id that names facts.
 const MARK_BIT: ValId = 1 << 62;
