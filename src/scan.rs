@@ -933,6 +933,13 @@ mod tests {
         assert_eq!(mods(text), ["windows", "tests", "after"]);
         let text = "#[cfg_attr(all(windows, not(unix)), path = \"w/mod.rs\")]\n#[path = \"x.rs\"] mod a;\n#[cfg(any(unix, target_os = \"wasi\"))]\n#[path = \"u.rs\"]\nmod b;\n";
         assert_eq!(mods(text), ["a@x.rs"]);
+        // An attribute over several lines is the lexer's to read.
+        let text = "#[cfg_attr(\n    windows,\n    path = \"w.rs\"\n)]\nmod x;\n#[cfg(all(\n    unix,\n))]\nmod y;\n";
+        assert!(line_mod_items(text, FileId(0)).is_none());
+        assert_eq!(mods(text), ["x@w.rs"]);
+        // An excluded inline module takes what it declares with it.
+        let text = "#[cfg(unix)]\nmod posix {\n    mod a;\n    mod b { mod c; }\n}\nmod d;\n";
+        assert_eq!(mods(text), ["d"]);
     }
 
     #[test]
