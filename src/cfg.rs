@@ -137,6 +137,15 @@ pub enum AttrEffect {
 /// `AttrEffect`s of the attribute `inner` (the text between `#[` and `]`); one that does not
 /// read as an attribute does nothing.
 pub fn attr_effects(inner: &str) -> Vec<AttrEffect> {
+    // Most attributes above a `mod` (`cfg(feature = ..)`, `doc`, `allow`) can decide nothing
+    // here: no parse for them. Nor for one nested deeper than any real predicate, which would
+    // only cost stack.
+    let decides = ["path", "windows", "unix", "target_"]
+        .iter()
+        .any(|w| inner.contains(w));
+    if !decides || inner.len() > MAX_ATTR_BYTES || nesting(inner) > MAX_CFG_ATTR_NESTING * 4 {
+        return Vec::new();
+    }
     let Ok(meta) = syn::parse_str::<syn::Meta>(inner) else {
         return Vec::new();
     };
@@ -165,6 +174,25 @@ pub fn attr_effects(inner: &str) -> Vec<AttrEffect> {
             }
         })
         .collect()
+}
+
+/// An attribute longer than this is not read by `attr_effects`.
+const MAX_ATTR_BYTES: usize = 16 * 1024;
+
+/// The deepest bracket nesting of `text`.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for b in text.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// What a predicate is on a Windows target.
@@ -291,7 +319,9 @@ mod tests {
             attr_effects("cfg_attr(windows, cfg(unix))"),
             vec![AttrEffect::Excludes]
         );
-        assert_eq!(attr_effects("not an attribute ("), vec![]);
+        assert_eq!(attr_effects("cfg(windows) not an attribute ("), vec![]);
+        let deep = format!("cfg({}windows{})", "not(".repeat(1000), ")".repeat(1000));
+        assert_eq!(attr_effects(&deep), vec![]);
     }
 
     #[test]

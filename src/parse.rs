@@ -455,6 +455,10 @@ fn older_edition_text(body: &str, edition: Edition) -> Option<String> {
             }
             let open = toks[j].0;
             let close = past_group(t, open) - 1;
+            // Brackets that never close: nothing to read as parameters.
+            if close <= open || t[close] != b')' {
+                continue;
+            }
             for (lo, hi) in param_entries(t, open + 1, close) {
                 if !named_param(&t[lo..hi]) {
                     // With its comma: `(&self, , x: u8)` would not parse either.
@@ -1472,6 +1476,13 @@ type F{i} = fn() -> [u8; 4];
         assert_eq!(older, want);
         assert!(syn::parse_str::<syn::File>(&older).is_ok());
         // 2018 keeps its keywords; 2021 rewrites nothing.
+        // Any cut of it (brackets that never close) is read without a panic, in the same shape.
+        for end in 0..text.len() {
+            if let Some(t) = older_edition_text(&text[..end], Edition::E2015) {
+                assert_eq!(t.len(), end);
+            }
+            let _ = parse_as(FileId(0), &text[..end], false, Edition::E2015);
+        }
         let e2018 = older_edition_text(text, Edition::E2018).expect("rewritten");
         assert!(
             e2018.contains("fn try()") && e2018.contains("fn f(&self, u8"),
