@@ -6,7 +6,11 @@ crate::declare_lint! {
     /// Finds a successful `WSAStartup` that can reach the end of whoever holds it
     /// (the function, or the caller it was handed to) on some path without a
     /// matching `WSACleanup`: an early `return`, a `?`, a `break` out of the
-    /// loop that would have cleaned up, or the end of `main`.
+    /// loop that would have cleaned up, or the end of `main`. A startup in a
+    /// loop body that is still held when the next iteration starts (at a
+    /// `continue` or the end of the body) leaks once per iteration. (A loop
+    /// that starts Winsock N times on purpose and cleans up N times after it
+    /// is reported too: the analysis does not count iterations.)
     ///
     /// ### Why is this bad
     /// `WSAStartup` and `WSACleanup` are a process-wide reference count. A
@@ -95,13 +99,24 @@ fn check(cx: &mut LintCx<'_>) {
             "this call returns a Winsock reference that can leak"
         };
         let mut e = cx.emit(&MISSING_WSA_CLEANUP, hold.site, message, primary);
+        let mut per_iteration = false;
         for (span, kind) in exits {
             let label = match kind {
                 ExitKind::Question => "`?` returns here without `WSACleanup`",
                 ExitKind::Return => "returns here without `WSACleanup`",
                 ExitKind::End => "the function ends here without `WSACleanup`",
+                ExitKind::Continue => {
+                    "`continue` starts the next iteration here still holding this one's reference"
+                }
+                ExitKind::NextIteration => {
+                    "the iteration ends here still holding its reference, and the next one takes another"
+                }
             };
+            per_iteration |= matches!(kind, ExitKind::Continue | ExitKind::NextIteration);
             e = e.label(*span, label);
+        }
+        if per_iteration {
+            e = e.note("the startup runs in a loop: the reference leaks once per iteration");
         }
         for link in &hold.chain {
             e = e.label(link.span, crate::lint::chain_label(link));

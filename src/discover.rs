@@ -28,6 +28,11 @@ pub struct CrateInput {
     /// a file outside any package the path named on the command line that holds it. A module
     /// file that resolves outside it is not read (see `load`).
     pub bound: PathBuf,
+    /// The package's edition (`package.edition`, also through `edition.workspace = true`);
+    /// 2015 when the manifest names none, as Cargo reads it. A file outside any package is read
+    /// as 2018: `rustc`'s own default edition is 2015, so bare trait objects are read, while
+    /// `async`, `await` and `try` stay keywords, as most code written today has them.
+    pub edition: crate::parse::Edition,
 }
 
 #[derive(Debug, Default)]
@@ -237,6 +242,7 @@ fn loose(f: &Path, bound: PathBuf) -> CrateInput {
         root: f.to_path_buf(),
         lib: None,
         bound,
+        edition: crate::parse::Edition::E2018,
     }
 }
 
@@ -570,6 +576,7 @@ fn package_targets(
         .unwrap_or("crate")
         .replace('-', "_");
     let lib_name = lib_name(table, &pkg_name);
+    let edition = manifest_edition(dir, table);
     let canonical_dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let inside = |p: &Path| below(p, &canonical_dir).is_some();
     let lib_root = table
@@ -637,9 +644,42 @@ fn package_targets(
                 root,
                 lib,
                 bound: canonical_dir.clone(),
+                edition,
             }
         })
         .collect()
+}
+
+/// The edition of the package whose manifest `table` is `dir/Cargo.toml`: `package.edition`,
+/// or with `edition.workspace = true` the `workspace.package.edition` of the nearest manifest
+/// above with a `[workspace]` (the walk stops at a repository root). None named: 2015, as
+/// Cargo reads a manifest without one.
+fn manifest_edition(dir: &Path, table: &toml::Table) -> crate::parse::Edition {
+    use crate::parse::Edition;
+    let named =
+        |v: Option<&toml::Value>| v.and_then(|e| e.as_str()).and_then(Edition::from_manifest);
+    let field = table.get("package").and_then(|p| p.get("edition"));
+    let inherits = field
+        .and_then(|e| e.get("workspace"))
+        .and_then(|w| w.as_bool())
+        == Some(true);
+    if !inherits {
+        return named(field).unwrap_or(Edition::E2015);
+    }
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if let Some(t) = read_manifest(d) {
+            if let Some(ws) = t.get("workspace") {
+                let e = ws.get("package").and_then(|p| p.get("edition"));
+                return named(e).unwrap_or(Edition::E2015);
+            }
+        }
+        if d != dir && is_repository_root(d) {
+            break;
+        }
+        cur = d.parent();
+    }
+    Edition::E2015
 }
 
 /// A target root outside its package: it is not read.
@@ -772,6 +812,8 @@ pub fn from_cargo(sel: &CargoSelection) -> Result<Discovered, CargoError> {
                     lib.clone()
                 },
                 bound: bound.clone(),
+                edition: crate::parse::Edition::from_manifest(p.edition.as_str())
+                    .unwrap_or_default(),
             });
         }
     }

@@ -122,12 +122,14 @@ fn run_crate(
             d.primary_span()
                 .is_none_or(|s| !loaded.context.contains(&s.file))
         });
-        // Files that did not parse (a warning about a skipped module leaves its file linted).
+        // Files that did not parse (a warning about a skipped module leaves its file linted, and
+        // so does an item that did not parse in a file whose other items did).
         let broken: HashSet<FileId> = loaded
             .diags
             .iter()
             .filter(|d| d.severity == crate::diag::Severity::Error)
             .filter_map(|d| d.primary_span().map(|s| s.file))
+            .filter(|f| !loaded.parsed.contains(f))
             .collect();
         diags.extend(loaded.diags);
         let parsed = loaded
@@ -547,6 +549,8 @@ pub fn run_with(
                 root: p.clone(),
                 lib: None,
                 bound: discovered.bound_of(p),
+                // A requested file no crate reaches is read as a loose file is.
+                edition: crate::parse::Edition::E2018,
             })
             .collect();
         let more: Vec<CrateResult> = orphans

@@ -23,6 +23,7 @@ pub fn run_bytes(data: &[u8], lints: &[&LintDef]) {
     match crate::parse::parse(id, &src.text) {
         Err(d) => diags.push(d),
         Ok(ir) => {
+            diags.extend(ir.syntax_errors.iter().cloned());
             let model = crate::resolve::CrateModel::build("fuzz".into(), ir.items, &mut |_| None);
             let facts = crate::facts::analyze(&model);
             diags.extend(crate::engine::check(lints, &facts, &Levels::default(), &db));

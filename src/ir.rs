@@ -19,6 +19,9 @@ pub struct FileIr {
     /// about 150 bytes per byte of source, so one 50 MB item would need 7 GB. The driver says
     /// so for each one that could matter.
     pub too_large: std::sync::Arc<[ElidedFn]>,
+    /// Top-level items that did not parse, each an input diagnostic, when the rest of the file
+    /// did (`parse::parse_recovering`): the file is analysed without them.
+    pub syntax_errors: std::sync::Arc<[crate::diag::Diagnostic]>,
 }
 
 /// A function left out of a file's IR: the item (attributes to closing brace) and its name.

@@ -240,7 +240,7 @@ impl VisitCache {
 /// Reads and scans (or parses) a file into the cache ahead of the crates that will visit it.
 /// Problems are not kept: the visit that needs the file reads it again and reports them.
 pub fn prefetch(db: &SourceDb, cache: &VisitCache, path: &Path) {
-    let _ = visit_file(db, cache, &cache.entry(path), path, false, false);
+    let _ = visit_file(db, cache, &cache.entry(path), path, false, false, None);
 }
 
 /// A `mod x;` declaration and the file it names, as found on disk (the crate's `bound` is
@@ -268,6 +268,9 @@ enum Target {
 
 /// Visits a file and finds its module children (below `child_dir`; `physical`: it holds no
 /// symbolic link, else its parent holds none).
+// Each argument is one independent fact of the visit (what to read, how, and where its
+// children are): a struct for them would only be built to be taken apart here.
+#[allow(clippy::too_many_arguments)]
 fn visit(
     db: &SourceDb,
     cache: &VisitCache,
@@ -276,9 +279,10 @@ fn visit(
     whole: bool,
     child_dir: &Path,
     physical: bool,
+    edition: crate::parse::Edition,
 ) -> Result<(Visit, std::sync::Arc<Vec<Child>>), PathProblem> {
     let c = cache.entry(path);
-    let v = visit_file(db, cache, &c, path, demanded, whole)?;
+    let v = visit_file(db, cache, &c, path, demanded, whole, Some(edition))?;
     let (ir, parsed) = match &v {
         Visit::Parsed(_, Ok(ir)) => (ir, true),
         Visit::Scanned(_, ir) => (ir, false),
@@ -322,6 +326,7 @@ fn visit_file(
     path: &Path,
     demanded: bool,
     whole: bool,
+    edition: Option<crate::parse::Edition>,
 ) -> Result<Visit, PathProblem> {
     // The binding crates' Winsock modules define what the others call: calls into them are
     // resolved by module path, and they are only scanned, like files without Winsock calls.
@@ -345,7 +350,7 @@ fn visit_file(
                 let _ = c.scanned.set(ir.clone());
                 Visit::Scanned(ir.file, ir)
             }
-            Err(text) => parsed(db, c, path, text, whole),
+            Err(text) => parsed(db, c, path, text, whole, edition),
         });
     };
     if parse(needs_parse) {
@@ -353,7 +358,7 @@ fn visit_file(
         if let Some((id, r)) = slot.get() {
             return Ok(Visit::Parsed(*id, r.clone()));
         }
-        return Ok(parsed(db, c, path, read_text(path)?, whole));
+        return Ok(parsed(db, c, path, read_text(path)?, whole, edition));
     }
     if let Some(ir) = c.scanned.get() {
         return Ok(Visit::Scanned(ir.file, ir.clone()));
@@ -365,15 +370,25 @@ fn visit_file(
 
 /// Parses a file (the text becomes the file's source) and keeps the result for other crates.
 /// `whole`: no function is left out (`parse::parse_whole`).
-fn parsed(db: &SourceDb, c: &Cached, path: &Path, text: String, whole: bool) -> Visit {
+/// `edition`: the crate's (the first crate that reaches a file decides how it is read); `None`
+/// ahead of any crate (`prefetch`): then a file that does not parse whole as today's Rust is
+/// not kept, since its crate's edition may read it otherwise.
+fn parsed(
+    db: &SourceDb,
+    c: &Cached,
+    path: &Path,
+    text: String,
+    whole: bool,
+    edition: Option<crate::parse::Edition>,
+) -> Visit {
     let id = db.add(path.to_path_buf(), display_path(path), text);
     let src = db.get(id);
-    let (r, slot) = if whole {
-        (crate::parse::parse_whole(id, &src.text), &c.parsed_whole)
-    } else {
-        (crate::parse::parse(id, &src.text), &c.parsed)
-    };
-    let _ = slot.set((id, r.clone()));
+    let r = crate::parse::parse_as(id, &src.text, whole, edition.unwrap_or_default());
+    let slot = if whole { &c.parsed_whole } else { &c.parsed };
+    let clean = matches!(&r, Ok(ir) if ir.syntax_errors.is_empty());
+    if edition.is_some() || clean {
+        let _ = slot.set((id, r.clone()));
+    }
     Visit::Parsed(id, r)
 }
 
@@ -391,6 +406,7 @@ fn scanned(db: &SourceDb, path: &Path, text: &str) -> FileIr {
         items,
         elided: Default::default(),
         too_large: Default::default(),
+        syntax_errors: Default::default(),
     }
 }
 
@@ -455,6 +471,7 @@ pub fn load_crate(
                     whole.contains(&p.path),
                     &p.child_dir,
                     p.child_dir_physical,
+                    input.edition,
                 )
             })
             .collect();
@@ -484,6 +501,7 @@ pub fn load_crate(
                         elided.push((id, ir.elided.clone()));
                     }
                     too_large.extend(ir.too_large.iter().copied());
+                    diags.extend(ir.syntax_errors.iter().cloned());
                     (id, ir, kids)
                 }
                 Ok((Visit::Scanned(id, ir), kids)) => {
@@ -859,7 +877,17 @@ mod tests {
     fn visit_of(path: &Path) -> (bool, usize) {
         let (db, cache) = (SourceDb::default(), VisitCache::default());
         let dir = path.parent().unwrap();
-        let (v, kids) = visit(&db, &cache, path, false, false, dir, true).unwrap();
+        let (v, kids) = visit(
+            &db,
+            &cache,
+            path,
+            false,
+            false,
+            dir,
+            true,
+            Default::default(),
+        )
+        .unwrap();
         (matches!(v, Visit::Parsed(..)), kids.len())
     }
 

@@ -361,6 +361,7 @@ impl Lowerer {
             items: self.items(&f.items),
             elided: Default::default(),
             too_large: Default::default(),
+            syntax_errors: Default::default(),
         }
     }
 

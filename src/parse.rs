@@ -11,18 +11,56 @@ use crate::source::{FileId, Span};
 /// Bracket nesting beyond which a file is reported instead of parsed.
 pub const MAX_NESTING: usize = 100_000;
 
+/// The Rust edition a crate is written in (`package.edition` of its manifest).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Edition {
+    E2015,
+    E2018,
+    #[default]
+    E2021,
+    E2024,
+}
+
+impl Edition {
+    /// The edition a manifest names (`"2015"`..); `None` for one this tool does not know.
+    pub fn from_manifest(s: &str) -> Option<Edition> {
+        Some(match s {
+            "2015" => Edition::E2015,
+            "2018" => Edition::E2018,
+            "2021" => Edition::E2021,
+            "2024" => Edition::E2024,
+            _ => return None,
+        })
+    }
+}
+
 /// Parses and lowers a file. In a large file, functions that cannot matter are left out
 /// (`parse_in_parts`); `parse_whole` is the same without that.
 pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
-    parse_with(file, text, true)
+    parse_with(file, text, true, Edition::default())
 }
 
 /// `parse`, every function of the file lowered.
 pub fn parse_whole(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
-    parse_with(file, text, false)
+    parse_with(file, text, false, Edition::default())
 }
 
-fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnostic> {
+/// `parse` (or with `whole`, `parse_whole`) of a file of a crate of `edition`.
+pub fn parse_as(
+    file: FileId,
+    text: &str,
+    whole: bool,
+    edition: Edition,
+) -> Result<FileIr, Diagnostic> {
+    parse_with(file, text, !whole, edition)
+}
+
+fn parse_with(
+    file: FileId,
+    text: &str,
+    elide: bool,
+    edition: Edition,
+) -> Result<FileIr, Diagnostic> {
     let (base, body) = strip_prelude(text);
     if let Some(at) = too_deep(body) {
         return Err(Diagnostic::input_error(
@@ -38,25 +76,41 @@ fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnosti
         return Ok(ir);
     }
     let result = match syn::parse_str::<syn::File>(body) {
-        Ok(f) => Ok(Lowerer::new(file, base, body).file(&f)),
+        Ok(mut f) => {
+            crate::cfg::expand_file(&mut f);
+            Ok(Lowerer::new(file, base, body).file(&f))
+        }
         Err(e) => {
-            let r = e.span().byte_range();
+            let (r, what) = syntax_error(&e);
             let (lo, hi) = if r.start == 0 && r.end == 0 {
                 (0, 0)
             } else {
                 (base + r.start, base + r.end)
             };
-            let what = e.to_string();
-            let what = if what == "cannot parse string into token stream" {
-                "unbalanced delimiters or an unterminated literal".to_string()
-            } else {
-                what
-            };
-            Err(Diagnostic::input_error(
-                Span::new(file, lo, hi),
-                format!("this file does not parse as Rust: {what}"),
-                "syntax error here",
-            ))
+            drop(e);
+            proc_macro2::extra::invalidate_current_thread_spans();
+            // syn reads the 2018+ grammar: an older crate's text is read through a copy with
+            // what only its edition allows rewritten in place (`older_edition_text`).
+            let older = older_edition_text(body, edition);
+            let text = older.as_deref().unwrap_or(body);
+            if older.is_some() {
+                if let Ok(mut f) = syn::parse_str::<syn::File>(text) {
+                    crate::cfg::expand_file(&mut f);
+                    let ir = Lowerer::new(file, base, text).file(&f);
+                    drop(f);
+                    proc_macro2::extra::invalidate_current_thread_spans();
+                    return Ok(ir);
+                }
+                proc_macro2::extra::invalidate_current_thread_spans();
+            }
+            match parse_recovering(file, base, text) {
+                Some(ir) => Ok(ir),
+                None => Err(Diagnostic::input_error(
+                    Span::new(file, lo, hi),
+                    format!("this file does not parse as Rust: {what}"),
+                    "syntax error here",
+                )),
+            }
         }
     };
     // The tree and everything derived from it are dropped: free this thread's span table.
@@ -186,6 +240,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
         items: out,
         elided: elided.into(),
         too_large: too_large.into(),
+        syntax_errors: Default::default(),
     })
 }
 
@@ -194,15 +249,395 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
 /// kept. `None` when it does not parse, or has inner attributes (`#![..]`) without opening
 /// the file.
 fn lower_part(lowerer: &mut Lowerer, base: usize, start: usize, text: &str) -> Option<Vec<Item>> {
+    lower_part_or_error(lowerer, base, start, text).ok()
+}
+
+/// `lower_part`, with why a part that does not parse does not: the error's range in `text`
+/// and its words.
+fn lower_part_or_error(
+    lowerer: &mut Lowerer,
+    base: usize,
+    start: usize,
+    text: &str,
+) -> Result<Vec<Item>, (std::ops::Range<usize>, String)> {
     lowerer.rebase(base + start, text);
-    let tree = syn::parse_str::<syn::File>(text);
+    let mut tree = syn::parse_str::<syn::File>(text);
+    if let Ok(t) = &mut tree {
+        crate::cfg::expand_file(t);
+    }
     let items = match &tree {
-        Ok(t) if start == 0 || t.attrs.is_empty() => Some(lowerer.file(t).items),
-        _ => None,
+        Ok(t) if start == 0 || t.attrs.is_empty() => Ok(lowerer.file(t).items),
+        Ok(_) => Err((
+            0..0,
+            "an inner attribute is not at the start of the file".into(),
+        )),
+        Err(e) => Err(syntax_error(e)),
     };
     drop(tree);
     proc_macro2::extra::invalidate_current_thread_spans();
     items
+}
+
+/// Where syn says a text does not parse, and why, in words for a user.
+fn syntax_error(e: &syn::Error) -> (std::ops::Range<usize>, String) {
+    let what = e.to_string();
+    let what = if what == "cannot parse string into token stream" {
+        "unbalanced delimiters or an unterminated literal".to_string()
+    } else {
+        what
+    };
+    (e.span().byte_range(), what)
+}
+
+/// A file that does not parse whole, item by item: one item syn cannot read (plain broken
+/// code, or a construct of an older edition) costs that item, which becomes one diagnostic,
+/// and the rest of the file is analysed. Items are cut where `item_boundaries` cuts them when
+/// the file's brackets balance; when they do not, the depth says nothing after the bad
+/// bracket, and items are cut before a line that starts (in its first column, as formatted
+/// code has them) with an item's first word, after a `}` or `;`. A part that does not parse
+/// is tried together with the next one (an item the cut split), then reported alone. `None`
+/// when nothing can be cut or nothing parses: the whole file's error says more then.
+fn parse_recovering(file: FileId, base: usize, body: &str) -> Option<FileIr> {
+    let bytes = body.as_bytes();
+    let cuts = if balanced(bytes) {
+        item_boundaries(bytes, 0)
+    } else {
+        line_item_starts(bytes)
+    };
+    if cuts.is_empty() {
+        return None;
+    }
+    let mut bounds = Vec::with_capacity(cuts.len() + 2);
+    bounds.push(0);
+    bounds.extend(cuts);
+    bounds.push(body.len());
+    let mut lowerer = Lowerer::new(file, base, body);
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut parsed_any = false;
+    let mut i = 0;
+    while i + 1 < bounds.len() {
+        let (lo, hi) = (bounds[i], bounds[i + 1]);
+        match lower_part_or_error(&mut lowerer, base, lo, &body[lo..hi]) {
+            Ok(items) => {
+                parsed_any = true;
+                out.extend(items);
+                i += 1;
+            }
+            Err((r, what)) => {
+                if i + 2 < bounds.len() {
+                    let hi2 = bounds[i + 2];
+                    if let Ok(items) = lower_part_or_error(&mut lowerer, base, lo, &body[lo..hi2]) {
+                        parsed_any = true;
+                        out.extend(items);
+                        i += 2;
+                        continue;
+                    }
+                }
+                // Where brackets do not balance syn's position is where lexing gave up, often
+                // the end of the item: the item's first word says which item it is.
+                let first = lo + next_token(&bytes[lo..hi], 0);
+                let word = bytes[first..hi]
+                    .iter()
+                    .take_while(|&&c| is_ident(c))
+                    .count();
+                let at_item = (r.start == 0 && r.end == 0) || !balanced(&bytes[lo..hi]);
+                let (elo, ehi) = if at_item {
+                    (first, (first + word.max(1)).min(hi))
+                } else {
+                    ((lo + r.start).min(hi), (lo + r.end).min(hi))
+                };
+                errors.push(Diagnostic::input_error(
+                    Span::new(file, base + elo, base + ehi),
+                    format!(
+                        "this item does not parse as Rust: {what}; the rest of the file was analysed"
+                    ),
+                    if at_item {
+                        "in this item"
+                    } else {
+                        "syntax error here"
+                    },
+                ));
+                i += 1;
+            }
+        }
+    }
+    if !parsed_any {
+        return None;
+    }
+    Some(FileIr {
+        file,
+        items: out,
+        elided: Default::default(),
+        too_large: Default::default(),
+        syntax_errors: errors.into(),
+    })
+}
+
+/// A copy of `body` that syn's 2018+ grammar reads, for a crate of an older edition, when
+/// something needed rewriting; every byte stays where it was (same length, same lines), so
+/// spans taken from the copy are spans of the file:
+/// - up to 2018, a bare `Fn(..) -> R` trait object (`&mut FnMut(u32)`, `Box<Fn() + Send>`),
+///   which only `dyn` makes readable to syn, becomes a unit type of the same length: the
+///   analysis reads nothing of a parameter's type;
+/// - in 2015, `async`, `await` and `try` used as names get another first letter (`_sync`),
+///   the same in every file, and a trait method's parameters without names (`fn f(u8);`) are
+///   blanked out.
+fn older_edition_text(body: &str, edition: Edition) -> Option<String> {
+    if edition >= Edition::E2021 {
+        return None;
+    }
+    let t = body.as_bytes();
+    let mut toks: Vec<(usize, Tok)> = Vec::new();
+    tokens(t, |i, tok| toks.push((i, tok)));
+    let word = |k: usize| match toks.get(k) {
+        Some(&(i, Tok::Word(e))) => Some(&t[i..e]),
+        _ => None,
+    };
+    let byte = |k: usize| match toks.get(k) {
+        Some(&(_, Tok::Byte(b))) => Some(b),
+        _ => None,
+    };
+    let mut out = t.to_vec();
+    let mut changed = false;
+    let blank = |out: &mut [u8], lo: usize, hi: usize| {
+        for c in &mut out[lo..hi] {
+            if *c != b'\n' {
+                *c = b' ';
+            }
+        }
+    };
+    for k in 0..toks.len() {
+        let (at, _) = toks[k];
+        let w = word(k);
+        if matches!(w, Some(b"Fn" | b"FnMut" | b"FnOnce")) && byte(k + 1) == Some(b'(') {
+            if !bare_trait_position(t, at) {
+                continue;
+            }
+            let end = sugar_end(t, toks[k + 1].0);
+            blank(&mut out, at, end);
+            out[at] = b'(';
+            out[end - 1] = b')';
+            changed = true;
+            continue;
+        }
+        if edition != Edition::E2015 {
+            continue;
+        }
+        if let Some(kw @ (b"async" | b"await" | b"try")) = w {
+            let raw = at >= 2 && &t[at - 2..at] == b"r#";
+            let mac = kw == b"try" && byte(k + 1) == Some(b'!');
+            if !(raw || mac) {
+                out[at] = b'_';
+                changed = true;
+            }
+            continue;
+        }
+        // `fn name(..)` / `fn name<..>(..)`: entries without a name of their own.
+        if w == Some(b"fn") && word(k + 1).is_some() {
+            let mut j = k + 2;
+            if byte(j) == Some(b'<') {
+                let mut depth = 0i32;
+                while let Some(&(_, tok)) = toks.get(j) {
+                    match tok {
+                        Tok::Byte(b'<') => depth += 1,
+                        Tok::Byte(b'>') => depth -= 1,
+                        _ => {}
+                    }
+                    j += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            if byte(j) != Some(b'(') {
+                continue;
+            }
+            let open = toks[j].0;
+            let close = past_group(t, open) - 1;
+            // Brackets that never close: nothing to read as parameters.
+            if close <= open || t[close] != b')' {
+                continue;
+            }
+            for (lo, hi) in param_entries(t, open + 1, close) {
+                if !named_param(&t[lo..hi]) {
+                    // With its comma: `(&self, , x: u8)` would not parse either.
+                    blank(&mut out, lo, (hi + 1).min(close));
+                    changed = true;
+                }
+            }
+        }
+    }
+    if !changed {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A `Fn(..)` at `at` is a type where only a trait object can be: after `&`, `&mut`, `&'a`
+/// or `<`.
+fn bare_trait_position(t: &[u8], at: usize) -> bool {
+    let back = |mut i: usize| {
+        while i > 0 && t[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        i
+    };
+    let mut i = back(at);
+    let word_before = |i: usize| {
+        let mut j = i;
+        while j > 0 && is_ident(t[j - 1]) {
+            j -= 1;
+        }
+        j
+    };
+    let w = word_before(i);
+    if w < i && &t[w..i] == b"mut" {
+        i = back(w);
+    }
+    let w = word_before(i);
+    if w < i && w > 0 && t[w - 1] == b'\'' {
+        i = back(w - 1);
+    }
+    i > 0 && matches!(t[i - 1], b'&' | b'<')
+}
+
+/// From the `(` of `Fn(..)`: past its `-> R` and `+ Bound`s, where the type ends.
+fn sugar_end(t: &[u8], open: usize) -> usize {
+    let mut i = past_group(t, open);
+    let skip_ws = |mut i: usize| {
+        while i < t.len() && t[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let j = skip_ws(i);
+    if t[j..].starts_with(b"->") {
+        i = type_end(t, j + 2);
+    }
+    loop {
+        let j = skip_ws(i);
+        if t.get(j) != Some(&b'+') {
+            return i;
+        }
+        i = type_end(t, j + 1);
+    }
+}
+
+/// Where a type (or bound) starting at `i` ends: at a `,`, `+`, `;`, `=`, `{` or a closing
+/// bracket outside its own brackets; white space before that is not part of it.
+fn type_end(t: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    let mut last = i;
+    while i < t.len() {
+        let c = t[i];
+        match c {
+            b'-' if t.get(i + 1) == Some(&b'>') => {
+                i += 2;
+                last = i;
+                continue;
+            }
+            b'(' | b'[' | b'<' => depth += 1,
+            b')' | b']' | b'>' | b'}' if depth == 0 => return last,
+            b')' | b']' | b'>' => depth -= 1,
+            b',' | b'+' | b';' | b'=' | b'{' if depth == 0 => return last,
+            _ => {}
+        }
+        i += 1;
+        if !c.is_ascii_whitespace() {
+            last = i;
+        }
+    }
+    last
+}
+
+/// The comma-separated entries of a parameter list between `lo` and `hi`, at its own depth.
+fn param_entries(t: &[u8], lo: usize, hi: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = lo;
+    tokens(&t[lo..hi], |a, tok| match tok {
+        Tok::Byte(b'(' | b'[' | b'{' | b'<') => depth += 1,
+        Tok::Byte(b')' | b']' | b'}' | b'>') => depth = depth.saturating_sub(1),
+        Tok::Byte(b',') if depth == 0 => {
+            out.push((start, lo + a));
+            start = lo + a + 1;
+        }
+        _ => {}
+    });
+    out.push((start, hi));
+    out
+}
+
+/// A parameter with a pattern (`x: u8`, `(a, b): (u8, u8)`) or a `self` receiver; an empty
+/// entry counts as named (nothing to blank).
+fn named_param(p: &[u8]) -> bool {
+    let p = std::str::from_utf8(p).unwrap_or("x:").trim();
+    if p.is_empty() {
+        return true;
+    }
+    let receiver = p.trim_start_matches('&').trim_start();
+    let receiver = match receiver.strip_prefix('\'') {
+        Some(r) => r
+            .trim_start_matches(|c: char| c.is_alphanumeric() || c == '_')
+            .trim_start(),
+        None => receiver,
+    };
+    let receiver = receiver
+        .strip_prefix("mut")
+        .map_or(receiver, str::trim_start);
+    if receiver == "self" || receiver.starts_with("self:") || receiver.starts_with("self ") {
+        return true;
+    }
+    // A `:` of its own, not one of a path's `::`.
+    let b = p.as_bytes();
+    (0..b.len())
+        .any(|i| b[i] == b':' && b.get(i + 1) != Some(&b':') && (i == 0 || b[i - 1] != b':'))
+}
+
+/// Brackets (outside strings and comments) close in order and all close.
+fn balanced(text: &[u8]) -> bool {
+    let mut stack: Vec<u8> = Vec::new();
+    let mut ok = true;
+    tokens(text, |_, tok| {
+        let Tok::Byte(b) = tok else { return };
+        match b {
+            b'(' => stack.push(b')'),
+            b'[' => stack.push(b']'),
+            b'{' => stack.push(b'}'),
+            b')' | b']' | b'}' => ok &= stack.pop() == Some(b),
+            _ => {}
+        }
+    });
+    ok && stack.is_empty()
+}
+
+/// Cuts for a file whose brackets do not balance: before each line whose first column starts
+/// an item (`ITEM_STARTS`, `macro_rules`, or an outer attribute), when the token before it ends an item (`}`
+/// or `;`). The cut is at the start of the line after that token, so comments and doc
+/// comments in between go with the item they precede.
+fn line_item_starts(text: &[u8]) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut prev: Option<(usize, u8)> = None;
+    tokens(text, |i, tok| {
+        let at_line_start = i > 0 && text[i - 1] == b'\n';
+        if at_line_start {
+            let starts_item = match tok {
+                Tok::Word(e) => ITEM_STARTS.contains(&&text[i..e]) || &text[i..e] == b"macro_rules",
+                Tok::Byte(b'#') => text.get(i + 1) == Some(&b'['),
+                Tok::Byte(_) => false,
+            };
+            if let (true, Some((end, b'}' | b';'))) = (starts_item, prev) {
+                let line = memchr::memchr(b'\n', &text[end..i]).map_or(i, |p| end + p + 1);
+                cuts.push(line);
+            }
+        }
+        prev = Some(match tok {
+            Tok::Word(e) => (e, b'a'),
+            Tok::Byte(b) => (i + 1, b),
+        });
+    });
+    cuts
 }
 
 /// Which top-level items of a large file are parsed: all but the functions that can matter to
@@ -612,11 +1047,14 @@ fn leaves_early(stmt: &[u8]) -> bool {
 /// starts an item (`fn`, `pub`, `impl`, `#[..]`, ...). Strings, characters and comments are
 /// skipped. A mistake (an odd literal) only makes a part fail to parse, and the file is then
 /// parsed whole.
+/// The words a top-level item can start with (after its attributes).
+const ITEM_STARTS: &[&[u8]] = &[
+    b"fn", b"pub", b"struct", b"enum", b"impl", b"mod", b"use", b"const", b"static", b"trait",
+    b"type", b"extern", b"unsafe", b"async", b"union",
+];
+
 fn item_boundaries(text: &[u8], size: usize) -> Vec<usize> {
-    const STARTS: &[&[u8]] = &[
-        b"fn", b"pub", b"struct", b"enum", b"impl", b"mod", b"use", b"const", b"static", b"trait",
-        b"type", b"extern", b"unsafe", b"async", b"union",
-    ];
+    const STARTS: &[&[u8]] = ITEM_STARTS;
     let mut cuts = Vec::new();
     let mut last = 0;
     let mut depth = 0usize;
@@ -1018,7 +1456,77 @@ type F{i} = fn() -> [u8; 4];
         let mut text: String = (0..800).map(varied).collect();
         text.push_str("fn broken( {\n");
         assert!(parse_in_parts(FileId(0), 0, &text, true).is_none());
-        let err = parse(FileId(0), &text).unwrap_err();
-        assert!(err.message.contains("does not parse"), "{}", err.message);
+        // The whole parse fails too; item by item, only the broken one is lost.
+        let ir = parse(FileId(0), &text).expect("the other items parse");
+        assert_eq!(ir.syntax_errors.len(), 1);
+        assert!(ir.syntax_errors[0]
+            .message
+            .contains("this item does not parse"));
+        let whole = parse(FileId(0), &(0..800).map(varied).collect::<String>()).unwrap();
+        assert_eq!(ir.items.len(), whole.items.len());
+    }
+
+    #[test]
+    fn older_editions_are_read_through_a_copy_of_the_same_shape() {
+        let text = "fn each(f: &mut FnMut(SocketAddr) -> bool, g: Box<Fn() + Send + 'static>, h: &'a Fn(u8)) where F: Fn(u8) {}\ntrait T { fn f(&self, u8, x: std::net::SocketAddr); fn g(::std::net::SocketAddr); }\nfn try() { async(); r#try(); try!(x); y.try; }\n";
+        let older = older_edition_text(text, Edition::E2015).expect("rewritten");
+        assert_eq!(older.len(), text.len());
+        assert_eq!(older.lines().count(), text.lines().count());
+        let want = "fn each(f: &mut (                       ), g: Box<(                   )>, h: &'a (    )) where F: Fn(u8) {}\ntrait T { fn f(&self,     x: std::net::SocketAddr); fn g(                      ); }\nfn _ry() { _sync(); r#try(); try!(x); y._ry; }\n";
+        assert_eq!(older, want);
+        assert!(syn::parse_str::<syn::File>(&older).is_ok());
+        // 2018 keeps its keywords; 2021 rewrites nothing.
+        // Any cut of it (brackets that never close) is read without a panic, in the same shape.
+        for end in 0..text.len() {
+            if let Some(t) = older_edition_text(&text[..end], Edition::E2015) {
+                assert_eq!(t.len(), end);
+            }
+            let _ = parse_as(FileId(0), &text[..end], false, Edition::E2015);
+        }
+        let e2018 = older_edition_text(text, Edition::E2018).expect("rewritten");
+        assert!(
+            e2018.contains("fn try()") && e2018.contains("fn f(&self, u8"),
+            "{e2018}"
+        );
+        assert!(older_edition_text(text, Edition::E2021).is_none());
+        // A 2015 file that needs it parses whole, with nothing reported.
+        let file = "fn each(f: &mut FnMut(u32)) { f(1) }\nfn main() {}\n";
+        assert!(parse(FileId(0), file).unwrap().syntax_errors.len() == 1);
+        let ir = parse_as(FileId(0), file, false, Edition::E2015).unwrap();
+        assert!(ir.syntax_errors.is_empty());
+        assert_eq!(ir.items.len(), 2);
+    }
+
+    #[test]
+    fn an_item_that_does_not_parse_costs_that_item() {
+        let fns = |ir: &FileIr| -> Vec<String> {
+            ir.items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Fn(f) => Some(f.name.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Unbalanced: cut before lines that start items.
+        let text =
+            "/// doc\nfn broken( { let x = ; }\n\n/// main\n#[allow(unused)]\nfn main() {}\n";
+        let ir = parse(FileId(0), text).expect("main parses");
+        assert_eq!(fns(&ir), ["main"]);
+        assert_eq!(ir.syntax_errors.len(), 1);
+        let at = ir.syntax_errors[0].primary_span().expect("a span");
+        assert!(text[at.lo as usize..].starts_with("fn broken"), "{at:?}");
+        // Balanced, with an attribute split from its item by a cut on neither side.
+        let text = "fn a() { let = 1; }\n#[cfg(all(\n    windows,\n))]\nfn b() {}\nfn c() {}\n";
+        let ir = parse(FileId(0), text).expect("b and c parse");
+        assert_eq!(fns(&ir), ["b", "c"]);
+        assert_eq!(ir.syntax_errors.len(), 1);
+        // Nothing to cut: the file's own diagnostic.
+        let err = parse(FileId(0), "fn main( { }\n").unwrap_err();
+        assert!(
+            err.message.contains("this file does not parse"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -395,6 +395,8 @@ struct OpenMod {
     name: String,
     span: Span,
     path_attr: Option<String>,
+    /// Under a `cfg` false on Windows: dropped with what it holds.
+    excluded: bool,
 }
 
 impl OpenMod {
@@ -446,10 +448,13 @@ fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
             .count();
         let lead = after.len() - after.trim_start().len();
         let rest = after.trim_start()[name_len..].trim();
-        let item_prefix = before.is_empty()
-            || before == "pub"
-            || (before.starts_with("pub(") && before.ends_with(')'))
-            || before.starts_with("#[");
+        // Attributes on the line itself, before the visibility.
+        let (same_line, vis) = match before.rfind(']') {
+            Some(k) if before.starts_with("#[") => (&before[..=k], before[k + 1..].trim()),
+            _ => ("", before),
+        };
+        let item_prefix =
+            vis.is_empty() || vis == "pub" || (vis.starts_with("pub(") && vis.ends_with(')'));
         if name_len == 0 || !item_prefix {
             // `mod` in other code (a parameter, a string on another line): let the lexer decide.
             return None;
@@ -463,13 +468,19 @@ fn line_mod_items(text: &str, file: FileId) -> Option<Vec<Item>> {
         if !inline && !rest.starts_with(';') {
             return None;
         }
+        // A `cfg` false on Windows: the module does not exist there. Attributes the line path
+        // cannot read whole (one over several lines) are the lexer's.
+        let (excluded, path_attr) = attrs_above(text, line_start, same_line)?;
+        if excluded {
+            continue;
+        }
         let name_lo = at + 3 + lead;
         let name_hi = name_lo + name_len;
         items.push(Item::Mod(ModIr {
             name: text[name_lo..name_hi].to_string(),
             span: Span::new(file, name_lo, name_hi),
             inline: inline.then(Vec::new),
-            path_attr: path_attr_above(text, line_start),
+            path_attr,
         }));
     }
     Some(items)
@@ -521,20 +532,83 @@ fn in_ranges(ranges: &[(usize, usize)], at: usize) -> bool {
     k > 0 && at < ranges[k - 1].1
 }
 
-/// A `#[path = ".."]` attribute on the attribute lines right above `line_start`.
-fn path_attr_above(text: &str, line_start: usize) -> Option<String> {
+/// What the attributes of a module declaration say on Windows: those on the lines right
+/// above `line_start` and `same_line` (the ones before `mod` on its own line). Whether a
+/// `cfg` excludes it, and its `path` (also through a `cfg_attr` that holds). `None` when an
+/// attribute line cannot be read alone (an attribute over several lines).
+fn attrs_above(text: &str, line_start: usize, same_line: &str) -> Option<(bool, Option<String>)> {
+    let mut excluded = false;
+    let mut path = None;
+    let mut read = |inner: &str| {
+        // Most attributes are neither: no parse for them.
+        if !(inner.contains("cfg") || inner.contains("path")) {
+            return;
+        }
+        for effect in crate::cfg::attr_effects(inner) {
+            match effect {
+                crate::cfg::AttrEffect::Excludes => excluded = true,
+                crate::cfg::AttrEffect::Path(p) => {
+                    path.get_or_insert(p);
+                }
+                crate::cfg::AttrEffect::Nothing => {}
+            }
+        }
+    };
+    for inner in line_attrs(same_line)? {
+        read(inner);
+    }
     for line in text[..line_start].lines().rev() {
         let t = line.trim();
         if !t.starts_with("#[") {
-            return None;
+            if t.ends_with(']') {
+                return None;
+            }
+            break;
         }
-        if let Some(rest) = t.strip_prefix("#[path") {
-            let q1 = rest.find('"')?;
-            let q2 = rest[q1 + 1..].find('"')?;
-            return Some(rest[q1 + 1..q1 + 1 + q2].to_string());
+        // An attribute and an item on one line: the item above is another one.
+        let Some(attrs) = line_attrs(t) else { break };
+        for inner in attrs {
+            read(inner);
         }
     }
-    None
+    Some((excluded, path))
+}
+
+/// The insides of the attributes `#[..] #[..]` a line holds and nothing else; `None` when it
+/// holds something else, or brackets that do not close on it.
+fn line_attrs(t: &str) -> Option<Vec<&str>> {
+    let b = t.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        if !t[i..].starts_with("#[") {
+            return None;
+        }
+        let start = i + 2;
+        let mut depth = 1usize;
+        let mut j = start;
+        let mut in_str = false;
+        while j < b.len() && depth > 0 {
+            match b[j] {
+                b'\\' if in_str => j += 1,
+                b'"' => in_str = !in_str,
+                b'[' if !in_str => depth += 1,
+                b']' if !in_str => depth -= 1,
+                _ => {}
+            }
+            j += 1;
+        }
+        if depth > 0 {
+            return None;
+        }
+        out.push(&t[start..j - 1]);
+        i = j;
+    }
+    Some(out)
 }
 
 fn lexed_mod_items(text: &str, file: FileId) -> Vec<Item> {
@@ -546,29 +620,47 @@ fn lexed_mod_items(text: &str, file: FileId) -> Vec<Item> {
         name: String::new(),
         span: Span::default(),
         path_attr: None,
+        excluded: false,
     }];
     let mut depth = 0usize;
     let mut pending_path: Option<String> = None;
-    // Small state machines instead of a token window: `mod NAME ;|{` and `# [ path = "x" ]`.
+    // A `cfg` false on Windows above the next item: a module it declares does not exist there.
+    let mut pending_excluded = false;
+    // Small state machines instead of a token window: `mod NAME ;|{`, and `# [ .. ]` whose
+    // text is read as an attribute (`cfg::attr_effects`) once its brackets close.
     let mut mod_state: Option<Option<(usize, usize)>> = None;
+    // 1 after `#`; 2 inside `[..]`, with where the text starts and the bracket depth.
     let mut attr_state = 0u8;
-    let mut attr_value: Option<(usize, usize)> = None;
+    let mut attr_start = 0usize;
+    let mut attr_depth = 0usize;
     while let Some(t) = lx.next() {
-        // `#[path = "x"]`: 1 `#`, 2 `[`, 3 `path`, 4 `=`, 5 string, then `]`.
+        if attr_state == 2 {
+            match t {
+                Tok::Punct(b'[') => attr_depth += 1,
+                Tok::Punct(b']') => {
+                    attr_depth -= 1;
+                    if attr_depth == 0 {
+                        attr_state = 0;
+                        let inner = &text[attr_start..lx.i - 1];
+                        for effect in crate::cfg::attr_effects(inner) {
+                            match effect {
+                                crate::cfg::AttrEffect::Excludes => pending_excluded = true,
+                                crate::cfg::AttrEffect::Path(p) => pending_path = Some(p),
+                                crate::cfg::AttrEffect::Nothing => {}
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
         attr_state = match (attr_state, t) {
             (_, Tok::Punct(b'#')) => 1,
-            (1, Tok::Punct(b'[')) => 2,
-            (2, Tok::Ident(lo, hi)) if &text[lo..hi] == "path" => 3,
-            (3, Tok::Punct(b'=')) => 4,
-            (4, Tok::Str(lo, hi)) => {
-                attr_value = Some((lo, hi));
-                5
-            }
-            (5, Tok::Punct(b']')) => {
-                if let Some((lo, hi)) = attr_value.take() {
-                    pending_path = Some(text[lo..hi].to_string());
-                }
-                0
+            (1, Tok::Punct(b'[')) => {
+                attr_start = lx.i;
+                attr_depth = 1;
+                2
             }
             _ => 0,
         };
@@ -600,24 +692,29 @@ fn lexed_mod_items(text: &str, file: FileId) -> Vec<Item> {
                         name: text[lo..hi].to_string(),
                         span: Span::new(file, lo, hi),
                         path_attr: pending_path.take(),
+                        excluded: std::mem::take(&mut pending_excluded),
                     });
                     continue;
                 }
                 pending_path = None;
+                pending_excluded = false;
             }
             Tok::Punct(b'}') => {
                 if stack.len() > 1 && stack.last().is_some_and(|s| s.depth == depth) {
                     let m = stack.pop().expect("checked above");
                     if let Some(parent) = stack.last_mut() {
-                        parent.items.push(m.close());
+                        if !m.excluded {
+                            parent.items.push(m.close());
+                        }
                     }
                 }
                 depth = depth.saturating_sub(1);
                 pending_path = None;
+                pending_excluded = false;
             }
             Tok::Punct(b';') => {
                 if let Some((lo, hi)) = decl {
-                    if let Some(top) = stack.last_mut() {
+                    if let (Some(top), false) = (stack.last_mut(), pending_excluded) {
                         top.items.push(Item::Mod(ModIr {
                             name: text[lo..hi].to_string(),
                             span: Span::new(file, lo, hi),
@@ -627,6 +724,7 @@ fn lexed_mod_items(text: &str, file: FileId) -> Vec<Item> {
                     }
                 }
                 pending_path = None;
+                pending_excluded = false;
             }
             _ => {}
         }
@@ -634,7 +732,7 @@ fn lexed_mod_items(text: &str, file: FileId) -> Vec<Item> {
     // Close whatever is still open (unbalanced input): keep what was found.
     while stack.len() > 1 {
         let m = stack.pop().expect("len > 1");
-        if let Some(parent) = stack.last_mut() {
+        if let (Some(parent), false) = (stack.last_mut(), m.excluded) {
             parent.items.push(m.close());
         }
     }
@@ -825,6 +923,23 @@ mod tests {
             assert_eq!(via_fast, out);
         }
         out
+    }
+
+    #[test]
+    fn modules_are_read_for_windows() {
+        let text = "#[cfg_attr(windows, path = \"win.rs\")]\n#[cfg_attr(unix, path = \"unix.rs\")]\nmod sys;\nfn main() { sys::run(); }\n";
+        assert_eq!(mods(text), ["sys@win.rs"]);
+        let text = "#[cfg(unix)]\nmod unix;\n#[cfg(windows)]\nmod windows;\n#[cfg(test)] mod tests;\n#[cfg(target_os = \"linux\")] mod linux { mod inner; }\npub mod after;\n";
+        assert_eq!(mods(text), ["windows", "tests", "after"]);
+        let text = "#[cfg_attr(all(windows, not(unix)), path = \"w/mod.rs\")]\n#[path = \"x.rs\"] mod a;\n#[cfg(any(unix, target_os = \"wasi\"))]\n#[path = \"u.rs\"]\nmod b;\n";
+        assert_eq!(mods(text), ["a@x.rs"]);
+        // An attribute over several lines is the lexer's to read.
+        let text = "#[cfg_attr(\n    windows,\n    path = \"w.rs\"\n)]\nmod x;\n#[cfg(all(\n    unix,\n))]\nmod y;\n";
+        assert!(line_mod_items(text, FileId(0)).is_none());
+        assert_eq!(mods(text), ["x@w.rs"]);
+        // An excluded inline module takes what it declares with it.
+        let text = "#[cfg(unix)]\nmod posix {\n    mod a;\n    mod b { mod c; }\n}\nmod d;\n";
+        assert_eq!(mods(text), ["d"]);
     }
 
     #[test]

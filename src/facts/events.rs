@@ -7,12 +7,17 @@
 use crate::source::Span;
 use crate::winsock::Api;
 
-/// How a path leaves its function.
+/// How a path leaves its function, or (the last two) how a loop iteration hands its path to
+/// the next iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ExitKind {
     Return,
     Question,
     End,
+    /// A `continue` that starts another iteration.
+    Continue,
+    /// The end of a loop body that starts another iteration.
+    NextIteration,
 }
 
 /// Why a socket counts as a connected stream.
@@ -187,7 +192,9 @@ impl OnPath for ReleaseFact {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoldEnd {
     /// The holder returns still holding it, on exits where no caller can know it holds it
-    /// (or the holder has no caller: `main`, a test, a thread).
+    /// (or the holder has no caller: `main`, a test, a thread); or an iteration of a loop that
+    /// took it starts the next one still holding it (`ExitKind::Continue`, `NextIteration`):
+    /// one reference more per iteration.
     Dropped { exits: Vec<(Span, ExitKind)> },
     /// A guard owning it is forgotten (`mem::forget`, `Box::leak`, `ManuallyDrop::new`), so
     /// its `Drop` never runs.

@@ -231,6 +231,20 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
                         holder: display.clone(),
                     });
                 }
+                // A loop that takes one reference more per iteration leaks whoever holds it;
+                // what runs once for the process or is DllMain's is not a leak (as at exits).
+                if !matches!(role, Role::ProcessLifetime | Role::DllMain) {
+                    for l in &run.iteration_leaks {
+                        facts.holds.push(HoldFact {
+                            site: l.token.site,
+                            chain: cap(&l.token.chain),
+                            end: HoldEnd::Dropped {
+                                exits: vec![(l.at, l.kind)],
+                            },
+                            holder: display.clone(),
+                        });
+                    }
+                }
                 for f in &run.forgets {
                     facts.holds.push(HoldFact {
                         site: f.guard_site,

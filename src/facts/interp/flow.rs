@@ -363,9 +363,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 Vec::new()
             }
-            Expr::Continue { label, .. } => {
+            Expr::Continue { label, span } => {
                 if let Some(ctx) = self.loop_ctx(label.as_deref()) {
-                    ctx.continues.push(st);
+                    ctx.continues.push((st, *span));
                 }
                 Vec::new()
             }
@@ -452,6 +452,12 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         }
     }
 
+    /// Runs a loop body round after round until no path is new. A path that starts another
+    /// iteration still holding a reference taken by the iteration before (more than it held
+    /// when that iteration began) leaks one reference per iteration: that is recorded, and the
+    /// path goes on without it, so the rounds settle instead of growing by one each time. The
+    /// check is made where the next iteration really starts (after a `while` condition), so a
+    /// `while !started { .. }` that leaves once it holds one is not a leak.
     pub(super) fn run_loop(
         &mut self,
         label: &Option<String>,
@@ -459,62 +465,161 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         body: &Block,
         entry: Vec<State>,
     ) -> Outs {
+        let mark = iteration_mark(self.loops.len());
         self.loops.push(LoopCtx {
             label: label.clone(),
             is_block: false,
             breaks: Vec::new(),
             continues: Vec::new(),
         });
+        // Names bound before the loop: any other is the body's own, gone when an iteration ends
+        // (a `continue` leaves the blocks it is in without their ends unbinding what they bound).
+        let outer: BTreeSet<String> = entry.iter().flat_map(|s| s.vars.keys().cloned()).collect();
         let mut seen: BTreeSet<State> = BTreeSet::new();
-        let mut frontier = entry;
+        // Each path with where the iteration that led to it ended (none on entry). Its mark
+        // is the number of references it held before the iteration's head (a `while`
+        // condition may take one that the body then gives back).
+        let mut frontier: Vec<(State, Edge)> = entry
+            .into_iter()
+            .map(|mut s| {
+                s.set_var(&mark, MARK_BIT | s.held.len() as ValId);
+                (s, None)
+            })
+            .collect();
         let mut exits: Outs = Vec::new();
-        for _ in 0..MAX_LOOP_ROUNDS {
-            frontier.retain(|s| seen.insert(s.clone()));
-            if frontier.is_empty() {
+        // One more round than bodies run: the last only looks at what would start another.
+        for round in 0..=MAX_LOOP_ROUNDS {
+            let mut into_body: Vec<(State, Edge)> = Vec::new();
+            for (st, end) in frontier {
+                match head {
+                    LoopHead::While(c) => {
+                        let (t, f) = self.cond(c, st);
+                        into_body.extend(t.into_iter().map(|s| (s, end)));
+                        exits.extend(
+                            f.into_iter()
+                                .map(|s| (unmark(s, &mark), Val::Lit(UNIT, true))),
+                        );
+                    }
+                    // Each iteration binds a new item: facts about the previous one do not carry
+                    // over. After an iteration the items may also have run out.
+                    LoopHead::Each(pat) => {
+                        if end.is_some() {
+                            exits.push((unmark(st.clone(), &mark), Val::Lit(UNIT, true)));
+                        }
+                        let mut st = st;
+                        self.bind(&mut st, pat, UNKNOWN);
+                        into_body.push((st, end));
+                    }
+                    LoopHead::None => into_body.push((st, end)),
+                }
+            }
+            let mut starting = Vec::new();
+            for (mut st, end) in into_body {
+                if let Some((at, kind, held)) = end {
+                    self.iteration_leaks(&mut st, &mark, held, at, kind);
+                }
+                if seen.insert(st.clone()) {
+                    starting.push(st);
+                }
+            }
+            if starting.is_empty() {
                 break;
             }
-            let into_body = match head {
-                LoopHead::While(c) => {
-                    let mut t_all = Vec::new();
-                    for st in frontier {
-                        let (t, f) = self.cond(c, st);
-                        t_all.extend(t);
-                        exits.extend(f.into_iter().map(|s| (s, Val::Lit(UNIT, true))));
-                    }
-                    t_all
-                }
-                // Each iteration binds a new item: facts about the previous one do not carry over.
-                LoopHead::Each(pat) => frontier
-                    .into_iter()
-                    .map(|mut st| {
-                        self.bind(&mut st, pat, UNKNOWN);
-                        st
-                    })
-                    .collect(),
-                LoopHead::None => frontier,
-            };
-            let after = self.block(body, into_body);
+            // Paths that would start another round after the last one are not followed: what
+            // they would do is missing, so the run says so.
+            if round == MAX_LOOP_ROUNDS {
+                self.run.loop_unsettled = true;
+                break;
+            }
+            let after = self.block(body, starting);
             let ctx = self.loops.last_mut().expect("pushed above");
-            let mut next: Vec<State> = std::mem::take(&mut ctx.continues);
-            next.extend(after.into_iter().map(|(s, _)| s));
-            frontier = self
-                .normalize(
-                    next.into_iter()
-                        .map(|s| (s, Val::Lit(UNIT, true)))
-                        .collect(),
-                )
+            let continues = std::mem::take(&mut ctx.continues);
+            let next: Vec<(State, Option<(Span, ExitKind)>)> = continues
                 .into_iter()
-                .map(|(s, _)| s)
+                .map(|(s, at)| (s, Some((at, ExitKind::Continue))))
+                .chain(
+                    after
+                        .into_iter()
+                        .map(|(s, _)| (s, Some((body.close, ExitKind::NextIteration)))),
+                )
                 .collect();
-        }
-        // Paths that would start another round after the last one are not followed: what they
-        // would do is missing, so the run says so.
-        if frontier.iter().any(|s| !seen.contains(s)) {
-            self.run.loop_unsettled = true;
+            frontier = self.back_edge(next, &outer, &mark);
         }
         let ctx = self.loops.pop().expect("pushed above");
-        exits.extend(ctx.breaks);
+        exits.extend(ctx.breaks.into_iter().map(|(s, v)| (unmark(s, &mark), v)));
         self.normalize(exits)
+    }
+
+    /// References the iteration that ended at `at` took and still held there (`held` of them
+    /// in all, the first `mark` from before it), as the next one starts: recorded, and taken
+    /// off the path. A release pops the latest, so they are the last held then; what the
+    /// next iteration's head took since is above them.
+    fn iteration_leaks(
+        &mut self,
+        st: &mut State,
+        mark: &str,
+        held: usize,
+        at: Span,
+        kind: ExitKind,
+    ) {
+        let Some(&start) = st.vars.get(mark) else {
+            return;
+        };
+        let start = (start & !MARK_BIT) as usize;
+        let end = held.min(st.held.len());
+        if end <= start {
+            return;
+        }
+        for token in st.held.drain(start..end) {
+            self.run
+                .iteration_leaks
+                .insert(IterationLeak { token, at, kind });
+        }
+    }
+
+    /// `normalize` for the paths at a loop's back edge, each with where its iteration ended.
+    /// Each path's mark becomes what it holds before the next head, unless the iteration
+    /// took more than it began with: those are the next iteration's to report (`Edge`).
+    fn back_edge(
+        &mut self,
+        paths: Vec<(State, Option<(Span, ExitKind)>)>,
+        outer: &BTreeSet<String>,
+        mark: &str,
+    ) -> Vec<(State, Edge)> {
+        let copied: usize = paths.iter().map(|(s, _)| s.weight()).sum();
+        if !self.charge(copied / COPY_STEP) {
+            return Vec::new();
+        }
+        let mut out = paths;
+        for (st, _) in out.iter_mut() {
+            let keep = |k: &String| outer.contains(k) || k == mark;
+            // Only a state with a name of the body's writes (and so copies) its names.
+            if !st.vars.keys().all(keep) {
+                st.vars.retain(|k, _| keep(k));
+            }
+            st.gc();
+        }
+        let mut out: Vec<(State, Edge)> = out
+            .into_iter()
+            .map(|(mut st, end)| {
+                let held = st.held.len();
+                let start = st.vars.get(mark).map_or(held, |m| (m & !MARK_BIT) as usize);
+                st.set_var(mark, MARK_BIT | start.min(held) as ValId);
+                (st, end.map(|(at, kind)| (at, kind, held)))
+            })
+            .collect();
+        dedup_keep_first(&mut out);
+        if out.len() > MAX_STATES {
+            for (st, _) in out.iter_mut() {
+                st.vals = Shared::default();
+            }
+            dedup_keep_first(&mut out);
+            if out.len() > MAX_STATES {
+                out.truncate(MAX_STATES);
+                self.run.paths_dropped = true;
+            }
+        }
+        out
     }
 
     /// A condition's outcome as a value: forks into a `true` and a `false` path.
@@ -665,6 +770,27 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
         }
     }
+}
+
+/// Where the iteration before a path ended, and how many references the path held there.
+type Edge = Option<(Span, ExitKind, usize)>;
+
+/// Marks a loop's iteration mark value, so it is never taken for a value id that names facts.
+const MARK_BIT: ValId = 1 << 62;
+
+/// The name of the variable a path keeps, while inside the loop at `depth`, the number of
+/// references it held when its current iteration began; no Rust name can spell it.
+fn iteration_mark(depth: usize) -> String {
+    format!("\u{0}iteration {depth}")
+}
+
+/// The path as it leaves the loop: its iteration mark goes, so it compares equal to the same
+/// path that skipped the loop.
+fn unmark(mut st: State, mark: &str) -> State {
+    if st.vars.contains_key(mark) {
+        st.vars.remove(mark);
+    }
+    st
 }
 
 /// Drops the later copies of equal items and keeps the first ones in their order: the bounds

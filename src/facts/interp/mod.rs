@@ -69,6 +69,15 @@ pub struct ReleaseSeen {
     pub hidden_by: Option<Span>,
 }
 
+/// A reference taken in a loop iteration and still held when the next iteration starts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IterationLeak {
+    pub token: Token,
+    /// The `continue`, or the end of the body.
+    pub at: Span,
+    pub kind: ExitKind,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ForgetEvent {
     pub guard_site: Span,
@@ -85,6 +94,7 @@ pub struct UnitRun {
     pub calls: BTreeSet<CallFact>,
     pub releases: BTreeSet<ReleaseSeen>,
     pub forgets: BTreeSet<ForgetEvent>,
+    pub iteration_leaks: BTreeSet<IterationLeak>,
     /// Winsock calls whose value is thrown away.
     pub discarded: BTreeSet<Discarded>,
     /// The work budget ran out: the paths still open then were dropped, so what was recorded
@@ -123,7 +133,8 @@ struct LoopCtx {
     /// A labeled block (only `break 'label` leaves it) rather than a loop.
     is_block: bool,
     breaks: Vec<(State, Val)>,
-    continues: Vec<State>,
+    /// Paths that start the next iteration at a `continue`, and where.
+    continues: Vec<(State, Span)>,
 }
 
 pub struct Interp<'c, 'g, 'a> {
