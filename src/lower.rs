@@ -1057,6 +1057,19 @@ impl Lowerer {
         use syn::Pat as P;
         match p {
             P::Wild(_) => Pat::Wild,
+            // Rust names bindings in snake case: a capitalised identifier in a pattern names
+            // a constant or a unit variant (`INVALID_SOCKET`, `None`), which tests the value
+            // instead of binding it.
+            P::Ident(i)
+                if i.by_ref.is_none()
+                    && i.mutability.is_none()
+                    && i.subpat.is_none()
+                    && i.ident
+                        .to_string()
+                        .starts_with(|c: char| c.is_ascii_uppercase()) =>
+            {
+                Pat::Path(vec![i.ident.to_string()])
+            }
             P::Ident(i) => Pat::Ident(
                 i.ident.to_string(),
                 i.subpat.as_ref().map(|(_, p)| Box::new(self.pat(p))),

@@ -328,12 +328,20 @@ pub struct State {
     pub final_cleanup: Option<Span>,
     /// The `WSAStartup` that just failed, when no other Winsock call came after it.
     pub startup_failed: Option<Span>,
+    /// Wrapper values (`Ok(x)`, `Some(x)`) and the value each was made from, so a pattern
+    /// that takes the wrapper apart gets the value back with what is known of it.
+    pub parts: Shared<BTreeMap<ValId, ValId>>,
 }
 
 impl State {
     /// Entries a copy of this state copies: what forking a path costs.
     pub fn weight(&self) -> usize {
-        self.vals.len() + self.vars.len() + self.socks.len() + self.guards.len() + self.held.len()
+        self.vals.len()
+            + self.vars.len()
+            + self.socks.len()
+            + self.guards.len()
+            + self.held.len()
+            + self.parts.len()
     }
 
     pub fn classes(&self, v: Val) -> ClassSet {
@@ -374,6 +382,9 @@ impl State {
         if self.guards.contains_key(&id) {
             self.guards.remove(&id);
         }
+        if self.parts.contains_key(&id) {
+            self.parts.remove(&id);
+        }
     }
 
     /// The value facts something refers to: a variable, a socket or a guard.
@@ -385,8 +396,30 @@ impl State {
 
     /// Drops value facts nothing refers to any more, so equal paths compare equal.
     pub fn gc(&mut self) {
-        let mut vars: Vec<ValId> = self.vars.values().copied().collect();
+        self.gc_keeping(None)
+    }
+
+    /// `gc`, with `keep` (the value a statement passes on) and what it was made from live.
+    pub fn gc_keeping(&mut self, keep: Option<ValId>) {
+        let mut vars: Vec<ValId> = self.vars.values().copied().chain(keep).collect();
+        // The payload of a live wrapper is live too (wrappers of wrappers: `Some(Ok(x))`).
+        if !self.parts.is_empty() {
+            let mut i = 0;
+            while i < vars.len() {
+                if let Some(&p) = self.parts.get(&vars[i]) {
+                    if !vars.contains(&p) {
+                        vars.push(p);
+                    }
+                }
+                i += 1;
+            }
+        }
         vars.sort_unstable();
+        if self.parts.keys().any(|k| vars.binary_search(k).is_err()) {
+            let mut parts = std::mem::take(&mut self.parts);
+            parts.retain(|k, _| vars.binary_search(k).is_ok());
+            self.parts = parts;
+        }
         // Most states have nothing to drop: then `vals` is not written, and stays shared.
         if self.vals.keys().all(|k| self.is_live(k, &vars)) {
             return;
@@ -431,6 +464,10 @@ pub struct Outcome {
     pub acquires: Vec<Chain>,
     /// Caller references this outcome released.
     pub releases: Vec<Release>,
+    /// The classes each parameter (by index) can have when the unit ends this way; empty when
+    /// no exit tells its parameters apart. A caller's argument outside them rules the outcome
+    /// out: `cvt(rc)?` passes only where `rc` was 0.
+    pub params: Vec<ClassSet>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -443,4 +480,7 @@ pub struct Summary {
     pub closes_params: Vec<usize>,
     /// Returns a guard whose `Drop` releases the reference it owns.
     pub returns_guard: bool,
+    /// The guard it returns is built with no `WSAStartup` of its own (`fn make() -> Winsock
+    /// { Winsock }`): it takes over a reference its caller holds, as a guard built in place does.
+    pub guard_from_callers: bool,
 }

@@ -52,11 +52,18 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 
     pub(super) fn call(&mut self, func: &Expr, args: &[Expr], span: Span, st: State) -> Outs {
         let target = self
-            .unit
-            .resolved
-            .get(&span)
-            .cloned()
+            .target_at(span)
             .unwrap_or(Target::Unknown(String::new()));
+        // A closure bound to a local that took over a reference (a scope guard's cleanup):
+        // calling it releases that reference, so the guard is used up and its cleanup is the
+        // one the guard already stood for.
+        let guard_called = match (func, &target) {
+            (Expr::Path { segs, .. }, Target::Unit(_)) if segs.len() == 1 => {
+                st.vars.get(&segs[0]).copied()
+            }
+            _ => None,
+        }
+        .filter(|id| st.guards.contains_key(id));
         let segs: &[String] = match func {
             Expr::Path { segs, .. } => segs,
             _ => &[],
@@ -65,12 +72,23 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         for (mut st, vals) in self.eval_all(args, st) {
             match &target {
                 Target::Winsock(name) => self.winsock(name, args, span, st, &mut out),
-                Target::Unit(u) => self.apply(*u, args, span, st, &mut out),
+                Target::Unit(_) if guard_called.is_some() => {
+                    if let Some(id) = guard_called {
+                        st.guards.remove(&id);
+                    }
+                    out.push((st, Val::Sym(val_of_span(span))));
+                }
+                Target::Unit(u) => self.apply(*u, args, &vals, span, st, &mut out),
                 Target::Ctor(n) => {
                     let v = match n.as_str() {
-                        "Ok" => Val::Lit(OK, false),
-                        "Err" => Val::Lit(ERR, false),
-                        "Some" => Val::Lit(SOME, false),
+                        "Ok" | "Err" | "Some" => {
+                            let c = match n.as_str() {
+                                "Ok" => OK,
+                                "Err" => ERR,
+                                _ => SOME,
+                            };
+                            wrap(&mut st, c, vals.first().copied(), span)
+                        }
                         other => self.construct(&mut st, Some(other), span),
                     };
                     out.push((st, v));
@@ -115,8 +133,14 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         st: State,
     ) -> Outs {
         let mut out = Vec::new();
+        if matches!(name, "then" | "then_some") && args.len() == 1 {
+            for (st, rv) in self.eval(recv, st) {
+                self.then(name, rv, &args[0], span, st, &mut out);
+            }
+            return out;
+        }
         for (st, rv) in self.eval(recv, st) {
-            for (st, _) in self.eval_all(args, st) {
+            for (st, vals) in self.eval_all(args, st) {
                 match name {
                     "unwrap" | "expect" | "unwrap_unchecked" => {
                         if let Some(ok) = st.restrict(rv, ALL & !(ERR | NONE)) {
@@ -146,8 +170,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         st.vals.insert(id, n);
                         out.push((st, Val::Sym(id)));
                     }
-                    _ => match self.unit.resolved.get(&span).cloned() {
-                        Some(Target::Unit(u)) => self.apply(u, args, span, st, &mut out),
+                    _ => match self.target_at(span) {
+                        Some(Target::Unit(u)) => self.apply(u, args, &vals, span, st, &mut out),
                         _ => out.push((st, Val::Sym(val_of_span(span)))),
                     },
                 }
@@ -156,11 +180,69 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         out
     }
 
+    /// Where the call at `span` goes, as the unit it was written in resolved it.
+    pub(super) fn target_at(&self, span: Span) -> Option<Target> {
+        if let Some(t) = self.unit.resolved.get(&span) {
+            return Some(t.clone());
+        }
+        self.inlined
+            .iter()
+            .rev()
+            .find_map(|u| self.cx.graph.unit(*u).resolved.get(&span).cloned())
+    }
+
+    /// `cond.then(|| v)` / `cond.then_some(v)`: `Some(v)` where `cond` holds (the closure runs
+    /// there, in place, so a guard it builds takes over the reference that path holds), `None`
+    /// where it does not.
+    fn then(&mut self, name: &str, rv: Val, arg: &Expr, span: Span, st: State, out: &mut Outs) {
+        let holds = st.clone().restrict(rv, ALL & !FALSE);
+        let fails = st.restrict(rv, ALL & !TRUE);
+        if let Some(t) = holds {
+            let made = match arg {
+                Expr::Closure { index, .. } if name == "then" => self.run_closure(*index, t),
+                other => self.eval(other, t),
+            };
+            for (mut s, v) in made {
+                let w = wrap(&mut s, SOME, Some(v), span);
+                out.push((s, w));
+            }
+        }
+        if let Some(f) = fails {
+            // `then_some`'s argument is built either way (and dropped here).
+            let made = if name == "then_some" {
+                self.eval(arg, f)
+            } else {
+                vec![(f, UNKNOWN)]
+            };
+            for (s, _) in made {
+                out.push((s, Val::Lit(NONE, true)));
+            }
+        }
+    }
+
+    /// Runs the body of a closure without parameters where it is called, with the paths of
+    /// the caller; a closure with parameters is an unknown value.
+    fn run_closure(&mut self, index: usize, st: State) -> Outs {
+        let owner = self.unit.ctx();
+        let unit = self.cx.graph.closure_units.get(&(owner.id, index)).copied();
+        let (Some(c), Some(u)) = (owner.ir.closures.get(index), unit) else {
+            return vec![(st, UNKNOWN)];
+        };
+        if !c.params.is_empty() || self.inlined.contains(&u) {
+            return vec![(st, UNKNOWN)];
+        }
+        self.inlined.push(u);
+        let out = self.eval(&c.body, st);
+        self.inlined.pop();
+        out
+    }
+
     /// Applies a crate function's summary at its call: one path per distinct outcome.
     pub(super) fn apply(
         &mut self,
         u: UnitId,
         args: &[Expr],
+        vals: &[Val],
         span: Span,
         st: State,
         out: &mut Outs,
@@ -185,8 +267,28 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 version: None,
             });
         }
-        for o in &sum.outcomes {
+        // Outcomes the arguments rule out are not taken; if the arguments rule out every one
+        // (a parameter flattened from a tuple pattern shifts the indices), none is ruled out.
+        let fits = |o: &Outcome| -> Option<State> {
             let mut s = st.clone();
+            if o.params.len() == vals.len() {
+                for (&v, &c) in vals.iter().zip(&o.params) {
+                    if c != ALL {
+                        s = s.restrict(v, c)?;
+                    }
+                }
+            }
+            Some(s)
+        };
+        let mut starts: Vec<(&Outcome, State)> = sum
+            .outcomes
+            .iter()
+            .filter_map(|o| fits(o).map(|s| (o, s)))
+            .collect();
+        if starts.is_empty() {
+            starts = sum.outcomes.iter().map(|o| (o, st.clone())).collect();
+        }
+        for (o, mut s) in starts {
             if acquirer && o.acquires.is_empty() {
                 // The callee's startup failed on this outcome: a cleanup now would be unmatched.
                 s.own = true;
@@ -224,7 +326,15 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
             }
             if sum.returns_guard {
-                s.guards.insert(id, span);
+                let site = match s.held.pop() {
+                    Some(tok) if sum.guard_from_callers && o.acquires.is_empty() => tok.site,
+                    Some(tok) => {
+                        s.held.push(tok);
+                        span
+                    }
+                    None => span,
+                };
+                s.guards.insert(id, site);
             }
             s.vals.insert(id, o.classes);
             out.push((s, Val::Sym(id)));
@@ -243,5 +353,20 @@ fn guard_value(st: &mut State, span: Span) -> Val {
             Val::Sym(id)
         }
         None => Val::Lit(OTHER, false),
+    }
+}
+
+/// `Ok(x)`, `Err(x)`, `Some(x)`: a value of class `c` that remembers `x` when `x` is tracked,
+/// so `match .. { Ok(c) => c, .. }` gets `x` back.
+fn wrap(st: &mut State, c: ClassSet, inner: Option<Val>, span: Span) -> Val {
+    match inner {
+        Some(Val::Sym(x)) => {
+            let id = val_of_span(span);
+            st.forget(id);
+            st.vals.insert(id, c);
+            st.parts.insert(id, x);
+            Val::Sym(id)
+        }
+        _ => Val::Lit(c, false),
     }
 }

@@ -118,7 +118,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             if let Val::Sym(id) = *v {
                 // Keep the facts of the value being passed on.
                 let c = st.classes(*v);
-                st.gc();
+                st.gc_keeping(Some(id));
                 if st.vals.get(&id) != Some(&c) {
                     st.vals.insert(id, c);
                 }
@@ -236,7 +236,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         }
         match e {
             Expr::Lit { lit, .. } => vec![(st, lit_val(lit))],
-            Expr::Path { segs, .. } => vec![self.path_val(segs, st)],
+            Expr::Path { segs, span } => vec![self.path_val(segs, *span, st)],
             Expr::Field { .. } => {
                 let key = e.place_key();
                 match key {
@@ -402,6 +402,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 if args.is_empty()
                     && matches!(name.as_str(), "is_ok" | "is_err" | "is_some" | "is_none") =>
             {
+                self.cond_value(e, st)
+            }
+            Expr::Call { .. } | Expr::Method { .. } if self.eq_parts(e).is_some() => {
                 self.cond_value(e, st)
             }
             Expr::Macro { path, args, span } => self.mac(path, args, *span, st),
@@ -574,6 +577,21 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 (self.bound(t), self.bound(f))
             }
+            Expr::Call { .. } | Expr::Method { .. } if self.eq_parts(e).is_some() => {
+                let Some((op, lhs, rhs)) = self.eq_parts(e) else {
+                    return (Vec::new(), Vec::new());
+                };
+                let mut t = Vec::new();
+                let mut f = Vec::new();
+                for (st, a) in self.eval(lhs, st) {
+                    for (st, b) in self.eval(rhs, st) {
+                        let (tt, ff) = compare(st, op, a, b);
+                        t.extend(tt);
+                        f.extend(ff);
+                    }
+                }
+                (t, f)
+            }
             Expr::Binary { op, lhs, rhs, .. } if *op != BinOp::Other => {
                 let mut t = Vec::new();
                 let mut f = Vec::new();
@@ -663,6 +681,36 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 (t, f)
             }
+        }
+    }
+}
+
+impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
+    /// `a == b` spelled as a call: `a.eq(&b)`, `a.ne(&b)`, `PartialEq::eq(&a, &b)` (and
+    /// `i32::eq`, `std::cmp::PartialEq::ne`), when no crate function of that name is meant.
+    pub(super) fn eq_parts<'e>(&self, e: &'e Expr) -> Option<(BinOp, &'e Expr, &'e Expr)> {
+        let op = |n: &str| match n {
+            "eq" => Some(BinOp::Eq),
+            "ne" => Some(BinOp::Ne),
+            _ => None,
+        };
+        let not_ours = |span: Span| !matches!(self.target_at(span), Some(Target::Unit(_)));
+        match e {
+            Expr::Method {
+                recv,
+                name,
+                args,
+                span,
+            } if args.len() == 1 && not_ours(*span) => Some((op(name)?, &**recv, &args[0])),
+            Expr::Call { func, args, span } if args.len() == 2 && not_ours(*span) => {
+                match &**func {
+                    Expr::Path { segs, .. } if segs.len() >= 2 => {
+                        Some((op(segs.last()?)?, &args[0], &args[1]))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
         }
     }
 }

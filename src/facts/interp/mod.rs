@@ -135,6 +135,9 @@ pub struct Interp<'c, 'g, 'a> {
     run: UnitRun,
     names: HashMap<String, ValId>,
     steps: usize,
+    /// Closure units whose bodies are being run in place (`cond.then(|| Guard)`): their calls
+    /// were resolved in their own unit.
+    inlined: Vec<UnitId>,
 }
 
 type Outs = Vec<(State, Val)>;
@@ -154,6 +157,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             run: UnitRun::default(),
             names: HashMap::new(),
             steps: 0,
+            inlined: Vec::new(),
         };
         let body = match unit.body {
             UnitBody::Fn(f) => f.ir.body.close.hi.saturating_sub(f.ir.body_open.lo),

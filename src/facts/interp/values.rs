@@ -18,7 +18,26 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 };
                 st.set_var(name, id);
             }
-            Pat::Wild => {}
+            Pat::Wild | Pat::Path(_) | Pat::Lit(_) => {}
+            // `c @ INVALID_SOCKET`: the name is the tested value itself.
+            Pat::Ident(name, Some(sub)) => {
+                self.bind(st, &Pat::Ident(name.clone(), None), v);
+                self.bind(st, sub, v);
+            }
+            // A newtype of the value (`SOCKET(raw)`, `WSA_ERROR(code)`): the inner pattern
+            // sees what is known of the whole.
+            Pat::TupleStruct(p, sub) if sub.len() == 1 && is_value_newtype(p) => {
+                self.bind(st, &sub[0], v)
+            }
+            // `Ok(c)`, `Some(c)`: the payload the wrapper was made from, when it is known.
+            Pat::TupleStruct(p, sub)
+                if sub.len() == 1
+                    && matches!(p.last().map(String::as_str), Some("Ok" | "Err" | "Some"))
+                    && payload_of(st, v).is_some() =>
+            {
+                let inner = payload_of(st, v).unwrap_or(UNKNOWN);
+                self.bind(st, &sub[0], inner)
+            }
             other => {
                 let mut names = Vec::new();
                 pat_binds(other, &mut names);
@@ -51,13 +70,13 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     Some("Ok") => (OK, all_irrefutable),
                     Some("Err") => (ERR, all_irrefutable),
                     Some("Some") => (SOME, all_irrefutable),
+                    _ if sub.len() == 1 && is_value_newtype(p) => self.pat_classes(&sub[0]),
                     _ => (ALL, false),
                 }
             }
-            Pat::Path(p) => match p.last().map(String::as_str) {
-                Some("None") => (NONE, true),
-                Some("INVALID_SOCKET") => (INVALID, true),
-                Some("SOCKET_ERROR") => (NONZERO, true),
+            // A constant pattern splits values as `==` with the constant does.
+            Pat::Path(p) => match p.last().and_then(|n| const_val(n)) {
+                Some(Val::Lit(c, excl)) => (c, excl),
                 _ => (ALL, false),
             },
             Pat::Or(ps) => {
@@ -77,11 +96,23 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 
     // ---- expressions ----
 
-    pub(super) fn path_val(&mut self, segs: &[String], mut st: State) -> (State, Val) {
+    pub(super) fn path_val(&mut self, segs: &[String], span: Span, mut st: State) -> (State, Val) {
         let Some(last) = segs.last() else {
             return (st, UNKNOWN);
         };
+        // A local of that name wins over any item.
+        if segs.len() == 1 {
+            if let Some(&id) = st.vars.get(last) {
+                return (st, Val::Sym(id));
+            }
+        }
         if let Some(v) = const_val(last) {
+            return (st, v);
+        }
+        // A unit struct (`Winsock`, `Self`) is a value of its type: a guard type's takes over
+        // a held reference as `Winsock(())` or `Winsock {}` do.
+        if self.is_guard_type(Some(last)) {
+            let v = self.construct(&mut st, Some(last), span);
             return (st, v);
         }
         if segs.len() == 1 {
@@ -117,6 +148,23 @@ pub(super) fn const_val(name: &str) -> Option<Val> {
             Some(Val::Lit(NONZERO, false))
         }
         _ => None,
+    }
+}
+
+/// Tuple structs that only wrap a Winsock value (the `windows` crate's newtypes): a pattern
+/// or test on one is a test on the value inside.
+pub(super) fn is_value_newtype(path: &[String]) -> bool {
+    matches!(
+        path.last().map(String::as_str),
+        Some("SOCKET" | "WSA_ERROR" | "WIN32_ERROR" | "HRESULT" | "BOOL" | "NTSTATUS")
+    )
+}
+
+/// What a wrapper value (`Ok(x)`, `Some(x)`, a newtype) was made from, when the path knows.
+pub(super) fn payload_of(st: &State, v: Val) -> Option<Val> {
+    match v {
+        Val::Sym(id) => st.parts.get(&id).map(|&p| Val::Sym(p)),
+        Val::Lit(..) => None,
     }
 }
 
