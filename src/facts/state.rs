@@ -456,6 +456,45 @@ impl State {
 // sides use it: `interp` applies callees' summaries and `summary` builds them from `interp`'s
 // exits, so a home in either would make the two import each other.
 
+/// A socket a unit hands its caller as its return value (or inside an `Ok`/`Some`): one it
+/// made (`socket`, `accept`) and did not close on that exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReturnedSocket {
+    pub kind: SocketKind,
+    /// `accept` made it; otherwise `socket`.
+    pub accepted: bool,
+    /// A connected stream when returned.
+    pub connected: bool,
+    /// In the payload of the returned wrapper rather than the value itself.
+    pub wrapped: bool,
+}
+
+impl ReturnedSocket {
+    /// The socket the exit's value `v` (or the value it wraps) is, when this unit made it
+    /// and still has it open.
+    pub fn of(st: &State, v: Val) -> Option<ReturnedSocket> {
+        let Val::Sym(id) = v else { return None };
+        let (sock, wrapped) = match st.socks.get(&id) {
+            Some(s) => (s, false),
+            None => (st.socks.get(st.parts.get(&id)?)?, true),
+        };
+        let accepted = match sock.origin {
+            Origin::Accepted(_) => true,
+            Origin::Created(_) => false,
+            Origin::Foreign(_) => return None,
+        };
+        if sock.closed.is_some() {
+            return None;
+        }
+        Some(ReturnedSocket {
+            kind: sock.kind,
+            accepted,
+            connected: sock.connected.is_some(),
+            wrapped,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// The return-value classes of this outcome.
@@ -468,6 +507,8 @@ pub struct Outcome {
     /// no exit tells its parameters apart. A caller's argument outside them rules the outcome
     /// out: `cvt(rc)?` passes only where `rc` was 0.
     pub params: Vec<ClassSet>,
+    /// The socket this outcome returns, which the caller then owns.
+    pub socket: Option<ReturnedSocket>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

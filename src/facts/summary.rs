@@ -147,16 +147,19 @@ pub fn finish(
                 Vec::new()
             }
         };
-        match outcomes
-            .iter_mut()
-            .find(|o| o.acquires == acquires && o.releases == releases && o.params == params)
-        {
+        match outcomes.iter_mut().find(|o| {
+            o.acquires == acquires
+                && o.releases == releases
+                && o.params == params
+                && o.socket == e.socket
+        }) {
             Some(o) => o.classes |= e.classes,
             None => outcomes.push(Outcome {
                 classes: e.classes,
                 acquires,
                 releases,
                 params,
+                socket: e.socket,
             }),
         }
     }
@@ -172,6 +175,7 @@ pub fn finish(
             last.classes |= extra;
             // What it says of its parameters no longer holds for every exit it stands for.
             last.params.clear();
+            last.socket = None;
         }
     }
     let on_every_exit = |pred: &dyn Fn(&super::state::Sock) -> bool, id: u64| {

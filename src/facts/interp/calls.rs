@@ -144,7 +144,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 match name {
                     "unwrap" | "expect" | "unwrap_unchecked" => {
                         if let Some(ok) = st.restrict(rv, ALL & !(ERR | NONE)) {
-                            out.push((ok, rv));
+                            let inner = payload_of(&ok, rv).unwrap_or(rv);
+                            out.push((ok, inner));
                         }
                     }
                     "map_err" | "context" | "with_context" | "map" | "inspect" | "inspect_err"
@@ -178,6 +179,33 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
         }
         out
+    }
+
+    /// The socket a callee returns is the caller's now, made (or accepted) at the call.
+    fn returned_socket(&mut self, s: &mut State, id: ValId, r: ReturnedSocket, span: Span) {
+        let sid = if r.wrapped {
+            let pid = self.named(&format!("{id}#returned-socket"));
+            s.forget(pid);
+            s.vals.insert(pid, VALID);
+            s.parts.insert(id, pid);
+            pid
+        } else {
+            id
+        };
+        s.socks.insert(
+            sid,
+            Sock {
+                kind: r.kind,
+                origin: if r.accepted {
+                    Origin::Accepted(span)
+                } else {
+                    Origin::Created(span)
+                },
+                connected: r.connected.then_some(span),
+                shut: false,
+                closed: None,
+            },
+        );
     }
 
     /// Where the call at `span` goes, as the unit it was written in resolved it.
@@ -335,6 +363,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     None => span,
                 };
                 s.guards.insert(id, site);
+            }
+            if let Some(r) = o.socket {
+                self.returned_socket(&mut s, id, r, span);
             }
             s.vals.insert(id, o.classes);
             out.push((s, Val::Sym(id)));

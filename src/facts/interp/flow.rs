@@ -440,7 +440,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             self.exit(e, ExitKind::Question, span, Val::Lit(cls, false));
         }
         if let Some(ok) = st.restrict(v, ALL & !fail) {
-            out.push((ok, v));
+            // `x?` is the value inside the `Ok`/`Some`, when the path knows it.
+            let inner = payload_of(&ok, v).unwrap_or(v);
+            out.push((ok, inner));
         }
     }
 

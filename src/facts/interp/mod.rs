@@ -20,7 +20,7 @@ mod transfer;
 mod values;
 
 // The free helpers each concern keeps, where the others call them.
-use values::{compare, const_name, expr_as_pat, lit_val, pat_binds};
+use values::{compare, const_name, expr_as_pat, lit_val, pat_binds, payload_of};
 
 pub use super::events::{
     ApiRef, Before, CallFact, Callee, ConnectedBy, Discarded, ExitKind, Released, SocketFact,
@@ -56,6 +56,7 @@ pub struct Exit {
     pub kind: ExitKind,
     pub span: Span,
     pub classes: ClassSet,
+    pub socket: Option<ReturnedSocket>,
 }
 
 /// A release as the interpreter sees it; `facts` turns the chain into the links lints show.
@@ -223,7 +224,13 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         } else {
             st.classes(v)
         };
+        let socket = if self.returns_unit {
+            None
+        } else {
+            ReturnedSocket::of(&st, v)
+        };
         self.run.exits.push(Exit {
+            socket,
             state: st,
             kind,
             span,
