@@ -576,7 +576,7 @@ impl CrateModel {
 /// match-arm, `if let`/`while let` and `for` patterns): a call of a name bound here calls the
 /// local, never a crate function or Winsock function of that name. Scopes nest as a stack:
 /// `mark` before a scope opens, `reset` to the mark when it closes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Locals {
     /// Innermost last; the closure (by index in the body) a `let` bound, if it bound one.
     names: Vec<(String, Option<usize>)>,

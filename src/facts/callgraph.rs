@@ -146,6 +146,9 @@ impl<'a> CallGraph<'a> {
                 });
             }
         }
+        // What each closure sees of its owner's locals where it is written: a captured local
+        // shadows items inside the closure too. Owners are walked before their closures.
+        let mut captured: HashMap<UnitId, Locals> = HashMap::new();
         for ui in 0..g.units.len() {
             let mut w = Walker {
                 model,
@@ -159,7 +162,8 @@ impl<'a> CallGraph<'a> {
                 referenced: Vec::new(),
                 ambiguous: Vec::new(),
                 gave_up: None,
-                locals: Locals::default(),
+                locals: captured.remove(&UnitId(ui as u32)).unwrap_or_default(),
+                captures: Vec::new(),
             };
             for p in g.units[ui].params() {
                 w.locals.bind(p, None);
@@ -176,8 +180,10 @@ impl<'a> CallGraph<'a> {
                 referenced,
                 ambiguous,
                 gave_up,
+                captures,
                 ..
             } = w;
+            captured.extend(captures);
             for (_, t) in &sites {
                 if let Target::Unit(u) = t {
                     g.called.insert(*u);
@@ -357,6 +363,8 @@ struct Walker<'m, 'a> {
     gave_up: Option<String>,
     /// Locals in scope where the walk is: they shadow items of their names.
     locals: Locals,
+    /// The locals in scope at each closure written here.
+    captures: Vec<(UnitId, Locals)>,
 }
 
 impl Walker<'_, '_> {
@@ -512,6 +520,7 @@ impl Walker<'_, '_> {
             }
             Expr::Closure { index, span } => {
                 if let Some(u) = self.closure_unit.get(&(self.ctx.id, *index)) {
+                    self.captures.push((*u, self.locals.clone()));
                     // The owner may run the closure: reachability (DllMain) follows it.
                     self.sites.push((*span, Target::Unit(*u)));
                 }

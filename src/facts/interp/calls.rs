@@ -144,7 +144,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 match name {
                     "unwrap" | "expect" | "unwrap_unchecked" => {
                         if let Some(ok) = st.restrict(rv, ALL & !(ERR | NONE)) {
-                            let inner = payload_of(&ok, rv).unwrap_or(rv);
+                            let inner = self.unwrapped(&ok, rv);
                             out.push((ok, inner));
                         }
                     }
@@ -206,6 +206,18 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 closed: None,
             },
         );
+    }
+
+    /// The value inside a wrapper that `?` or `unwrap` took apart: it was tested on the way
+    /// (`cvt(WSAStartup(..))?;` checks the startup even though the `Ok` value is dropped).
+    pub(super) fn unwrapped(&mut self, st: &State, v: Val) -> Val {
+        match payload_of(st, v) {
+            Some(inner @ Val::Sym(p)) => {
+                self.call_vals.remove(&p);
+                inner
+            }
+            _ => v,
+        }
     }
 
     /// Where the call at `span` goes, as the unit it was written in resolved it.
@@ -391,7 +403,9 @@ fn guard_value(st: &mut State, span: Span) -> Val {
 /// so `match .. { Ok(c) => c, .. }` gets `x` back.
 fn wrap(st: &mut State, c: ClassSet, inner: Option<Val>, span: Span) -> Val {
     match inner {
-        Some(Val::Sym(x)) => {
+        // A wrapper made where its payload was (one span for all of a macro's expansion)
+        // cannot be told from it.
+        Some(Val::Sym(x)) if x != val_of_span(span) => {
             let id = val_of_span(span);
             st.forget(id);
             st.vals.insert(id, c);

@@ -441,7 +441,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         }
         if let Some(ok) = st.restrict(v, ALL & !fail) {
             // `x?` is the value inside the `Ok`/`Some`, when the path knows it.
-            let inner = payload_of(&ok, v).unwrap_or(v);
+            let inner = self.unwrapped(&ok, v);
             out.push((ok, inner));
         }
     }
