@@ -1086,6 +1086,12 @@ impl Lowerer {
             P::Reference(r) => self.pat(&r.pat),
             P::Type(t) => self.pat(&t.pat),
             P::Struct(s) if s.fields.is_empty() => Pat::Path(path_segs(&s.path)),
+            // Read as a tuple struct pattern: what it tests and which names it binds are
+            // kept; which field each name comes from is not.
+            P::Struct(s) => Pat::TupleStruct(
+                path_segs(&s.path),
+                s.fields.iter().map(|f| self.pat(&f.pat)).collect(),
+            ),
             _ => Pat::Other,
         }
     }
