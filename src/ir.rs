@@ -296,6 +296,7 @@ pub enum Expr {
         args: Vec<Expr>,
         span: Span,
     },
+    /// A struct literal; with an empty path, a tuple `(a, b, ..)` of two or more elements.
     Struct {
         path: Vec<String>,
         fields: Vec<Expr>,

@@ -962,6 +962,12 @@ impl Lowerer {
                 exprs: vec![self.expr(&a.base)],
                 span,
             },
+            // A tuple is a struct with positional fields and no name.
+            E::Tuple(t) if t.elems.len() >= 2 => Expr::Struct {
+                path: Vec::new(),
+                fields: self.exprs(&t.elems),
+                span,
+            },
             E::Tuple(t) => Expr::Seq {
                 exprs: self.exprs(&t.elems),
                 span,

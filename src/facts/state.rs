@@ -36,7 +36,7 @@ pub fn val_of_span(s: Span) -> ValId {
 }
 
 /// A value as the interpreter sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Val {
     /// A tracked value whose classes live in the state (so a test on it refines the path).
     Sym(ValId),
@@ -328,9 +328,10 @@ pub struct State {
     pub final_cleanup: Option<Span>,
     /// The `WSAStartup` that just failed, when no other Winsock call came after it.
     pub startup_failed: Option<Span>,
-    /// Wrapper values (`Ok(x)`, `Some(x)`) and the value each was made from, so a pattern
-    /// that takes the wrapper apart gets the value back with what is known of it.
-    pub parts: Shared<BTreeMap<ValId, ValId>>,
+    /// Wrapper values (`Ok(x)`, `Some(x)`: one part) and tuples (a part per element), and the
+    /// values each was made from, so a pattern that takes it apart gets them back with what
+    /// is known of them.
+    pub parts: Shared<BTreeMap<ValId, Vec<Val>>>,
 }
 
 impl State {
@@ -406,9 +407,13 @@ impl State {
         if !self.parts.is_empty() {
             let mut i = 0;
             while i < vars.len() {
-                if let Some(&p) = self.parts.get(&vars[i]) {
-                    if !vars.contains(&p) {
-                        vars.push(p);
+                if let Some(ps) = self.parts.get(&vars[i]) {
+                    for p in ps {
+                        if let Val::Sym(p) = *p {
+                            if !vars.contains(&p) {
+                                vars.push(p);
+                            }
+                        }
                     }
                 }
                 i += 1;
@@ -467,6 +472,9 @@ pub struct ReturnedSocket {
     pub connected: bool,
     /// In the payload of the returned wrapper rather than the value itself.
     pub wrapped: bool,
+    /// At this position of a returned tuple of this many elements (inside the wrapper when
+    /// `wrapped`).
+    pub index: Option<(u8, u8)>,
 }
 
 impl ReturnedSocket {
@@ -474,9 +482,26 @@ impl ReturnedSocket {
     /// and still has it open.
     pub fn of(st: &State, v: Val) -> Option<ReturnedSocket> {
         let Val::Sym(id) = v else { return None };
-        let (sock, wrapped) = match st.socks.get(&id) {
-            Some(s) => (s, false),
-            None => (st.socks.get(st.parts.get(&id)?)?, true),
+        let part = |w: ValId, k: usize| match st.parts.get(&w)?.get(k)? {
+            Val::Sym(p) => Some(*p),
+            Val::Lit(..) => None,
+        };
+        let sock_at = |p: Option<ValId>| p.and_then(|p| st.socks.get(&p));
+        // The value itself, `Ok(s)`, `(s, ..)` or `Ok((s, ..))`: the first socket found.
+        let (sock, wrapped, index) = if let Some(s) = st.socks.get(&id) {
+            (s, false, None)
+        } else if let Some(s) = sock_at(part(id, 0)).filter(|_| st.parts[&id].len() == 1) {
+            (s, true, None)
+        } else {
+            let inner = part(id, 0).filter(|_| st.parts[&id].len() == 1);
+            let (tuple, wrapped) = match inner {
+                Some(t) => (t, true),
+                None => (id, false),
+            };
+            let n = st.parts.get(&tuple).map_or(0, Vec::len);
+            let n = u8::try_from(n).ok()?;
+            let (k, s) = (0..n).find_map(|k| sock_at(part(tuple, k.into())).map(|s| (k, s)))?;
+            (s, wrapped, Some((k, n)))
         };
         let accepted = match sock.origin {
             Origin::Accepted(_) => true,
@@ -491,6 +516,7 @@ impl ReturnedSocket {
             accepted,
             connected: sock.connected.is_some(),
             wrapped,
+            index,
         })
     }
 }

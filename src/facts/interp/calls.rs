@@ -183,15 +183,31 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 
     /// The socket a callee returns is the caller's now, made (or accepted) at the call.
     fn returned_socket(&mut self, s: &mut State, id: ValId, r: ReturnedSocket, span: Span) {
-        let sid = if r.wrapped {
-            let pid = self.named(&format!("{id}#returned-socket"));
+        let mut fresh = |s: &mut State, what: &str| {
+            let pid = self.named(&format!("{id}#{what}"));
             s.forget(pid);
-            s.vals.insert(pid, VALID);
-            s.parts.insert(id, pid);
             pid
+        };
+        let holder = if r.wrapped {
+            let w = fresh(s, "returned");
+            s.parts.insert(id, vec![Val::Sym(w)]);
+            w
         } else {
             id
         };
+        let sid = match r.index {
+            Some((k, n)) => {
+                let sid = fresh(s, "returned-socket");
+                let mut elems = vec![UNKNOWN; usize::from(n.max(k + 1))];
+                elems[usize::from(k)] = Val::Sym(sid);
+                s.parts.insert(holder, elems);
+                sid
+            }
+            None => holder,
+        };
+        if sid != id {
+            s.vals.insert(sid, VALID);
+        }
         s.socks.insert(
             sid,
             Sock {
@@ -409,7 +425,7 @@ fn wrap(st: &mut State, c: ClassSet, inner: Option<Val>, span: Span) -> Val {
             let id = val_of_span(span);
             st.forget(id);
             st.vals.insert(id, c);
-            st.parts.insert(id, x);
+            st.parts.insert(id, vec![Val::Sym(x)]);
             Val::Sym(id)
         }
         _ => Val::Lit(c, false),

@@ -408,6 +408,17 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 self.cond_value(e, st)
             }
             Expr::Macro { path, args, span } => self.mac(path, args, *span, st),
+            // A tuple: its elements are kept, for a pattern that takes it apart.
+            Expr::Struct { path, fields, span } if path.is_empty() => {
+                let id = val_of_span(*span);
+                let mut out = Vec::new();
+                for (mut st, vals) in self.eval_all(fields, st) {
+                    st.forget(id);
+                    st.parts.insert(id, vals);
+                    out.push((st, Val::Sym(id)));
+                }
+                out
+            }
             Expr::Struct { path, fields, span } => {
                 let mut out = Vec::new();
                 for (mut st, _) in self.eval_all(fields, st) {

@@ -29,6 +29,17 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             Pat::TupleStruct(p, sub) if sub.len() == 1 && is_value_newtype(p) => {
                 self.bind(st, &sub[0], v)
             }
+            // `(s, addr)` taking apart a tuple the path knows the elements of.
+            Pat::Tuple(ps) if matches!(v, Val::Sym(id) if st.parts.get(&id).is_some_and(|e| e.len() == ps.len())) =>
+            {
+                let elems = match v {
+                    Val::Sym(id) => st.parts.get(&id).cloned().unwrap_or_default(),
+                    Val::Lit(..) => Vec::new(),
+                };
+                for (p, e) in ps.iter().zip(elems) {
+                    self.bind(st, p, e);
+                }
+            }
             // `Ok(c)`, `Some(c)`: the payload the wrapper was made from, when it is known.
             Pat::TupleStruct(p, sub)
                 if sub.len() == 1
@@ -163,7 +174,10 @@ pub(super) fn is_value_newtype(path: &[String]) -> bool {
 /// What a wrapper value (`Ok(x)`, `Some(x)`, a newtype) was made from, when the path knows.
 pub(super) fn payload_of(st: &State, v: Val) -> Option<Val> {
     match v {
-        Val::Sym(id) => st.parts.get(&id).map(|&p| Val::Sym(p)),
+        Val::Sym(id) => match st.parts.get(&id)?.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        },
         Val::Lit(..) => None,
     }
 }
