@@ -103,6 +103,13 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     if diverges {
                         continue;
                     }
+                    // `Winsock::default()` and other constructors the crate does not define
+                    // (derived, or a trait's) build a value of the type they are called on.
+                    if owner.is_some_and(|t| self.is_guard_type(Some(t))) {
+                        let v = self.construct(&mut st, owner, span);
+                        out.push((st, v));
+                        continue;
+                    }
                     if matches!(name.as_str(), "forget" | "leak")
                         || (name == "new" && owner == Some("ManuallyDrop"))
                     {
@@ -152,23 +159,32 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     | "as_ref" | "as_mut" | "into" | "clone" | "copied" | "cloned" | "to_owned" => {
                         out.push((st, rv))
                     }
-                    "ok" | "err" => {
+                    "ok" | "err" | "ok_or" | "ok_or_else" => {
                         let c = st.classes(rv);
-                        let (on_ok, on_err) = if name == "ok" {
-                            (SOME, NONE)
-                        } else {
-                            (NONE, SOME)
+                        // What each class of the receiver becomes.
+                        let (from, to) = match name {
+                            "ok" => ([OK, ERR], [SOME, NONE]),
+                            "err" => ([OK, ERR], [NONE, SOME]),
+                            _ => ([SOME, NONE], [OK, ERR]),
                         };
-                        let mut n = c & !(OK | ERR);
-                        if c & OK != 0 {
-                            n |= on_ok;
-                        }
-                        if c & ERR != 0 {
-                            n |= on_err;
+                        let mut n = c & !(from[0] | from[1]);
+                        for (f, t) in from.iter().zip(to) {
+                            if c & f != 0 {
+                                n |= t;
+                            }
                         }
                         let id = val_of_span(span);
                         let mut st = st;
+                        // The payload stays where it was: `cvt(x).ok()` is `Some(x)`.
+                        let inner = match rv {
+                            Val::Sym(r) if r != id => st.parts.get(&r).cloned(),
+                            _ => None,
+                        };
+                        st.forget(id);
                         st.vals.insert(id, n);
+                        if let Some(inner) = inner {
+                            st.parts.insert(id, inner);
+                        }
                         out.push((st, Val::Sym(id)));
                     }
                     _ => match self.target_at(span) {
