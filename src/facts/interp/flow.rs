@@ -10,6 +10,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             .map(|s| (s, Val::Lit(UNIT, true)))
             .collect();
         let mut declared: Vec<String> = Vec::new();
+        let scope = b.close.lo;
         let n = b.stmts.len();
         for (i, stmt) in b.stmts.iter().enumerate() {
             if cur.is_empty() {
@@ -24,7 +25,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         match init {
                             None => {
                                 let mut st = st;
-                                self.bind(&mut st, pat, UNKNOWN);
+                                self.scoped_bind(&mut st, pat, UNKNOWN, scope);
                                 next.push((st, Val::Lit(UNIT, true)));
                             }
                             Some(e) => {
@@ -32,7 +33,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                     if let Some(els) = els {
                                         let (c, excl) = self.pat_classes(pat);
                                         if let Some(mut m) = st.clone().restrict(v, c) {
-                                            self.bind(&mut m, pat, v);
+                                            self.scoped_bind(&mut m, pat, v, scope);
                                             next.push((m, Val::Lit(UNIT, true)));
                                         }
                                         let miss = if excl {
@@ -49,7 +50,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                             self.discarded(v);
                                         }
                                         let mut st = st;
-                                        self.bind(&mut st, pat, v);
+                                        self.scoped_bind(&mut st, pat, v, scope);
                                         next.push((st, Val::Lit(UNIT, true)));
                                     }
                                 }
@@ -71,15 +72,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             cur = self.normalize(next);
         }
-        // Bindings made in this block go out of scope.
+        // Bindings made in this block go out of scope; a name they shadowed means again what
+        // it meant before.
         if !declared.is_empty() {
             for (st, _) in cur.iter_mut() {
-                for d in &declared {
-                    // Only a state that still binds it writes (and so copies) its names.
-                    if st.vars.contains_key(d) {
-                        st.vars.remove(d);
-                    }
-                }
+                close_bindings(st, &declared, scope);
             }
         }
         cur
@@ -161,9 +158,18 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 break;
             };
             let mut rest = Vec::new();
+            let mut lets = Vec::new();
+            let_scopes(cond, &mut lets);
             for st in states {
                 let (t, f) = self.cond(cond, st);
-                out.extend(self.block(then, t));
+                let mut then_out = self.block(then, t);
+                // `if let` bindings live in the `then` block only.
+                for (st, _) in then_out.iter_mut() {
+                    for (names, scope) in &lets {
+                        close_bindings(st, names, *scope);
+                    }
+                }
+                out.extend(then_out);
                 rest.extend(f);
             }
             match els.as_deref() {
@@ -300,13 +306,19 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         let Some(cur) = rest.take() else { break };
                         let (c, excl) = self.pat_classes(&arm.pat);
                         if let Some(mut m) = cur.clone().restrict(v, c) {
-                            self.bind(&mut m, &arm.pat, v);
+                            let scope = arm.body.span().lo;
+                            self.scoped_bind(&mut m, &arm.pat, v, scope);
                             let bodies = match &arm.guard {
                                 Some(g) => self.cond(g, m).0,
                                 None => vec![m],
                             };
+                            let mut names = Vec::new();
+                            pat_binds(&arm.pat, &mut names);
                             for b in bodies {
-                                out.extend(self.eval(&arm.body, b));
+                                for (mut st, v) in self.eval(&arm.body, b) {
+                                    close_bindings(&mut st, &names, scope);
+                                    out.push((st, v));
+                                }
                             }
                         }
                         rest = if excl && arm.guard.is_none() {
@@ -617,13 +629,13 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 (t, f)
             }
-            Expr::Let { pat, expr, .. } => {
+            Expr::Let { pat, expr, span } => {
                 let mut t = Vec::new();
                 let mut f = Vec::new();
                 for (st, v) in self.eval(expr, st) {
                     let (c, excl) = self.pat_classes(pat);
                     if let Some(mut m) = st.clone().restrict(v, c) {
-                        self.bind(&mut m, pat, v);
+                        self.scoped_bind(&mut m, pat, v, span.lo);
                         t.push(m);
                     }
                     let miss = if excl {
@@ -695,6 +707,28 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 (t, f)
             }
         }
+    }
+}
+
+/// The `let` patterns of a condition (`if let`, `&&` chains of them) and the scope each
+/// opens, as `cond_inner` binds them.
+fn let_scopes(e: &Expr, out: &mut Vec<(Vec<String>, u32)>) {
+    match e {
+        Expr::Let { pat, span, .. } => {
+            let mut names = Vec::new();
+            pat_binds(pat, &mut names);
+            out.push((names, span.lo));
+        }
+        Expr::Binary {
+            op: BinOp::And,
+            lhs,
+            rhs,
+            ..
+        } => {
+            let_scopes(lhs, out);
+            let_scopes(rhs, out);
+        }
+        _ => {}
     }
 }
 

@@ -20,7 +20,7 @@ mod transfer;
 mod values;
 
 // The free helpers each concern keeps, where the others call them.
-use values::{compare, const_name, expr_as_pat, lit_val, pat_binds, payload_of};
+use values::{close_bindings, compare, const_name, expr_as_pat, lit_val, pat_binds, payload_of};
 
 pub use super::events::{
     ApiRef, Before, CallFact, Callee, ConnectedBy, Discarded, ExitKind, Released, SocketFact,

@@ -61,6 +61,22 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         }
     }
 
+    /// Binds `pat` in the scope that starts at `scope`, keeping what its names meant before
+    /// (`close_bindings` gives it back).
+    pub(super) fn scoped_bind(&mut self, st: &mut State, pat: &Pat, v: Val, scope: u32) {
+        let mut names = Vec::new();
+        pat_binds(pat, &mut names);
+        for n in &names {
+            let key = shadow_key(n, scope);
+            // Only the first binding of a name in a scope saves what it shadows.
+            if !st.vars.contains_key(&key) {
+                let old = st.vars.get(n).copied().unwrap_or(UNBOUND);
+                st.vars.insert(key, old);
+            }
+        }
+        self.bind(st, pat, v);
+    }
+
     /// The classes a pattern matches, and whether it matches every value of them.
     pub(super) fn pat_classes(&self, pat: &Pat) -> (ClassSet, bool) {
         match pat {
@@ -159,6 +175,37 @@ pub(super) fn const_val(name: &str) -> Option<Val> {
             Some(Val::Lit(NONZERO, false))
         }
         _ => None,
+    }
+}
+
+/// What a name meant before a binding shadowed it: nothing.
+const UNBOUND: ValId = u64::MAX;
+
+/// Where a scope keeps what one of its names shadowed: no place name contains a NUL.
+fn shadow_key(name: &str, scope: u32) -> String {
+    format!("{name}\0{scope}")
+}
+
+/// The scope that starts at `scope` ends: each of `names` means what it meant before.
+pub(super) fn close_bindings(st: &mut State, names: &[String], scope: u32) {
+    for n in names {
+        let key = shadow_key(n, scope);
+        match st.vars.get(&key).copied() {
+            Some(UNBOUND) => {
+                st.vars.remove(&key);
+                st.vars.remove(n);
+            }
+            Some(old) => {
+                st.vars.remove(&key);
+                st.set_var(n, old);
+            }
+            // Only a state that still binds it writes (and so copies) its names.
+            None => {
+                if st.vars.contains_key(n) {
+                    st.vars.remove(n);
+                }
+            }
+        }
     }
 }
 
