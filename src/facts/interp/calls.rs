@@ -140,13 +140,15 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         st: State,
     ) -> Outs {
         let mut out = Vec::new();
-        if matches!(name, "then" | "then_some") && args.len() == 1 {
-            for (st, rv) in self.eval(recv, st) {
-                self.then(name, rv, &args[0], span, st, &mut out);
-            }
-            return out;
-        }
+        let bool_then = matches!(name, "then" | "then_some")
+            && args.len() == 1
+            && !matches!(self.target_at(span), Some(Target::Unit(_)));
         for (st, rv) in self.eval(recv, st) {
+            // Only on a `bool` (a future's `then` is something else).
+            if bool_then && st.classes(rv) & !(TRUE | FALSE) == 0 {
+                self.then(name, rv, &args[0], span, st, &mut out);
+                continue;
+            }
             for (st, vals) in self.eval_all(args, st) {
                 match name {
                     "unwrap" | "expect" | "unwrap_unchecked" => {
