@@ -169,6 +169,8 @@ pub enum BinOp {
     Ge,
     And,
     Or,
+    /// `a | b`; in a `matches!` pattern parsed as an expression, an or-pattern.
+    BitOr,
     Other,
 }
 

@@ -791,6 +791,7 @@ impl Lowerer {
                     syn::BinOp::Ge(_) => BinOp::Ge,
                     syn::BinOp::And(_) => BinOp::And,
                     syn::BinOp::Or(_) => BinOp::Or,
+                    syn::BinOp::BitOr(_) => BinOp::BitOr,
                     syn::BinOp::AddAssign(_)
                     | syn::BinOp::SubAssign(_)
                     | syn::BinOp::MulAssign(_)

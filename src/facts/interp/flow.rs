@@ -31,16 +31,12 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                             Some(e) => {
                                 for (st, v) in self.eval(e, st) {
                                     if let Some(els) = els {
-                                        let (c, excl) = self.pat_classes(pat);
+                                        let (c, _) = self.pat_classes(pat);
                                         if let Some(mut m) = st.clone().restrict(v, c) {
                                             self.scoped_bind(&mut m, pat, v, scope);
                                             next.push((m, Val::Lit(UNIT, true)));
                                         }
-                                        let miss = if excl {
-                                            st.restrict(v, ALL & !c)
-                                        } else {
-                                            Some(st)
-                                        };
+                                        let miss = self.pat_miss(st, pat, v);
                                         if let Some(miss) = miss {
                                             // The else block must diverge; whatever falls out is dropped.
                                             self.block(els, vec![miss]);
@@ -304,7 +300,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         // The path the later arms see is this one unless this arm rules
                         // values out: it is moved on, not copied once more.
                         let Some(cur) = rest.take() else { break };
-                        let (c, excl) = self.pat_classes(&arm.pat);
+                        let (c, _) = self.pat_classes(&arm.pat);
                         if let Some(mut m) = cur.clone().restrict(v, c) {
                             let scope = arm.body.span().lo;
                             self.scoped_bind(&mut m, &arm.pat, v, scope);
@@ -321,8 +317,8 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                 }
                             }
                         }
-                        rest = if excl && arm.guard.is_none() {
-                            cur.restrict(v, ALL & !c)
+                        rest = if arm.guard.is_none() {
+                            self.pat_miss(cur, &arm.pat, v)
                         } else {
                             Some(cur)
                         };
@@ -633,17 +629,12 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 let mut t = Vec::new();
                 let mut f = Vec::new();
                 for (st, v) in self.eval(expr, st) {
-                    let (c, excl) = self.pat_classes(pat);
+                    let (c, _) = self.pat_classes(pat);
                     if let Some(mut m) = st.clone().restrict(v, c) {
                         self.scoped_bind(&mut m, pat, v, span.lo);
                         t.push(m);
                     }
-                    let miss = if excl {
-                        st.restrict(v, ALL & !c)
-                    } else {
-                        Some(st)
-                    };
-                    f.extend(miss);
+                    f.extend(self.pat_miss(st, pat, v));
                 }
                 (t, f)
             }
@@ -687,13 +678,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 let mut t = Vec::new();
                 let mut f = Vec::new();
                 for (st, v) in self.eval(&args[0], st) {
-                    let (c, excl) = self.pat_classes(&pat);
+                    let (c, _) = self.pat_classes(&pat);
                     t.extend(st.clone().restrict(v, c));
-                    f.extend(if excl {
-                        st.restrict(v, ALL & !c)
-                    } else {
-                        Some(st)
-                    });
+                    f.extend(self.pat_miss(st, &pat, v));
                 }
                 (t, f)
             }

@@ -77,6 +77,31 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         self.bind(st, pat, v);
     }
 
+    /// The classes every value of which the pattern matches: a path on which it does not
+    /// match has none of them. Of an or-pattern, those of its alternatives that match all
+    /// of theirs (`0 | WSAEINPROGRESS` rules out 0 where it does not match).
+    pub(super) fn pat_sure(&self, pat: &Pat) -> ClassSet {
+        match pat {
+            Pat::Or(ps) => ps.iter().fold(0, |c, p| c | self.pat_sure(p)),
+            Pat::Ident(_, Some(p)) => self.pat_sure(p),
+            Pat::TupleStruct(p, sub) if sub.len() == 1 && is_value_newtype(p) => {
+                self.pat_sure(&sub[0])
+            }
+            other => match self.pat_classes(other) {
+                (c, true) => c,
+                (_, false) => 0,
+            },
+        }
+    }
+
+    /// The path on which `pat` does not match `v`, if there can be one.
+    pub(super) fn pat_miss(&self, st: State, pat: &Pat, v: Val) -> Option<State> {
+        match self.pat_sure(pat) {
+            0 => Some(st),
+            sure => st.restrict(v, ALL & !sure),
+        }
+    }
+
     /// The classes a pattern matches, and whether it matches every value of them.
     pub(super) fn pat_classes(&self, pat: &Pat) -> (ClassSet, bool) {
         match pat {
@@ -340,6 +365,22 @@ pub(super) fn expr_as_pat(e: &Expr) -> Pat {
             }
             _ => Pat::Other,
         },
+        // `0 | WSAEINPROGRESS`: an or-pattern.
+        Expr::Binary {
+            op: BinOp::BitOr,
+            lhs,
+            rhs,
+            ..
+        } => {
+            let mut alts = Vec::new();
+            for side in [lhs, rhs] {
+                match expr_as_pat(side) {
+                    Pat::Or(v) => alts.extend(v),
+                    p => alts.push(p),
+                }
+            }
+            Pat::Or(alts)
+        }
         Expr::Binary {
             op: BinOp::Other, ..
         } => Pat::Other,
