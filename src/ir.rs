@@ -172,6 +172,8 @@ pub enum BinOp {
     Ge,
     And,
     Or,
+    /// `a | b`; in a `matches!` pattern parsed as an expression, an or-pattern.
+    BitOr,
     Other,
 }
 
@@ -299,6 +301,7 @@ pub enum Expr {
         args: Vec<Expr>,
         span: Span,
     },
+    /// A struct literal; with an empty path, a tuple `(a, b, ..)` of two or more elements.
     Struct {
         path: Vec<String>,
         fields: Vec<Expr>,

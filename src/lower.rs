@@ -803,6 +803,7 @@ impl Lowerer {
                     syn::BinOp::Ge(_) => BinOp::Ge,
                     syn::BinOp::And(_) => BinOp::And,
                     syn::BinOp::Or(_) => BinOp::Or,
+                    syn::BinOp::BitOr(_) => BinOp::BitOr,
                     syn::BinOp::AddAssign(_)
                     | syn::BinOp::SubAssign(_)
                     | syn::BinOp::MulAssign(_)
@@ -974,6 +975,12 @@ impl Lowerer {
                 exprs: vec![self.expr(&a.base)],
                 span,
             },
+            // A tuple is a struct with positional fields and no name.
+            E::Tuple(t) if t.elems.len() >= 2 => Expr::Struct {
+                path: Vec::new(),
+                fields: self.exprs(&t.elems),
+                span,
+            },
             E::Tuple(t) => Expr::Seq {
                 exprs: self.exprs(&t.elems),
                 span,
@@ -1073,6 +1080,19 @@ impl Lowerer {
         use syn::Pat as P;
         match p {
             P::Wild(_) => Pat::Wild,
+            // Rust names bindings in snake case: a capitalised identifier in a pattern names
+            // a constant or a unit variant (`INVALID_SOCKET`, `None`), which tests the value
+            // instead of binding it.
+            P::Ident(i)
+                if i.by_ref.is_none()
+                    && i.mutability.is_none()
+                    && i.subpat.is_none()
+                    && i.ident
+                        .to_string()
+                        .starts_with(|c: char| c.is_ascii_uppercase()) =>
+            {
+                Pat::Path(vec![i.ident.to_string()])
+            }
             P::Ident(i) => Pat::Ident(
                 i.ident.to_string(),
                 i.subpat.as_ref().map(|(_, p)| Box::new(self.pat(p))),
@@ -1089,6 +1109,12 @@ impl Lowerer {
             P::Reference(r) => self.pat(&r.pat),
             P::Type(t) => self.pat(&t.pat),
             P::Struct(s) if s.fields.is_empty() => Pat::Path(path_segs(&s.path)),
+            // Read as a tuple struct pattern: what it tests and which names it binds are
+            // kept; which field each name comes from is not.
+            P::Struct(s) => Pat::TupleStruct(
+                path_segs(&s.path),
+                s.fields.iter().map(|f| self.pat(&f.pat)).collect(),
+            ),
             _ => Pat::Other,
         }
     }

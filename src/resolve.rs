@@ -5,7 +5,7 @@
 //! function, whether it is a Winsock function (any binding style of WINSOCK.md
 //! section 6), a function of this crate, or unknown. Knows nothing of flow.
 
-use crate::ir::{FnIr, ImplIr, Item, LinkKind, UseEntry};
+use crate::ir::{FnIr, ImplIr, Item, LinkKind, Pat, UseEntry};
 use crate::source::Span;
 use crate::winsock;
 use std::collections::{HashMap, HashSet};
@@ -569,6 +569,64 @@ impl CrateModel {
             return path.last().map(|n| Callee::Winsock(n.clone()));
         }
         None
+    }
+}
+
+/// The local bindings in scope at a point of a body (parameters, `let`, closure parameters,
+/// match-arm, `if let`/`while let` and `for` patterns): a call of a name bound here calls the
+/// local, never a crate function or Winsock function of that name. Scopes nest as a stack:
+/// `mark` before a scope opens, `reset` to the mark when it closes.
+#[derive(Debug, Default, Clone)]
+pub struct Locals {
+    /// Innermost last; the closure (by index in the body) a `let` bound, if it bound one.
+    names: Vec<(String, Option<usize>)>,
+}
+
+/// What a name written in a body stands for when a local binds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// `let f = |..| ..;`: calls of `f` run that closure.
+    Closure(usize),
+    Value,
+}
+
+impl Locals {
+    pub fn mark(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn reset(&mut self, mark: usize) {
+        self.names.truncate(mark);
+    }
+
+    pub fn bind(&mut self, name: &str, closure: Option<usize>) {
+        self.names.push((name.to_string(), closure));
+    }
+
+    /// Binds every name the pattern binds.
+    pub fn bind_pat(&mut self, p: &Pat) {
+        match p {
+            Pat::Ident(n, sub) => {
+                self.bind(n, None);
+                if let Some(s) = sub {
+                    self.bind_pat(s);
+                }
+            }
+            Pat::TupleStruct(_, v) | Pat::Tuple(v) | Pat::Or(v) => {
+                v.iter().for_each(|p| self.bind_pat(p))
+            }
+            Pat::Wild | Pat::Lit(_) | Pat::Path(_) | Pat::Other => {}
+        }
+    }
+
+    /// The innermost binding of a one-segment path.
+    pub fn get(&self, segs: &[String]) -> Option<Local> {
+        let [name] = segs else { return None };
+        self.names
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.map_or(Local::Value, Local::Closure))
     }
 }
 

@@ -1,8 +1,8 @@
 //! The crate's units (functions, methods, initialisers, closures), their call
 //! sites resolved once, closure roles, socket evidence, and the bottom-up order.
 
-use crate::ir::{Block, ClosureIr, Expr, Stmt};
-use crate::resolve::{Callee, CrateModel, FnDef, FnId, FnKind};
+use crate::ir::{Block, ClosureIr, Expr, Pat, Stmt};
+use crate::resolve::{Callee, CrateModel, FnDef, FnId, FnKind, Local, Locals};
 use crate::source::Span;
 use std::collections::{HashMap, HashSet};
 
@@ -146,6 +146,9 @@ impl<'a> CallGraph<'a> {
                 });
             }
         }
+        // What each closure sees of its owner's locals where it is written: a captured local
+        // shadows items inside the closure too. Owners are walked before their closures.
+        let mut captured: HashMap<UnitId, Locals> = HashMap::new();
         for ui in 0..g.units.len() {
             let mut w = Walker {
                 model,
@@ -159,7 +162,12 @@ impl<'a> CallGraph<'a> {
                 referenced: Vec::new(),
                 ambiguous: Vec::new(),
                 gave_up: None,
+                locals: captured.remove(&UnitId(ui as u32)).unwrap_or_default(),
+                captures: Vec::new(),
             };
+            for p in g.units[ui].params() {
+                w.locals.bind(p, None);
+            }
             match g.units[ui].body {
                 UnitBody::Fn(f) => w.block(&f.ir.body),
                 UnitBody::Closure { closure, .. } => w.expr(&closure.body),
@@ -172,8 +180,10 @@ impl<'a> CallGraph<'a> {
                 referenced,
                 ambiguous,
                 gave_up,
+                captures,
                 ..
             } = w;
+            captured.extend(captures);
             for (_, t) in &sites {
                 if let Target::Unit(u) = t {
                     g.called.insert(*u);
@@ -351,6 +361,10 @@ struct Walker<'m, 'a> {
     referenced: Vec<UnitId>,
     ambiguous: Vec<String>,
     gave_up: Option<String>,
+    /// Locals in scope where the walk is: they shadow items of their names.
+    locals: Locals,
+    /// The locals in scope at each closure written here.
+    captures: Vec<(UnitId, Locals)>,
 }
 
 impl Walker<'_, '_> {
@@ -373,18 +387,39 @@ impl Walker<'_, '_> {
     }
 
     fn block(&mut self, b: &Block) {
+        let mark = self.locals.mark();
         for s in &b.stmts {
             match s {
-                Stmt::Let { init, els, .. } => {
+                Stmt::Let { pat, init, els } => {
                     if let Some(e) = init {
                         self.expr(e);
                     }
                     if let Some(b) = els {
                         self.block(b);
                     }
+                    match (pat, init) {
+                        (Pat::Ident(name, None), Some(Expr::Closure { index, .. })) => {
+                            self.locals.bind(name, Some(*index))
+                        }
+                        _ => self.locals.bind_pat(pat),
+                    }
                 }
                 Stmt::Expr { expr, .. } => self.expr(expr),
             }
+        }
+        self.locals.reset(mark);
+    }
+
+    /// A call of a local: the closure it was bound to, or a value we cannot follow.
+    fn local_target(&self, segs: &[String]) -> Option<Target> {
+        match self.locals.get(segs)? {
+            Local::Closure(ix) => Some(
+                self.closure_unit
+                    .get(&(self.ctx.id, ix))
+                    .map(|u| Target::Unit(*u))
+                    .unwrap_or(Target::Unknown(segs[0].clone())),
+            ),
+            Local::Value => Some(Target::Unknown(segs[0].clone())),
         }
     }
 
@@ -406,6 +441,9 @@ impl Walker<'_, '_> {
         match e {
             Expr::Call { func, args, span } => {
                 let t = match &**func {
+                    Expr::Path { segs, .. } if self.locals.get(segs).is_some() => self
+                        .local_target(segs)
+                        .unwrap_or(Target::Unknown(String::new())),
                     Expr::Path { segs, .. } => {
                         let callee = self.model.resolve_call(self.ctx, segs);
                         let t = self.target(callee);
@@ -471,6 +509,7 @@ impl Walker<'_, '_> {
                     self.expr(a);
                 }
             }
+            Expr::Path { segs, .. } if self.locals.get(segs).is_some() => {}
             Expr::Path { segs, .. } => {
                 // A crate function named as a value: it may be called from anywhere.
                 if let Callee::Crate(id) = self.model.resolve_call(self.ctx, segs) {
@@ -481,15 +520,21 @@ impl Walker<'_, '_> {
             }
             Expr::Closure { index, span } => {
                 if let Some(u) = self.closure_unit.get(&(self.ctx.id, *index)) {
+                    self.captures.push((*u, self.locals.clone()));
                     // The owner may run the closure: reachability (DllMain) follows it.
                     self.sites.push((*span, Target::Unit(*u)));
                 }
             }
             Expr::Lit { .. } | Expr::Continue { .. } | Expr::Other { .. } => {}
-            Expr::Unary { expr, .. }
-            | Expr::Try { expr, .. }
-            | Expr::Cast { expr, .. }
-            | Expr::Let { expr, .. } => self.expr(expr),
+            Expr::Unary { expr, .. } | Expr::Try { expr, .. } | Expr::Cast { expr, .. } => {
+                self.expr(expr)
+            }
+            // Its names are bound in the branch it opens (`if let`, `while let`, `&&` chains):
+            // the `if` and `while` below close that scope.
+            Expr::Let { pat, expr, .. } => {
+                self.expr(expr);
+                self.locals.bind_pat(pat);
+            }
             Expr::Field { base, .. } => self.expr(base),
             Expr::Binary { lhs, rhs, .. } | Expr::Assign { lhs, rhs, .. } => {
                 self.expr(lhs);
@@ -498,8 +543,10 @@ impl Walker<'_, '_> {
             Expr::If {
                 cond, then, els, ..
             } => {
+                let mark = self.locals.mark();
                 self.expr(cond);
                 self.block(then);
+                self.locals.reset(mark);
                 if let Some(e) = els {
                     self.expr(e);
                 }
@@ -507,20 +554,30 @@ impl Walker<'_, '_> {
             Expr::Match { expr, arms, .. } => {
                 self.expr(expr);
                 for a in arms {
+                    let mark = self.locals.mark();
+                    self.locals.bind_pat(&a.pat);
                     if let Some(g) = &a.guard {
                         self.expr(g);
                     }
                     self.expr(&a.body);
+                    self.locals.reset(mark);
                 }
             }
             Expr::Block { block, .. } | Expr::Loop { body: block, .. } => self.block(block),
             Expr::While { cond, body, .. } => {
+                let mark = self.locals.mark();
                 self.expr(cond);
                 self.block(body);
+                self.locals.reset(mark);
             }
-            Expr::For { iter, body, .. } => {
+            Expr::For {
+                pat, iter, body, ..
+            } => {
                 self.expr(iter);
+                let mark = self.locals.mark();
+                self.locals.bind_pat(pat);
                 self.block(body);
+                self.locals.reset(mark);
             }
             Expr::Break { expr, .. } | Expr::Return { expr, .. } => {
                 if let Some(e) = expr {

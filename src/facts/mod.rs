@@ -549,6 +549,76 @@ mod tests {
         super::analyze(&model).truncated.len()
     }
 
+    fn analyze(text: &str) -> super::CrateFacts {
+        let db = crate::source::SourceDb::default();
+        let id = db.add("t.rs".into(), "t.rs".into(), text.to_string());
+        let ir = crate::parse::parse(id, &db.get(id).text).expect("parses");
+        let model = crate::resolve::CrateModel::build("t".into(), ir.items, &mut |_| None);
+        super::analyze(&model)
+    }
+
+    #[test]
+    fn a_helper_that_turns_the_code_into_a_result_splits_the_startup() {
+        // However the helper tests its argument, `cvt(WSAStartup(..))?` passes only where the
+        // startup succeeded: nothing leaks at the `?` and the cleanup after it is matched.
+        for test in [
+            "if rc != 0 { Err(rc) } else { Ok(()) }",
+            "if rc.ne(&0) { Err(rc) } else { Ok(()) }",
+            "if PartialEq::ne(&rc, &0) { Err(rc) } else { Ok(()) }",
+            "if i32::eq(&rc, &0) { Ok(()) } else { Err(rc) }",
+            "match rc { 0 => Ok(()), e => Err(e) }",
+            "match rc { NO_ERROR => Ok(()), e => Err(e) }",
+            "if matches!(rc, 0) { Ok(()) } else { Err(rc) }",
+            "if rc == 0 { return Ok(()); } Err(rc)",
+        ] {
+            let text = format!(
+                "use windows_sys::Win32::Networking::WinSock::*;\n\
+                 fn cvt(rc: i32) -> Result<(), i32> {{ {test} }}\n\
+                 fn main() -> Result<(), i32> {{ cvt(unsafe {{ WSAStartup(0x202, p) }})?; \
+                 unsafe {{ WSACleanup() }}; Ok(()) }}\n"
+            );
+            let f = analyze(&text);
+            assert!(f.holds.is_empty(), "{test}: {:?}", f.holds);
+            assert!(
+                f.releases
+                    .iter()
+                    .all(|r| !matches!(r.released, super::Released::Nothing { .. })),
+                "{test}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_socket_a_helper_returns_is_the_callers() {
+        // Returned as is, in `Some`/`Ok`, through `?`: the caller closes an accepted stream.
+        for (ret, take) in [
+            ("SOCKET { accept(l, a, n) }", "let s = acc(l);"),
+            (
+                "Option<SOCKET> { let s = accept(l, a, n); if s == INVALID_SOCKET { None } else { Some(s) } }",
+                "let Some(s) = acc(l) else { return };",
+            ),
+            (
+                "Result<SOCKET, i32> { match accept(l, a, n) { INVALID_SOCKET => Err(1), s => Ok(s) } }",
+                "let s = match acc(l) { Ok(s) => s, Err(_) => return };",
+            ),
+        ] {
+            let text = format!(
+                "use windows_sys::Win32::Networking::WinSock::*;\n\
+                 fn acc(l: SOCKET) -> {ret}\n\
+                 fn main() {{ unsafe {{ {take} closesocket(s); }} }}\n"
+            );
+            let f = analyze(&text);
+            let connected = f.calls.iter().any(|c| {
+                c.api().is_some_and(|a| a.name == "closesocket")
+                    && c.before
+                        .socket
+                        .as_ref()
+                        .is_some_and(|s| s.connected.is_some())
+            });
+            assert!(connected, "{ret}");
+        }
+    }
+
     #[test]
     fn a_matches_without_a_pattern_is_a_plain_macro() {
         // Found by the fuzzer: `a|` is not an expression, so `matches!` had one argument; the

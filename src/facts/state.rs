@@ -36,7 +36,7 @@ pub fn val_of_span(s: Span) -> ValId {
 }
 
 /// A value as the interpreter sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Val {
     /// A tracked value whose classes live in the state (so a test on it refines the path).
     Sym(ValId),
@@ -330,6 +330,10 @@ pub struct State {
     pub final_cleanup: Option<Span>,
     /// The `WSAStartup` that just failed, when no other Winsock call came after it.
     pub startup_failed: Option<Span>,
+    /// Wrapper values (`Ok(x)`, `Some(x)`: one part) and tuples (a part per element), and the
+    /// values each was made from, so a pattern that takes it apart gets them back with what
+    /// is known of them.
+    pub parts: Shared<BTreeMap<ValId, Vec<Val>>>,
     /// The last macro the analysis does not model that this path passed (see `hidden_by`).
     pub passed_macro: Option<PassedMacro>,
 }
@@ -349,7 +353,12 @@ pub struct PassedMacro {
 impl State {
     /// Entries a copy of this state copies: what forking a path costs.
     pub fn weight(&self) -> usize {
-        self.vals.len() + self.vars.len() + self.socks.len() + self.guards.len() + self.held.len()
+        self.vals.len()
+            + self.vars.len()
+            + self.socks.len()
+            + self.guards.len()
+            + self.held.len()
+            + self.parts.len()
     }
 
     pub fn classes(&self, v: Val) -> ClassSet {
@@ -390,6 +399,9 @@ impl State {
         if self.guards.contains_key(&id) {
             self.guards.remove(&id);
         }
+        if self.parts.contains_key(&id) {
+            self.parts.remove(&id);
+        }
     }
 
     /// The value facts something refers to: a variable, a socket or a guard.
@@ -402,12 +414,38 @@ impl State {
     /// Drops value facts nothing refers to any more (and a mark that ended), so equal paths
     /// compare equal.
     pub fn gc(&mut self) {
+        self.gc_keeping(None)
+    }
+
+    /// `gc`, with `keep` (the value a statement passes on) and what it was made from live.
+    pub fn gc_keeping(&mut self, keep: Option<ValId>) {
         // A mark a later own startup or cleanup ended says nothing more.
         if self.passed_macro.is_some() && self.hidden_by().is_none() {
             self.passed_macro = None;
         }
-        let mut vars: Vec<ValId> = self.vars.values().copied().collect();
+        let mut vars: Vec<ValId> = self.vars.values().copied().chain(keep).collect();
+        // The payload of a live wrapper is live too (wrappers of wrappers: `Some(Ok(x))`).
+        if !self.parts.is_empty() {
+            let mut i = 0;
+            while i < vars.len() {
+                if let Some(ps) = self.parts.get(&vars[i]) {
+                    for p in ps {
+                        if let Val::Sym(p) = *p {
+                            if !vars.contains(&p) {
+                                vars.push(p);
+                            }
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }
         vars.sort_unstable();
+        if self.parts.keys().any(|k| vars.binary_search(k).is_err()) {
+            let mut parts = std::mem::take(&mut self.parts);
+            parts.retain(|k, _| vars.binary_search(k).is_ok());
+            self.parts = parts;
+        }
         // Most states have nothing to drop: then `vals` is not written, and stays shared.
         if self.vals.keys().all(|k| self.is_live(k, &vars)) {
             return;
@@ -474,6 +512,66 @@ impl State {
 // sides use it: `interp` applies callees' summaries and `summary` builds them from `interp`'s
 // exits, so a home in either would make the two import each other.
 
+/// A socket a unit hands its caller as its return value (or inside an `Ok`/`Some`): one it
+/// made (`socket`, `accept`) and did not close on that exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReturnedSocket {
+    pub kind: SocketKind,
+    /// `accept` made it; otherwise `socket`.
+    pub accepted: bool,
+    /// A connected stream when returned.
+    pub connected: bool,
+    /// In the payload of the returned wrapper rather than the value itself.
+    pub wrapped: bool,
+    /// At this position of a returned tuple of this many elements (inside the wrapper when
+    /// `wrapped`).
+    pub index: Option<(u8, u8)>,
+}
+
+impl ReturnedSocket {
+    /// The socket the exit's value `v` (or the value it wraps) is, when this unit made it
+    /// and still has it open.
+    pub fn of(st: &State, v: Val) -> Option<ReturnedSocket> {
+        let Val::Sym(id) = v else { return None };
+        let part = |w: ValId, k: usize| match st.parts.get(&w)?.get(k)? {
+            Val::Sym(p) => Some(*p),
+            Val::Lit(..) => None,
+        };
+        let sock_at = |p: Option<ValId>| p.and_then(|p| st.socks.get(&p));
+        // The value itself, `Ok(s)`, `(s, ..)` or `Ok((s, ..))`: the first socket found.
+        let (sock, wrapped, index) = if let Some(s) = st.socks.get(&id) {
+            (s, false, None)
+        } else if let Some(s) = sock_at(part(id, 0)).filter(|_| st.parts[&id].len() == 1) {
+            (s, true, None)
+        } else {
+            let inner = part(id, 0).filter(|_| st.parts[&id].len() == 1);
+            let (tuple, wrapped) = match inner {
+                Some(t) => (t, true),
+                None => (id, false),
+            };
+            let n = st.parts.get(&tuple).map_or(0, Vec::len);
+            let n = u8::try_from(n).ok()?;
+            let (k, s) = (0..n).find_map(|k| sock_at(part(tuple, k.into())).map(|s| (k, s)))?;
+            (s, wrapped, Some((k, n)))
+        };
+        let accepted = match sock.origin {
+            Origin::Accepted(_) => true,
+            Origin::Created(_) => false,
+            Origin::Foreign(_) => return None,
+        };
+        if sock.closed.is_some() {
+            return None;
+        }
+        Some(ReturnedSocket {
+            kind: sock.kind,
+            accepted,
+            connected: sock.connected.is_some(),
+            wrapped,
+            index,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// The return-value classes of this outcome.
@@ -486,6 +584,12 @@ pub struct Outcome {
     /// startup or cleanup (`State::hidden_by`): the outcome may not exist, and the caller's path
     /// through it is marked in turn.
     pub hidden_by: Option<Span>,
+    /// The classes each parameter (by index) can have when the unit ends this way; empty when
+    /// no exit tells its parameters apart. A caller's argument outside them rules the outcome
+    /// out: `cvt(rc)?` passes only where `rc` was 0.
+    pub params: Vec<ClassSet>,
+    /// The socket this outcome returns, which the caller then owns.
+    pub socket: Option<ReturnedSocket>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -498,4 +602,7 @@ pub struct Summary {
     pub closes_params: Vec<usize>,
     /// Returns a guard whose `Drop` releases the reference it owns.
     pub returns_guard: bool,
+    /// The guard it returns is built with no `WSAStartup` of its own (`fn make() -> Winsock
+    /// { Winsock }`): it takes over a reference its caller holds, as a guard built in place does.
+    pub guard_from_callers: bool,
 }

@@ -5,8 +5,8 @@
 //! (WINSOCK.md section 7): every exit whose return value looks the same holds
 //! it too. Roots (main, DllMain, tests, thread bodies) hand nothing on.
 
-use super::interp::{Exit, ExitKind, UnitRun};
-use super::state::{Chain, ClassSet, Link, Outcome, Release, Step, Summary, Token};
+use super::interp::{Callee, Exit, ExitKind, UnitRun};
+use super::state::{Chain, ClassSet, Link, Outcome, Release, Step, Summary, Token, Val, ALL};
 use crate::source::Span;
 use std::collections::BTreeMap;
 
@@ -79,7 +79,27 @@ pub fn finish(
     let mut handoffs: BTreeMap<Token, Vec<LeakExit>> = BTreeMap::new();
     let mut orphan_releases = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
-    for e in &run.exits {
+    let param_classes = |e: &Exit| -> Vec<ClassSet> {
+        let v: Vec<ClassSet> = param_ids
+            .iter()
+            .map(|id| e.state.classes(Val::Sym(*id)))
+            .collect();
+        if v.iter().all(|&c| c == ALL) {
+            Vec::new()
+        } else {
+            v
+        }
+    };
+    // Exits that tell the parameters apart the same way, and no more ways than the outcomes
+    // kept: past that, what an outcome says of its parameters is dropped.
+    let mut shapes: Vec<Vec<ClassSet>> = run.exits.iter().map(param_classes).collect();
+    let mut distinct = shapes.clone();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() > MAX_OUTCOMES / 2 {
+        shapes.iter_mut().for_each(Vec::clear);
+    }
+    for (e, params) in run.exits.iter().zip(shapes) {
         let mut acquires = Vec::new();
         for tok in &e.state.held {
             let leak = match role {
@@ -128,10 +148,12 @@ pub fn finish(
             }
         };
         let hidden_by = e.state.hidden_by();
-        match outcomes
-            .iter_mut()
-            .find(|o| o.acquires == acquires && o.releases == releases)
-        {
+        match outcomes.iter_mut().find(|o| {
+            o.acquires == acquires
+                && o.releases == releases
+                && o.params == params
+                && o.socket == e.socket
+        }) {
             Some(o) => {
                 o.classes |= e.classes;
                 o.hidden_by = o.hidden_by.and(hidden_by);
@@ -141,6 +163,8 @@ pub fn finish(
                 acquires,
                 releases,
                 hidden_by,
+                params,
+                socket: e.socket,
             }),
         }
     }
@@ -154,6 +178,9 @@ pub fn finish(
         outcomes.truncate(MAX_OUTCOMES);
         if let Some(last) = outcomes.last_mut() {
             last.classes |= extra;
+            // What it says of its parameters no longer holds for every exit it stands for.
+            last.params.clear();
+            last.socket = None;
         }
     }
     let on_every_exit = |pred: &dyn Fn(&super::state::Sock) -> bool, id: u64| {
@@ -181,6 +208,7 @@ pub fn finish(
             shuts_params,
             closes_params,
             returns_guard,
+            guard_from_callers: returns_guard && !starts_winsock(run),
         },
         leaks: leaks
             .into_iter()
@@ -205,5 +233,14 @@ fn consistent(exits: &[Exit], e: &Exit, tok: &Token) -> bool {
             || o.classes & e.classes == 0
             || o.state.held.contains(tok)
             || o.state.hidden_by().is_some()
+    })
+}
+
+/// The unit starts Winsock somewhere: a `WSAStartup`, or a call of a crate function that
+/// hands its caller a reference.
+fn starts_winsock(run: &UnitRun) -> bool {
+    run.calls.iter().any(|c| match &c.callee {
+        Callee::Api(api) => api.0.effect == crate::winsock::Effect::Startup,
+        Callee::Crate { starts_winsock, .. } => *starts_winsock,
     })
 }

@@ -10,6 +10,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             .map(|s| (s, Val::Lit(UNIT, true)))
             .collect();
         let mut declared: Vec<String> = Vec::new();
+        let scope = b.close.lo;
         let n = b.stmts.len();
         for (i, stmt) in b.stmts.iter().enumerate() {
             if cur.is_empty() {
@@ -24,22 +25,18 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         match init {
                             None => {
                                 let mut st = st;
-                                self.bind(&mut st, pat, UNKNOWN);
+                                self.scoped_bind(&mut st, pat, UNKNOWN, scope);
                                 next.push((st, Val::Lit(UNIT, true)));
                             }
                             Some(e) => {
                                 for (st, v) in self.eval(e, st) {
                                     if let Some(els) = els {
-                                        let (c, excl) = self.pat_classes(pat);
+                                        let (c, _) = self.pat_classes(pat);
                                         if let Some(mut m) = st.clone().restrict(v, c) {
-                                            self.bind(&mut m, pat, v);
+                                            self.scoped_bind(&mut m, pat, v, scope);
                                             next.push((m, Val::Lit(UNIT, true)));
                                         }
-                                        let miss = if excl {
-                                            st.restrict(v, ALL & !c)
-                                        } else {
-                                            Some(st)
-                                        };
+                                        let miss = self.pat_miss(st, pat, v);
                                         if let Some(miss) = miss {
                                             // The else block must diverge; whatever falls out is dropped.
                                             self.block(els, vec![miss]);
@@ -49,7 +46,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                                             self.discarded(v);
                                         }
                                         let mut st = st;
-                                        self.bind(&mut st, pat, v);
+                                        self.scoped_bind(&mut st, pat, v, scope);
                                         next.push((st, Val::Lit(UNIT, true)));
                                     }
                                 }
@@ -71,15 +68,11 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             }
             cur = self.normalize(next);
         }
-        // Bindings made in this block go out of scope.
+        // Bindings made in this block go out of scope; a name they shadowed means again what
+        // it meant before.
         if !declared.is_empty() {
             for (st, _) in cur.iter_mut() {
-                for d in &declared {
-                    // Only a state that still binds it writes (and so copies) its names.
-                    if st.vars.contains_key(d) {
-                        st.vars.remove(d);
-                    }
-                }
+                close_bindings(st, &declared, scope);
             }
         }
         cur
@@ -118,7 +111,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             if let Val::Sym(id) = *v {
                 // Keep the facts of the value being passed on.
                 let c = st.classes(*v);
-                st.gc();
+                st.gc_keeping(Some(id));
                 if st.vals.get(&id) != Some(&c) {
                     st.vals.insert(id, c);
                 }
@@ -161,9 +154,18 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 break;
             };
             let mut rest = Vec::new();
+            let mut lets = Vec::new();
+            let_scopes(cond, &mut lets);
             for st in states {
                 let (t, f) = self.cond(cond, st);
-                out.extend(self.block(then, t));
+                let mut then_out = self.block(then, t);
+                // `if let` bindings live in the `then` block only.
+                for (st, _) in then_out.iter_mut() {
+                    for (names, scope) in &lets {
+                        close_bindings(st, names, *scope);
+                    }
+                }
+                out.extend(then_out);
                 rest.extend(f);
             }
             match els.as_deref() {
@@ -236,7 +238,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         }
         match e {
             Expr::Lit { lit, .. } => vec![(st, lit_val(lit))],
-            Expr::Path { segs, .. } => vec![self.path_val(segs, st)],
+            Expr::Path { segs, span } => vec![self.path_val(segs, *span, st)],
             Expr::Field { .. } => {
                 let key = e.place_key();
                 match key {
@@ -298,19 +300,25 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                         // The path the later arms see is this one unless this arm rules
                         // values out: it is moved on, not copied once more.
                         let Some(cur) = rest.take() else { break };
-                        let (c, excl) = self.pat_classes(&arm.pat);
+                        let (c, _) = self.pat_classes(&arm.pat);
                         if let Some(mut m) = cur.clone().restrict(v, c) {
-                            self.bind(&mut m, &arm.pat, v);
+                            let scope = arm.body.span().lo;
+                            self.scoped_bind(&mut m, &arm.pat, v, scope);
                             let bodies = match &arm.guard {
                                 Some(g) => self.cond(g, m).0,
                                 None => vec![m],
                             };
+                            let mut names = Vec::new();
+                            pat_binds(&arm.pat, &mut names);
                             for b in bodies {
-                                out.extend(self.eval(&arm.body, b));
+                                for (mut st, v) in self.eval(&arm.body, b) {
+                                    close_bindings(&mut st, &names, scope);
+                                    out.push((st, v));
+                                }
                             }
                         }
-                        rest = if excl && arm.guard.is_none() {
-                            cur.restrict(v, ALL & !c)
+                        rest = if arm.guard.is_none() {
+                            self.pat_miss(cur, &arm.pat, v)
                         } else {
                             Some(cur)
                         };
@@ -404,7 +412,21 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             {
                 self.cond_value(e, st)
             }
+            Expr::Call { .. } | Expr::Method { .. } if self.eq_parts(e).is_some() => {
+                self.cond_value(e, st)
+            }
             Expr::Macro { path, args, span } => self.mac(path, args, *span, st),
+            // A tuple: its elements are kept, for a pattern that takes it apart.
+            Expr::Struct { path, fields, span } if path.is_empty() => {
+                let id = val_of_span(*span);
+                let mut out = Vec::new();
+                for (mut st, vals) in self.eval_all(fields, st) {
+                    st.forget(id);
+                    st.parts.insert(id, vals);
+                    out.push((st, Val::Sym(id)));
+                }
+                out
+            }
             Expr::Struct { path, fields, span } => {
                 let mut out = Vec::new();
                 for (mut st, _) in self.eval_all(fields, st) {
@@ -437,7 +459,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             self.exit(e, ExitKind::Question, span, Val::Lit(cls, false));
         }
         if let Some(ok) = st.restrict(v, ALL & !fail) {
-            out.push((ok, v));
+            // `x?` is the value inside the `Ok`/`Some`, when the path knows it.
+            let inner = self.unwrapped(&ok, v);
+            out.push((ok, inner));
         }
     }
 
@@ -679,6 +703,21 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 (self.bound(t), self.bound(f))
             }
+            Expr::Call { .. } | Expr::Method { .. } if self.eq_parts(e).is_some() => {
+                let Some((op, lhs, rhs)) = self.eq_parts(e) else {
+                    return (Vec::new(), Vec::new());
+                };
+                let mut t = Vec::new();
+                let mut f = Vec::new();
+                for (st, a) in self.eval(lhs, st) {
+                    for (st, b) in self.eval(rhs, st) {
+                        let (tt, ff) = compare(st, op, a, b);
+                        t.extend(tt);
+                        f.extend(ff);
+                    }
+                }
+                (t, f)
+            }
             Expr::Binary { op, lhs, rhs, .. } if *op != BinOp::Other => {
                 let mut t = Vec::new();
                 let mut f = Vec::new();
@@ -691,21 +730,16 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 }
                 (t, f)
             }
-            Expr::Let { pat, expr, .. } => {
+            Expr::Let { pat, expr, span } => {
                 let mut t = Vec::new();
                 let mut f = Vec::new();
                 for (st, v) in self.eval(expr, st) {
-                    let (c, excl) = self.pat_classes(pat);
+                    let (c, _) = self.pat_classes(pat);
                     if let Some(mut m) = st.clone().restrict(v, c) {
-                        self.bind(&mut m, pat, v);
+                        self.scoped_bind(&mut m, pat, v, span.lo);
                         t.push(m);
                     }
-                    let miss = if excl {
-                        st.restrict(v, ALL & !c)
-                    } else {
-                        Some(st)
-                    };
-                    f.extend(miss);
+                    f.extend(self.pat_miss(st, pat, v));
                 }
                 (t, f)
             }
@@ -749,13 +783,9 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 let mut t = Vec::new();
                 let mut f = Vec::new();
                 for (st, v) in self.eval(&args[0], st) {
-                    let (c, excl) = self.pat_classes(&pat);
+                    let (c, _) = self.pat_classes(&pat);
                     t.extend(st.clone().restrict(v, c));
-                    f.extend(if excl {
-                        st.restrict(v, ALL & !c)
-                    } else {
-                        Some(st)
-                    });
+                    f.extend(self.pat_miss(st, &pat, v));
                 }
                 (t, f)
             }
@@ -791,6 +821,58 @@ fn unmark(mut st: State, mark: &str) -> State {
         st.vars.remove(mark);
     }
     st
+}
+
+/// The `let` patterns of a condition (`if let`, `&&` chains of them) and the scope each
+/// opens, as `cond_inner` binds them.
+fn let_scopes(e: &Expr, out: &mut Vec<(Vec<String>, u32)>) {
+    match e {
+        Expr::Let { pat, span, .. } => {
+            let mut names = Vec::new();
+            pat_binds(pat, &mut names);
+            out.push((names, span.lo));
+        }
+        Expr::Binary {
+            op: BinOp::And,
+            lhs,
+            rhs,
+            ..
+        } => {
+            let_scopes(lhs, out);
+            let_scopes(rhs, out);
+        }
+        _ => {}
+    }
+}
+
+impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
+    /// `a == b` spelled as a call: `a.eq(&b)`, `a.ne(&b)`, `PartialEq::eq(&a, &b)` (and
+    /// `i32::eq`, `std::cmp::PartialEq::ne`), when no crate function of that name is meant.
+    pub(super) fn eq_parts<'e>(&self, e: &'e Expr) -> Option<(BinOp, &'e Expr, &'e Expr)> {
+        let op = |n: &str| match n {
+            "eq" => Some(BinOp::Eq),
+            "ne" => Some(BinOp::Ne),
+            _ => None,
+        };
+        let not_ours = |span: Span| !matches!(self.target_at(span), Some(Target::Unit(_)));
+        match e {
+            Expr::Method {
+                recv,
+                name,
+                args,
+                span,
+            } if args.len() == 1 && not_ours(*span) => Some((op(name)?, &**recv, &args[0])),
+            Expr::Call { func, args, span } if args.len() == 2 && not_ours(*span) => {
+                match &**func {
+                    Expr::Path { segs, .. } if segs.len() >= 2 => {
+                        Some((op(segs.last()?)?, &args[0], &args[1]))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Drops the later copies of equal items and keeps the first ones in their order: the bounds

@@ -20,7 +20,7 @@ mod transfer;
 mod values;
 
 // The free helpers each concern keeps, where the others call them.
-use values::{compare, const_name, expr_as_pat, lit_val, pat_binds};
+use values::{close_bindings, compare, const_name, expr_as_pat, lit_val, pat_binds, payload_of};
 
 pub use super::events::{
     ApiRef, Before, CallFact, Callee, ConnectedBy, Discarded, ExitKind, Released, SocketFact,
@@ -56,6 +56,7 @@ pub struct Exit {
     pub kind: ExitKind,
     pub span: Span,
     pub classes: ClassSet,
+    pub socket: Option<ReturnedSocket>,
 }
 
 /// A release as the interpreter sees it; `facts` turns the chain into the links lints show.
@@ -147,6 +148,9 @@ pub struct Interp<'c, 'g, 'a> {
     run: UnitRun,
     names: HashMap<String, ValId>,
     steps: usize,
+    /// Closure units whose bodies are being run in place (`cond.then(|| Guard)`): their calls
+    /// were resolved in their own unit.
+    inlined: Vec<UnitId>,
 }
 
 type Outs = Vec<(State, Val)>;
@@ -166,6 +170,7 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
             run: UnitRun::default(),
             names: HashMap::new(),
             steps: 0,
+            inlined: Vec::new(),
         };
         let body = match unit.body {
             UnitBody::Fn(f) => f.ir.body.close.hi.saturating_sub(f.ir.body_open.lo),
@@ -231,7 +236,13 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
         } else {
             st.classes(v)
         };
+        let socket = if self.returns_unit {
+            None
+        } else {
+            ReturnedSocket::of(&st, v)
+        };
         self.run.exits.push(Exit {
+            socket,
             state: st,
             kind,
             span,

@@ -18,7 +18,37 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                 };
                 st.set_var(name, id);
             }
-            Pat::Wild => {}
+            Pat::Wild | Pat::Path(_) | Pat::Lit(_) => {}
+            // `c @ INVALID_SOCKET`: the name is the tested value itself.
+            Pat::Ident(name, Some(sub)) => {
+                self.bind(st, &Pat::Ident(name.clone(), None), v);
+                self.bind(st, sub, v);
+            }
+            // A newtype of the value (`SOCKET(raw)`, `WSA_ERROR(code)`): the inner pattern
+            // sees what is known of the whole.
+            Pat::TupleStruct(p, sub) if sub.len() == 1 && is_value_newtype(p) => {
+                self.bind(st, &sub[0], v)
+            }
+            // `(s, addr)` taking apart a tuple the path knows the elements of.
+            Pat::Tuple(ps) if matches!(v, Val::Sym(id) if st.parts.get(&id).is_some_and(|e| e.len() == ps.len())) =>
+            {
+                let elems = match v {
+                    Val::Sym(id) => st.parts.get(&id).cloned().unwrap_or_default(),
+                    Val::Lit(..) => Vec::new(),
+                };
+                for (p, e) in ps.iter().zip(elems) {
+                    self.bind(st, p, e);
+                }
+            }
+            // `Ok(c)`, `Some(c)`: the payload the wrapper was made from, when it is known.
+            Pat::TupleStruct(p, sub)
+                if sub.len() == 1
+                    && matches!(p.last().map(String::as_str), Some("Ok" | "Err" | "Some"))
+                    && payload_of(st, v).is_some() =>
+            {
+                let inner = payload_of(st, v).unwrap_or(UNKNOWN);
+                self.bind(st, &sub[0], inner)
+            }
             other => {
                 let mut names = Vec::new();
                 pat_binds(other, &mut names);
@@ -28,6 +58,47 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     st.set_var(&n, id);
                 }
             }
+        }
+    }
+
+    /// Binds `pat` in the scope that starts at `scope`, keeping what its names meant before
+    /// (`close_bindings` gives it back).
+    pub(super) fn scoped_bind(&mut self, st: &mut State, pat: &Pat, v: Val, scope: u32) {
+        let mut names = Vec::new();
+        pat_binds(pat, &mut names);
+        for n in &names {
+            let key = shadow_key(n, scope);
+            // Only the first binding of a name in a scope saves what it shadows.
+            if !st.vars.contains_key(&key) {
+                let old = st.vars.get(n).copied().unwrap_or(UNBOUND);
+                st.vars.insert(key, old);
+            }
+        }
+        self.bind(st, pat, v);
+    }
+
+    /// The classes every value of which the pattern matches: a path on which it does not
+    /// match has none of them. Of an or-pattern, those of its alternatives that match all
+    /// of theirs (`0 | WSAEINPROGRESS` rules out 0 where it does not match).
+    pub(super) fn pat_sure(&self, pat: &Pat) -> ClassSet {
+        match pat {
+            Pat::Or(ps) => ps.iter().fold(0, |c, p| c | self.pat_sure(p)),
+            Pat::Ident(_, Some(p)) => self.pat_sure(p),
+            Pat::TupleStruct(p, sub) if sub.len() == 1 && is_value_newtype(p) => {
+                self.pat_sure(&sub[0])
+            }
+            other => match self.pat_classes(other) {
+                (c, true) => c,
+                (_, false) => 0,
+            },
+        }
+    }
+
+    /// The path on which `pat` does not match `v`, if there can be one.
+    pub(super) fn pat_miss(&self, st: State, pat: &Pat, v: Val) -> Option<State> {
+        match self.pat_sure(pat) {
+            0 => Some(st),
+            sure => st.restrict(v, ALL & !sure),
         }
     }
 
@@ -51,13 +122,13 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
                     Some("Ok") => (OK, all_irrefutable),
                     Some("Err") => (ERR, all_irrefutable),
                     Some("Some") => (SOME, all_irrefutable),
+                    _ if sub.len() == 1 && is_value_newtype(p) => self.pat_classes(&sub[0]),
                     _ => (ALL, false),
                 }
             }
-            Pat::Path(p) => match p.last().map(String::as_str) {
-                Some("None") => (NONE, true),
-                Some("INVALID_SOCKET") => (INVALID, true),
-                Some("SOCKET_ERROR") => (NONZERO, true),
+            // A constant pattern splits values as `==` with the constant does.
+            Pat::Path(p) => match p.last().and_then(|n| const_val(n)) {
+                Some(Val::Lit(c, excl)) => (c, excl),
                 _ => (ALL, false),
             },
             Pat::Or(ps) => {
@@ -77,11 +148,23 @@ impl<'c, 'g, 'a> Interp<'c, 'g, 'a> {
 
     // ---- expressions ----
 
-    pub(super) fn path_val(&mut self, segs: &[String], mut st: State) -> (State, Val) {
+    pub(super) fn path_val(&mut self, segs: &[String], span: Span, mut st: State) -> (State, Val) {
         let Some(last) = segs.last() else {
             return (st, UNKNOWN);
         };
+        // A local of that name wins over any item.
+        if segs.len() == 1 {
+            if let Some(&id) = st.vars.get(last) {
+                return (st, Val::Sym(id));
+            }
+        }
         if let Some(v) = const_val(last) {
+            return (st, v);
+        }
+        // A unit struct (`Winsock`, `Self`) is a value of its type: a guard type's takes over
+        // a held reference as `Winsock(())` or `Winsock {}` do.
+        if self.is_guard_type(Some(last)) {
+            let v = self.construct(&mut st, Some(last), span);
             return (st, v);
         }
         if segs.len() == 1 {
@@ -117,6 +200,57 @@ pub(super) fn const_val(name: &str) -> Option<Val> {
             Some(Val::Lit(NONZERO, false))
         }
         _ => None,
+    }
+}
+
+/// What a name meant before a binding shadowed it: nothing.
+const UNBOUND: ValId = u64::MAX;
+
+/// Where a scope keeps what one of its names shadowed: no place name contains a NUL.
+fn shadow_key(name: &str, scope: u32) -> String {
+    format!("{name}\0{scope}")
+}
+
+/// The scope that starts at `scope` ends: each of `names` means what it meant before.
+pub(super) fn close_bindings(st: &mut State, names: &[String], scope: u32) {
+    for n in names {
+        let key = shadow_key(n, scope);
+        match st.vars.get(&key).copied() {
+            Some(UNBOUND) => {
+                st.vars.remove(&key);
+                st.vars.remove(n);
+            }
+            Some(old) => {
+                st.vars.remove(&key);
+                st.set_var(n, old);
+            }
+            // Only a state that still binds it writes (and so copies) its names.
+            None => {
+                if st.vars.contains_key(n) {
+                    st.vars.remove(n);
+                }
+            }
+        }
+    }
+}
+
+/// Tuple structs that only wrap a Winsock value (the `windows` crate's newtypes): a pattern
+/// or test on one is a test on the value inside.
+pub(super) fn is_value_newtype(path: &[String]) -> bool {
+    matches!(
+        path.last().map(String::as_str),
+        Some("SOCKET" | "WSA_ERROR" | "WIN32_ERROR" | "HRESULT" | "BOOL" | "NTSTATUS")
+    )
+}
+
+/// What a wrapper value (`Ok(x)`, `Some(x)`, a newtype) was made from, when the path knows.
+pub(super) fn payload_of(st: &State, v: Val) -> Option<Val> {
+    match v {
+        Val::Sym(id) => match st.parts.get(&id)?.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        },
+        Val::Lit(..) => None,
     }
 }
 
@@ -231,6 +365,22 @@ pub(super) fn expr_as_pat(e: &Expr) -> Pat {
             }
             _ => Pat::Other,
         },
+        // `0 | WSAEINPROGRESS`: an or-pattern.
+        Expr::Binary {
+            op: BinOp::BitOr,
+            lhs,
+            rhs,
+            ..
+        } => {
+            let mut alts = Vec::new();
+            for side in [lhs, rhs] {
+                match expr_as_pat(side) {
+                    Pat::Or(v) => alts.extend(v),
+                    p => alts.push(p),
+                }
+            }
+            Pat::Or(alts)
+        }
         Expr::Binary {
             op: BinOp::Other, ..
         } => Pat::Other,
