@@ -40,7 +40,7 @@ pub(crate) const MAX_STATES: usize = 48;
 /// State entries copied per step of the work budget.
 const COPY_STEP: usize = 64;
 /// Loop bodies are re-run until nothing new appears, at most this often.
-pub(crate) const MAX_LOOP_ROUNDS: usize = 4;
+pub(crate) const MAX_LOOP_ROUNDS: usize = 8;
 /// Stack left before a recursive step moves to a fresh segment, and that segment's size.
 pub(crate) const RED_ZONE: usize = 256 * 1024;
 pub(crate) const STACK_GROWTH: usize = 8 * 1024 * 1024;
