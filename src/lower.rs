@@ -12,7 +12,9 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 
 mod macro_rules;
-use macro_rules::{collect_macro_rules, MacroArm};
+pub(crate) use macro_rules::{called_names, scan_file};
+use macro_rules::{collect_macro_rules, LocalMacro, MacroArm, MacroPath};
+pub use macro_rules::{CrateMacro, FileMacroDef, FileMacros, MacroEnv};
 
 pub(crate) struct Lowerer {
     file: FileId,
@@ -21,8 +23,13 @@ pub(crate) struct Lowerer {
     /// Closures of the function being lowered.
     closures: Vec<ClosureIr>,
     nested: Vec<Item>,
-    /// `macro_rules!` defined in this file, by name: expanded at their call sites.
-    macros: std::collections::HashMap<String, Vec<MacroArm>>,
+    /// `macro_rules!` defined in this file, by name, each where it is defined: expanded at
+    /// their call sites.
+    macros: std::collections::HashMap<String, Vec<LocalMacro>>,
+    /// `macro_rules!` of other files of the crate this file can call.
+    crate_macros: std::sync::Arc<MacroEnv>,
+    /// Arms of `crate_macros` lexed so far, by index.
+    foreign_arms: std::collections::HashMap<usize, std::rc::Rc<Vec<MacroArm>>>,
     expanding: usize,
     /// The outermost macro call being expanded: spans outside its arguments are not the user's.
     expansion: Option<Expansion>,
@@ -30,6 +37,8 @@ pub(crate) struct Lowerer {
     expanded_tokens: usize,
     /// A macro call in the function being lowered was left unexpanded for the budget.
     budget_hit: bool,
+    /// A macro call in the function being lowered was left unexpanded for `MAX_EXPANSION_DEPTH`.
+    depth_hit: bool,
     /// `macro_rules!` of earlier parts of a large file (`rebase`), not expanded in this one.
     other_parts_macros: std::collections::HashSet<String>,
     /// A macro of another part was called in the function being lowered: its name.
@@ -40,6 +49,8 @@ pub(crate) struct Lowerer {
     hi_memo: std::collections::HashMap<usize, usize>,
     /// Byte offset of each line of the text being lowered, when it is ASCII (see `offset`).
     line_starts: Option<Vec<usize>>,
+    /// The last `Span::site` given to a piece of an expansion.
+    next_site: std::cell::Cell<u32>,
 }
 
 /// Where an expansion's tokens may come from: the call's arguments are text the user wrote
@@ -54,6 +65,9 @@ struct Expansion {
 /// grows with the power of its fan-out, so a depth limit alone does not bound the work;
 /// past this, calls stay unexpanded and the function gets a note.
 pub(crate) const MAX_EXPANSION_TOKENS: usize = 200_000;
+
+/// Macro calls expanded inside one another at most; a deeper call stays unexpanded.
+const MAX_EXPANSION_DEPTH: usize = 8;
 
 /// The tokens name a Winsock function (at any depth).
 fn names_winsock(tokens: &TokenStream) -> bool {
@@ -126,20 +140,30 @@ impl Lowerer {
     pub(crate) fn new(file: FileId, base: usize, text: &str) -> Lowerer {
         Lowerer {
             line_starts: ascii_line_starts(text),
+            next_site: Default::default(),
             file,
             base,
             closures: Vec::new(),
             nested: Vec::new(),
             macros: std::collections::HashMap::new(),
+            crate_macros: Default::default(),
+            foreign_arms: Default::default(),
             expanding: 0,
             expansion: None,
             expanded_tokens: 0,
             budget_hit: false,
+            depth_hit: false,
             other_parts_macros: Default::default(),
             other_part_macro_called: None,
             lo_memo: std::collections::HashMap::new(),
             hi_memo: std::collections::HashMap::new(),
         }
+    }
+
+    /// This lowerer, able to expand the macros of other files in `env`.
+    pub(crate) fn with_macros(mut self, env: std::sync::Arc<MacroEnv>) -> Lowerer {
+        self.crate_macros = env;
+        self
     }
 
     fn span(&self, s: proc_macro2::Span) -> Span {
@@ -157,22 +181,24 @@ impl Lowerer {
         Some(self.base + start + at.column)
     }
 
-    /// A span of the file, marked when it was produced by a macro expansion. A range that
-    /// joins tokens of the macro body with the call's arguments (or runs backwards) names
-    /// no text anyone wrote: it becomes the macro call itself.
+    /// A span of the file, marked when it was produced by a macro expansion. Text that is
+    /// not the call's arguments (the macro body's, or a range joining it with them) is no
+    /// text anyone wrote at the call: it becomes the macro call itself, told apart from the
+    /// expansion's other pieces by `Span::site`.
     fn mk(&self, lo: usize, hi: usize) -> Span {
         let Some(x) = self.expansion else {
             return Span::new(self.file, lo, hi);
         };
         let (a_lo, a_hi) = x.args;
-        if a_lo <= lo && lo <= hi && hi <= a_hi {
+        if a_lo <= lo && lo <= hi && hi <= a_hi && !(lo == 0 && hi == 0) {
             return Span::new(self.file, lo, hi);
         }
-        let straddles = |b: usize| lo < b && b < hi;
-        if lo > hi || straddles(a_lo) || straddles(a_hi) || (lo == 0 && hi == 0) {
-            return x.call.in_expansion();
+        let site = self.next_site.get().wrapping_add(1).max(1);
+        self.next_site.set(site);
+        Span {
+            site,
+            ..x.call.in_expansion()
         }
-        Span::new(self.file, lo, hi).in_expansion()
     }
 
     fn span_of<T: Spanned>(&self, t: &T) -> Span {
@@ -213,11 +239,13 @@ impl Lowerer {
         // A macro's tokens carry the spans of the part that defined it, which mean nothing in
         // this one: a part expands only the `macro_rules!` it defines itself.
         // Only one that can call Winsock makes a difference to what is found.
-        for (name, arms) in self.macros.drain() {
-            if arms.iter().any(|a| names_winsock(&a.body)) {
+        for (name, defs) in self.macros.drain() {
+            if defs.iter().any(|d| d.arms.iter().any(|a| a.names_winsock)) {
                 self.other_parts_macros.insert(name);
             }
         }
+        // Lexed on this thread, whose span table each part frees.
+        self.foreign_arms.clear();
     }
 
     /// Trees parsed out of macro tokens are dropped after lowering; their addresses may be reused.
@@ -350,7 +378,9 @@ impl Lowerer {
     }
 
     pub(crate) fn file(&mut self, f: &syn::File) -> FileIr {
-        collect_macro_rules(&f.items, &mut self.macros);
+        let mut macros = std::mem::take(&mut self.macros);
+        collect_macro_rules(self, &f.items, &mut macros);
+        self.macros = macros;
         FileIr {
             file: self.file,
             items: self.items(&f.items),
@@ -505,6 +535,9 @@ impl Lowerer {
             out.push(decl);
             return;
         }
+        if m.ident.is_none() && self.item_expansion(m, out) {
+            return;
+        }
         let name = m
             .mac
             .path
@@ -607,13 +640,23 @@ impl Lowerer {
             }
         };
         let outer_hit = std::mem::take(&mut self.budget_hit);
+        let outer_deep = std::mem::take(&mut self.depth_hit);
         let outer_called = self.other_part_macro_called.take();
         let body = self.block(block);
+        let deep = std::mem::replace(&mut self.depth_hit, outer_deep);
         let incomplete = std::mem::replace(&mut self.budget_hit, outer_hit).then(|| {
             format!(
                 "macro expansion in this file reached its budget of {MAX_EXPANSION_TOKENS} tokens, \
                  so a macro call here was read as an unknown macro"
             )
+        });
+        let incomplete = incomplete.or_else(|| {
+            deep.then(|| {
+                format!(
+                    "macro calls here nest more than {MAX_EXPANSION_DEPTH} expansions deep, so the \
+                     innermost was read as an unknown macro"
+                )
+            })
         });
         let called = std::mem::replace(&mut self.other_part_macro_called, outer_called);
         let incomplete = incomplete.or_else(|| {
@@ -1024,33 +1067,93 @@ impl Lowerer {
                 self.other_part_macro_called
                     .get_or_insert_with(|| name.clone());
             }
-            if self.expanding < 8 && self.macros.contains_key(name) {
-                if self.expanded_tokens >= MAX_EXPANSION_TOKENS {
-                    self.budget_hit = true;
-                } else if let Some(expanded) =
-                    self.expand(name, &m.tokens, m.delimiter.span().join())
-                {
-                    let outer = self.expansion;
-                    if outer.is_none() {
-                        let d = m.delimiter.span();
-                        self.expansion = Some(Expansion {
-                            call: span,
-                            args: (self.hi(d.open()), self.lo(d.close())),
-                        });
-                    }
-                    self.expanding += 1;
-                    let e = self.expr(&expanded);
-                    self.expanding -= 1;
-                    self.expansion = outer;
-                    self.forget_temporaries();
-                    return e;
-                }
+        }
+        if let Some(found) = self.macro_named(&path, m) {
+            if self.expanding >= MAX_EXPANSION_DEPTH {
+                self.depth_hit = true;
+            } else if self.expanded_tokens >= MAX_EXPANSION_TOKENS {
+                self.budget_hit = true;
+            } else if let Some(expanded) = self.expand(
+                found,
+                &path[path.len() - 1],
+                &m.tokens,
+                m.delimiter.span().join(),
+            ) {
+                let outer = self.enter_expansion(m, span);
+                let e = self.expr(&expanded);
+                self.leave_expansion(outer);
+                return e;
             }
         }
         let args: Vec<syn::Expr> = parse_macro_args(m.tokens.clone());
         let args = self.exprs(&args);
         self.forget_temporaries();
         Expr::Macro { path, args, span }
+    }
+
+    /// The `macro_rules!` definition a call names, seen from where the call is (the outermost
+    /// call's place inside an expansion: the expansion's text stands there).
+    fn macro_named(&self, path: &[String], m: &syn::Macro) -> Option<macro_rules::Found> {
+        let at = match self.expansion {
+            Some(x) => x.call.lo as usize,
+            None => self.lo(m.path.span()),
+        };
+        self.find_macro(&MacroPath::of(path)?, at)
+    }
+
+    /// Marks what follows as the expansion of call `m` (unless inside one already); the
+    /// previous state, for `leave_expansion`.
+    fn enter_expansion(&mut self, m: &syn::Macro, span: Span) -> Option<Expansion> {
+        let outer = self.expansion;
+        if outer.is_none() {
+            let d = m.delimiter.span();
+            self.expansion = Some(Expansion {
+                call: span,
+                args: (self.hi(d.open()), self.lo(d.close())),
+            });
+        }
+        self.expanding += 1;
+        outer
+    }
+
+    fn leave_expansion(&mut self, outer: Option<Expansion>) {
+        self.expanding -= 1;
+        self.expansion = outer;
+        self.forget_temporaries();
+    }
+
+    /// A macro call in item position that expands to items (wrapper functions a macro writes
+    /// for each Winsock call, say): the items, lowered where the call stands. `false` when it
+    /// names no macro that expands here.
+    fn item_expansion(&mut self, m: &syn::ItemMacro, out: &mut Vec<Item>) -> bool {
+        let path = path_segs(&m.mac.path);
+        let Some(found) = self.macro_named(&path, &m.mac) else {
+            return false;
+        };
+        if self.expanding >= MAX_EXPANSION_DEPTH || self.expanded_tokens >= MAX_EXPANSION_TOKENS {
+            return false;
+        }
+        let call = m.mac.delimiter.span().join();
+        let Some(tokens) = self.expand_tokens(found, &path[path.len() - 1], &m.mac.tokens, call)
+        else {
+            return false;
+        };
+        let Ok(file) = syn::parse2::<syn::File>(tokens) else {
+            return false;
+        };
+        let span = self.mk(
+            self.lo(m.mac.path.span()),
+            self.hi(m.mac.delimiter.span().close()),
+        );
+        let outer = self.enter_expansion(&m.mac, span);
+        let mut macros = std::mem::take(&mut self.macros);
+        collect_macro_rules(self, &file.items, &mut macros);
+        self.macros = macros;
+        for item in &file.items {
+            self.item(item, out);
+        }
+        self.leave_expansion(outer);
+        true
     }
 
     fn pat(&mut self, p: &syn::Pat) -> Pat {

@@ -5,7 +5,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ir::{ElidedFn, FileIr, Item};
-use crate::lower::Lowerer;
+use crate::lower::{FileMacros, Lowerer, MacroEnv};
 use crate::source::{FileId, Span};
 
 /// Bracket nesting beyond which a file is reported instead of parsed.
@@ -14,15 +14,40 @@ pub const MAX_NESTING: usize = 100_000;
 /// Parses and lowers a file. In a large file, functions that cannot matter are left out
 /// (`parse_in_parts`); `parse_whole` is the same without that.
 pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
-    parse_with(file, text, true)
+    parse_with(file, text, true, &Default::default())
 }
 
 /// `parse`, every function of the file lowered.
 pub fn parse_whole(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
-    parse_with(file, text, false)
+    parse_with(file, text, false, &Default::default())
 }
 
-fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnostic> {
+/// `parse` (`parse_whole` unless `elide`) of a file that calls `macro_rules!` of other files
+/// of its crate, which `env` holds.
+pub fn parse_with_macros(
+    file: FileId,
+    text: &str,
+    elide: bool,
+    env: &std::sync::Arc<MacroEnv>,
+) -> Result<FileIr, Diagnostic> {
+    parse_with(file, text, elide, env)
+}
+
+/// The `macro_rules!` a file defines and the modules it mounts with `#[macro_use]`, read
+/// from its tokens (nothing when they do not lex).
+pub fn file_macros(text: &str) -> FileMacros {
+    let (base, body) = strip_prelude(text);
+    let found = crate::lower::scan_file(body, base);
+    proc_macro2::extra::invalidate_current_thread_spans();
+    found
+}
+
+fn parse_with(
+    file: FileId,
+    text: &str,
+    elide: bool,
+    env: &std::sync::Arc<MacroEnv>,
+) -> Result<FileIr, Diagnostic> {
     let (base, body) = strip_prelude(text);
     if let Some(at) = too_deep(body) {
         return Err(Diagnostic::input_error(
@@ -33,12 +58,14 @@ fn parse_with(file: FileId, text: &str, elide: bool) -> Result<FileIr, Diagnosti
             "nesting exceeds the limit here",
         ));
     }
-    if let Some(ir) = parse_in_parts(file, base, body, elide) {
+    if let Some(ir) = parse_in_parts(file, base, body, elide, env) {
         proc_macro2::extra::invalidate_current_thread_spans();
         return Ok(ir);
     }
     let result = match syn::parse_str::<syn::File>(body) {
-        Ok(f) => Ok(Lowerer::new(file, base, body).file(&f)),
+        Ok(f) => Ok(Lowerer::new(file, base, body)
+            .with_macros(env.clone())
+            .file(&f)),
         Err(e) => {
             let r = e.span().byte_range();
             let (lo, hi) = if r.start == 0 && r.end == 0 {
@@ -83,7 +110,13 @@ pub const MAX_ITEM_BYTES: usize = 4 << 20;
 /// With `elide`, top-level functions that cannot matter are not parsed at all (`elidable`):
 /// they are listed in `FileIr::elided`, and the driver has the file parsed again without
 /// eliding when another file's code could reach one of them.
-fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<FileIr> {
+fn parse_in_parts(
+    file: FileId,
+    base: usize,
+    body: &str,
+    elide: bool,
+    env: &std::sync::Arc<MacroEnv>,
+) -> Option<FileIr> {
     // A file that defines `macro_rules!` is parsed whole, so that a macro expands wherever the
     // file uses it, unless it is too large for that: then each part expands its own macros.
     let whole_limit = if body.contains("macro_rules") {
@@ -144,7 +177,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
             }
         }
     }
-    let mut lowerer = Lowerer::new(file, base, body);
+    let mut lowerer = Lowerer::new(file, base, body).with_macros(env.clone());
     let mut out = Vec::new();
     let mut elided = Vec::new();
     let mut i = 0;
@@ -872,7 +905,8 @@ type F{i} = fn() -> [u8; 4];
         let cuts = item_boundaries(text.as_bytes(), PART_BYTES);
         assert!(cuts.len() >= 2, "{cuts:?}");
         let file = FileId(0);
-        let parts = parse_in_parts(file, 0, &text, false).expect("every part parses");
+        let parts =
+            parse_in_parts(file, 0, &text, false, &Default::default()).expect("every part parses");
         let whole = Lowerer::new(file, 0, &text).file(&syn::parse_str::<syn::File>(&text).unwrap());
         proc_macro2::extra::invalidate_current_thread_spans();
         assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
@@ -1017,7 +1051,7 @@ type F{i} = fn() -> [u8; 4];
     fn a_part_that_does_not_parse_sends_the_file_to_a_whole_parse() {
         let mut text: String = (0..800).map(varied).collect();
         text.push_str("fn broken( {\n");
-        assert!(parse_in_parts(FileId(0), 0, &text, true).is_none());
+        assert!(parse_in_parts(FileId(0), 0, &text, true, &Default::default()).is_none());
         let err = parse(FileId(0), &text).unwrap_err();
         assert!(err.message.contains("does not parse"), "{}", err.message);
     }
