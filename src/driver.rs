@@ -263,7 +263,11 @@ fn load_and_analyze_rounds(
         let more: Vec<PathBuf> = loaded
             .unparsed
             .par_iter()
-            .filter(|p| load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false))
+            .filter(|p| {
+                let bodies = loaded.macro_bodies.get(*p);
+                bodies.is_some_and(|b| names.found_in(b.as_bytes()))
+                    || load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false)
+            })
             .cloned()
             .collect();
         let first_named = plain.first().cloned();

@@ -29,6 +29,9 @@ pub struct LoadedCrate {
     pub files: Vec<FileId>,
     /// Files of the tree that were only scanned for `mod` declarations, not parsed.
     pub unparsed: Vec<PathBuf>,
+    /// For an unparsed file that calls macros of other files: their bodies, which the demand
+    /// rounds search as if they were its text (`name!()` may call a crate function).
+    pub macro_bodies: HashMap<PathBuf, String>,
     /// Files that were parsed (the others cannot contain anything to report).
     pub parsed: Vec<FileId>,
     /// Parsed files that left functions out (`FileIr::elided`), with them.
@@ -460,6 +463,7 @@ pub fn load_crate(
     let mut elided = Vec::new();
     let mut too_large = Vec::new();
     let mut mounted = Vec::new();
+    let mut macro_bodies = HashMap::new();
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
@@ -592,6 +596,7 @@ pub fn load_crate(
             elided: &mut elided,
             too_large: &mut too_large,
             diags: &mut diags,
+            macro_bodies: &mut macro_bodies,
         },
     );
     let mut root_items = root_id
@@ -618,6 +623,7 @@ pub fn load_crate(
         context,
         files: order,
         unparsed,
+        macro_bodies,
         parsed: parsed_files,
         elided,
         too_large,

@@ -59,6 +59,14 @@ pub(super) struct Loaded<'a> {
     pub elided: &'a mut Vec<(FileId, Arc<[crate::ir::ElidedFn]>)>,
     pub too_large: &'a mut Vec<crate::ir::ElidedFn>,
     pub diags: &'a mut Vec<Diagnostic>,
+    pub macro_bodies: &'a mut HashMap<PathBuf, String>,
+}
+
+/// What a file needs: to be lowered with macros of other files, or (a scanned file whose
+/// expansions name no Winsock function) the bodies of those it calls, for the demand rounds.
+enum Found {
+    Job(usize, String, Arc<MacroEnv>),
+    Bodies(usize, String),
 }
 
 /// A definition of the tree.
@@ -99,7 +107,7 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>) {
     let defined: HashSet<&str> = defs.iter().map(|d| d.def.name.as_str()).collect();
     let lib_name = tree.input.lib.as_ref().map(|(name, _)| name.as_str());
     // Each file's text is read again only in a crate that defines macros.
-    let jobs: Vec<(usize, String, Arc<MacroEnv>)> = tree
+    let found: Vec<Found> = tree
         .mounted
         .par_iter()
         .enumerate()
@@ -126,15 +134,27 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>) {
             } else {
                 (own || !env.macros.is_empty()) && (winsock || names_winsock(&text))
             };
-            if !needed {
-                return None;
-            }
             if tree.cache.is_binding_file(&m.path) {
                 return None;
             }
-            Some((i, text, Arc::new(env)))
+            if !needed {
+                let bodies: Vec<&str> = env.macros.iter().map(|d| d.text.as_str()).collect();
+                let bodies = bodies.join("\n");
+                return Some(Found::Bodies(i, bodies));
+            }
+            Some(Found::Job(i, text, Arc::new(env)))
         })
         .collect();
+    let mut jobs = Vec::new();
+    for f in found {
+        match f {
+            Found::Job(i, text, env) => jobs.push((i, text, env)),
+            Found::Bodies(i, bodies) => {
+                out.macro_bodies
+                    .insert(tree.mounted[i].path.clone(), bodies);
+            }
+        }
+    }
     let results: Vec<(usize, FileId, Result<FileIr, Diagnostic>)> = jobs
         .into_par_iter()
         .map(|(i, text, env)| {
