@@ -37,8 +37,11 @@ pub(crate) struct Lowerer {
     expanded_tokens: usize,
     /// A macro call in the function being lowered was left unexpanded for the budget.
     budget_hit: bool,
-    /// A macro call in the function being lowered was left unexpanded for `MAX_EXPANSION_DEPTH`.
-    depth_hit: bool,
+    /// Why a macro call in the function being lowered was left unexpanded, when another
+    /// bound than the token budget stopped it (depth, matching work).
+    stopped: Option<String>,
+    /// Matching steps this file has left (`macro_rules::MAX_MATCH_WORK`).
+    match_work: usize,
     /// `macro_rules!` of earlier parts of a large file (`rebase`), not expanded in this one.
     other_parts_macros: std::collections::HashSet<String>,
     /// A macro of another part was called in the function being lowered: its name.
@@ -152,7 +155,8 @@ impl Lowerer {
             expansion: None,
             expanded_tokens: 0,
             budget_hit: false,
-            depth_hit: false,
+            stopped: None,
+            match_work: macro_rules::MAX_MATCH_WORK,
             other_parts_macros: Default::default(),
             other_part_macro_called: None,
             lo_memo: std::collections::HashMap::new(),
@@ -640,24 +644,17 @@ impl Lowerer {
             }
         };
         let outer_hit = std::mem::take(&mut self.budget_hit);
-        let outer_deep = std::mem::take(&mut self.depth_hit);
+        let outer_stopped = self.stopped.take();
         let outer_called = self.other_part_macro_called.take();
         let body = self.block(block);
-        let deep = std::mem::replace(&mut self.depth_hit, outer_deep);
+        let stopped = std::mem::replace(&mut self.stopped, outer_stopped);
         let incomplete = std::mem::replace(&mut self.budget_hit, outer_hit).then(|| {
             format!(
                 "macro expansion in this file reached its budget of {MAX_EXPANSION_TOKENS} tokens, \
                  so a macro call here was read as an unknown macro"
             )
         });
-        let incomplete = incomplete.or_else(|| {
-            deep.then(|| {
-                format!(
-                    "macro calls here nest more than {MAX_EXPANSION_DEPTH} expansions deep, so the \
-                     innermost was read as an unknown macro"
-                )
-            })
-        });
+        let incomplete = incomplete.or(stopped);
         let called = std::mem::replace(&mut self.other_part_macro_called, outer_called);
         let incomplete = incomplete.or_else(|| {
             called.map(|name| {
@@ -1070,7 +1067,12 @@ impl Lowerer {
         }
         if let Some(found) = self.macro_named(&path, m) {
             if self.expanding >= MAX_EXPANSION_DEPTH {
-                self.depth_hit = true;
+                self.stopped.get_or_insert_with(|| {
+                    format!(
+                        "macro calls here nest more than {MAX_EXPANSION_DEPTH} expansions deep, so \
+                         the innermost was read as an unknown macro"
+                    )
+                });
             } else if self.expanded_tokens >= MAX_EXPANSION_TOKENS {
                 self.budget_hit = true;
             } else if let Some(expanded) = self.expand(

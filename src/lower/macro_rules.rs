@@ -312,7 +312,19 @@ impl Lowerer {
         };
         let input: Vec<TokenTree> = tokens.clone().into_iter().collect();
         for arm in arms.iter() {
-            let Some(binds) = match_arm(&arm.matcher, &input) else {
+            let mut work = Work::new(self.match_work);
+            let binds = match_arm(&arm.matcher, &input, &mut work);
+            self.match_work = work.left;
+            if self.match_work == 0 {
+                self.stopped.get_or_insert_with(|| {
+                    format!(
+                        "matching macro calls in this file took more than {MAX_MATCH_WORK} steps, \
+                         so a macro call here was read as an unknown macro"
+                    )
+                });
+                return None;
+            }
+            let Some(binds) = binds else {
                 continue;
             };
             let body = transcribe(&arm.body, &binds, &ctx)?;
@@ -421,7 +433,7 @@ fn call_delims(call: proc_macro2::Span) -> proc_macro2::extra::DelimSpan {
 
 // ---- Matchers ----
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Frag {
     Ident,
     Lifetime,
@@ -584,9 +596,42 @@ enum Bound {
 
 type Binds = HashMap<String, Bound>;
 
-fn match_arm(matcher: &[Matcher], input: &[TokenTree]) -> Option<Binds> {
+/// Steps matching may take in one file. Failures are remembered, so a matcher of several
+/// repetitions costs about its elements times the input's tokens, and a fragment parse costs
+/// the tokens it is handed; input crafted against a matcher could still take long. Past this
+/// no arm matches and the function gets a note.
+pub(super) const MAX_MATCH_WORK: usize = 5_000_000;
+
+/// What matching one arm has left of `MAX_MATCH_WORK`, and what it learnt on the way.
+pub(super) struct Work {
+    pub(super) left: usize,
+    /// (matcher elements, their count, input, position, anchored) that do not match. Inputs
+    /// are kept alive in `inputs`, so their addresses are not reused while this lives.
+    failed: std::collections::HashSet<(usize, usize, usize, usize, bool)>,
+    /// Fragment lengths found, by (input, position, kind).
+    frags: HashMap<(usize, usize, Frag), Option<usize>>,
+    inputs: Vec<Rc<Vec<TokenTree>>>,
+}
+
+impl Work {
+    pub(super) fn new(left: usize) -> Work {
+        Work {
+            left,
+            failed: Default::default(),
+            frags: Default::default(),
+            inputs: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Option<()> {
+        self.left = self.left.checked_sub(n)?;
+        Some(())
+    }
+}
+
+fn match_arm(matcher: &[Matcher], input: &[TokenTree], work: &mut Work) -> Option<Binds> {
     let mut binds = Binds::new();
-    match_seq(matcher, input, 0, true, &mut binds)?;
+    match_seq(matcher, input, 0, true, &mut binds, work)?;
     Some(binds)
 }
 
@@ -600,12 +645,40 @@ fn same_token(a: &TokenTree, b: &TokenTree) -> bool {
 }
 
 /// Matches `ms` at `input[i..]`; `anchored`: the input must end with them. The end position.
+/// Whether it matches does not depend on what is bound, so a failure is remembered.
 fn match_seq(
     ms: &[Matcher],
     input: &[TokenTree],
     i: usize,
     anchored: bool,
     binds: &mut Binds,
+    work: &mut Work,
+) -> Option<usize> {
+    work.take(1)?;
+    let key = (
+        ms.as_ptr() as usize,
+        ms.len(),
+        input.as_ptr() as usize,
+        i,
+        anchored,
+    );
+    if work.failed.contains(&key) {
+        return None;
+    }
+    let r = match_first(ms, input, i, anchored, binds, work);
+    if r.is_none() {
+        work.failed.insert(key);
+    }
+    r
+}
+
+fn match_first(
+    ms: &[Matcher],
+    input: &[TokenTree],
+    i: usize,
+    anchored: bool,
+    binds: &mut Binds,
+    work: &mut Work,
 ) -> Option<usize> {
     let Some(first) = ms.first() else {
         return (!anchored || i == input.len()).then_some(i);
@@ -616,7 +689,7 @@ fn match_seq(
             if !input.get(i).is_some_and(|x| same_token(t, x)) {
                 return None;
             }
-            match_seq(rest, input, i + 1, anchored, binds)
+            match_seq(rest, input, i + 1, anchored, binds, work)
         }
         Matcher::Group(d, inner) => {
             let Some(TokenTree::Group(h)) = input.get(i) else {
@@ -625,14 +698,24 @@ fn match_seq(
             if h.delimiter() != *d {
                 return None;
             }
-            let inside: Vec<TokenTree> = h.stream().into_iter().collect();
-            match_seq(inner, &inside, 0, true, binds)?;
-            match_seq(rest, input, i + 1, anchored, binds)
+            let inside: Rc<Vec<TokenTree>> = Rc::new(h.stream().into_iter().collect());
+            work.inputs.push(inside.clone());
+            match_seq(inner, &inside, 0, true, binds, work)?;
+            match_seq(rest, input, i + 1, anchored, binds, work)
         }
         Matcher::Frag(name, frag) => {
-            let n = frag_len(*frag, &input[i.min(input.len())..])?;
+            let at = i.min(input.len());
+            let fkey = (input.as_ptr() as usize, at, *frag);
+            let n = match work.frags.get(&fkey) {
+                Some(n) => *n,
+                None => {
+                    let n = frag_len(*frag, &input[at..], work);
+                    work.frags.insert(fkey, n);
+                    n
+                }
+            }?;
             binds.insert(name.clone(), Bound::One(*frag, input[i..i + n].to_vec()));
-            match_seq(rest, input, i + n, anchored, binds)
+            match_seq(rest, input, i + n, anchored, binds, work)
         }
         Matcher::Rep {
             inner,
@@ -640,7 +723,8 @@ fn match_seq(
             op,
             vars,
         } => {
-            // Every round the input allows, then the rest after as many rounds as still lets it match.
+            // Every round the input allows, then the rest after as many rounds as still lets
+            // it match; the rest is tried on its own bindings, so a failure copies nothing.
             let mut rounds: Vec<(usize, Binds)> = Vec::new();
             let mut at = i;
             loop {
@@ -655,7 +739,7 @@ fn match_seq(
                     start += 1;
                 }
                 let mut b = Binds::new();
-                match match_seq(inner, input, start, false, &mut b) {
+                match match_seq(inner, input, start, false, &mut b, work) {
                     Some(end) if end > at => {
                         rounds.push((end, b));
                         at = end;
@@ -665,17 +749,17 @@ fn match_seq(
             }
             let min = usize::from(*op == Op::Plus);
             for n in (min..=rounds.len()).rev() {
-                let mut tried = binds.clone();
-                for v in vars {
-                    let seq = rounds[..n]
-                        .iter()
-                        .filter_map(|(_, b)| b.get(v).cloned())
-                        .collect();
-                    tried.insert(v.clone(), Bound::Seq(seq));
-                }
                 let from = if n == 0 { i } else { rounds[n - 1].0 };
-                if let Some(end) = match_seq(rest, input, from, anchored, &mut tried) {
-                    *binds = tried;
+                let mut after = Binds::new();
+                if let Some(end) = match_seq(rest, input, from, anchored, &mut after, work) {
+                    for v in vars {
+                        let seq = rounds[..n]
+                            .iter()
+                            .filter_map(|(_, b)| b.get(v).cloned())
+                            .collect();
+                        binds.insert(v.clone(), Bound::Seq(seq));
+                    }
+                    binds.extend(after);
                     return Some(end);
                 }
             }
@@ -685,7 +769,7 @@ fn match_seq(
 }
 
 /// How many tokens at the start of `input` a fragment takes.
-fn frag_len(frag: Frag, input: &[TokenTree]) -> Option<usize> {
+fn frag_len(frag: Frag, input: &[TokenTree], work: &mut Work) -> Option<usize> {
     let first = input.first();
     let is_ident =
         |t: Option<&TokenTree>, s: &str| matches!(t, Some(TokenTree::Ident(i)) if i == s);
@@ -730,26 +814,51 @@ fn frag_len(frag: Frag, input: &[TokenTree]) -> Option<usize> {
                 .unwrap_or(input.len());
             Some(end)
         }
-        Frag::Stmt => prefix_len(input, |s| s.parse::<syn::Item>().map(drop))
-            .or_else(|| prefix_len(input, |s| s.parse::<syn::Expr>().map(drop))),
-        Frag::Expr => prefix_len(input, |s| s.parse::<syn::Expr>().map(drop)),
-        Frag::Ty => prefix_len(input, |s| s.parse::<syn::Type>().map(drop)),
-        Frag::Path => prefix_len(input, |s| s.parse::<syn::Path>().map(drop)),
-        Frag::Pat => prefix_len(input, |s| {
+        Frag::Stmt => prefix_len(input, work, |s| s.parse::<syn::Item>().map(drop)).or_else(|| {
+            prefix_len(before_semi(input), work, |s| {
+                s.parse::<syn::Expr>().map(drop)
+            })
+        }),
+        Frag::Expr => prefix_len(before_semi(input), work, |s| {
+            s.parse::<syn::Expr>().map(drop)
+        }),
+        Frag::Ty => prefix_len(before_semi(input), work, |s| {
+            s.parse::<syn::Type>().map(drop)
+        }),
+        Frag::Path => prefix_len(before_semi(input), work, |s| {
+            s.parse::<syn::Path>().map(drop)
+        }),
+        Frag::Pat => prefix_len(before_semi(input), work, |s| {
             syn::Pat::parse_multi_with_leading_vert(s).map(drop)
         }),
-        Frag::PatParam => prefix_len(input, |s| syn::Pat::parse_single(s).map(drop)),
-        Frag::Item => prefix_len(input, |s| s.parse::<syn::Item>().map(drop)),
-        Frag::Meta => prefix_len(input, |s| s.parse::<syn::Meta>().map(drop)),
+        Frag::PatParam => prefix_len(before_semi(input), work, |s| {
+            syn::Pat::parse_single(s).map(drop)
+        }),
+        Frag::Item => prefix_len(input, work, |s| s.parse::<syn::Item>().map(drop)),
+        Frag::Meta => prefix_len(before_semi(input), work, |s| {
+            s.parse::<syn::Meta>().map(drop)
+        }),
     }
+}
+
+/// `input` up to its first top-level `;`, which no expression, type, path, pattern or meta
+/// holds outside a group: a long list costs a parse of one entry, not of the rest of it.
+fn before_semi(input: &[TokenTree]) -> &[TokenTree] {
+    let end = input
+        .iter()
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
+        .unwrap_or(input.len());
+    &input[..end]
 }
 
 /// The number of top-level tokens the longest prefix `parse` accepts takes; `None` when it
 /// accepts none.
 fn prefix_len(
     input: &[TokenTree],
+    work: &mut Work,
     parse: impl Fn(ParseStream) -> syn::Result<()>,
 ) -> Option<usize> {
+    work.take(input.len())?;
     let ts: TokenStream = input.iter().cloned().collect();
     let parser = |s: ParseStream| -> syn::Result<usize> {
         parse(s)?;
@@ -950,7 +1059,7 @@ mod tests {
             krate: "crate",
         };
         arms.iter().find_map(|a| {
-            let b = match_arm(&a.matcher, &input)?;
+            let b = match_arm(&a.matcher, &input, &mut Work::new(MAX_MATCH_WORK))?;
             Some(norm(&transcribe(&a.body, &b, &cx)?.to_string()))
         })
     }
@@ -975,7 +1084,12 @@ mod tests {
     #[test]
     fn an_expression_stays_one_operand() {
         let arms = parse_arms("($e:expr) => { $e * 2 };".parse().unwrap()).unwrap();
-        let b = match_arm(&arms[0].matcher, &ts("1 + 1")).unwrap();
+        let b = match_arm(
+            &arms[0].matcher,
+            &ts("1 + 1"),
+            &mut Work::new(MAX_MATCH_WORK),
+        )
+        .unwrap();
         let cx = Transcribe {
             respan: None,
             krate: "crate",
@@ -1078,7 +1192,7 @@ mod tests {
     #[test]
     fn dollar_crate_becomes_the_defining_crate() {
         let arms = parse_arms("() => { $crate::sys::init() };".parse().unwrap()).unwrap();
-        let b = match_arm(&arms[0].matcher, &[]).unwrap();
+        let b = match_arm(&arms[0].matcher, &[], &mut Work::new(MAX_MATCH_WORK)).unwrap();
         let cx = Transcribe {
             respan: None,
             krate: "netlib",
@@ -1118,6 +1232,25 @@ mod tests {
         let names = called_names(b"wsa_start!(); a != b; !x; ws! [x]; macro_rules! m {} vec!{}");
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         assert_eq!(names, ["vec", "ws", "wsa_start"]);
+    }
+
+    #[test]
+    fn backtracking_is_bounded_by_the_work_budget() {
+        let arms = parse_arms(
+            "($($a:tt)* $($b:tt)* $($c:tt)* $($d:expr),* x) => {};"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+        let input = ts(&vec!["y"; 400].join(" "));
+        let started = std::time::Instant::now();
+        let mut work = Work::new(MAX_MATCH_WORK);
+        assert!(match_arm(&arms[0].matcher, &input, &mut work).is_none());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
