@@ -20,8 +20,12 @@ use std::sync::Arc;
 /// A parse of a file with macros of other files: whether whole, the macros, the result.
 pub(super) type ParsedWithMacros = (bool, Arc<MacroEnv>, FileId, Result<FileIr, Diagnostic>);
 
-/// What of `macro_rules!` a file's text has, when it names any.
+/// What of `macro_rules!` a file's text has, when it names any. A file too large to parse
+/// whole is not lexed for them either: its macros serve only its own parts.
 pub(super) fn of_text(text: &str) -> Option<Arc<FileMacros>> {
+    if text.len() > crate::parse::MAX_ITEM_BYTES {
+        return None;
+    }
     let b = text.as_bytes();
     let names = |w: &[u8]| memchr::memmem::find(b, w).is_some();
     if !names(b"macro_rules") && !names(b"macro_use") {
