@@ -33,6 +33,8 @@ pub(crate) struct Lowerer {
     expanding: usize,
     /// The outermost macro call being expanded: spans outside its arguments are not the user's.
     expansion: Option<Expansion>,
+    /// Names the macro's own tokens bound in the outermost expansion (`bound_name`).
+    hygienic: std::collections::HashSet<String>,
     /// Tokens all expansions in this file have produced so far (see `MAX_EXPANSION_TOKENS`).
     expanded_tokens: usize,
     /// A macro call in the function being lowered was left unexpanded for the budget.
@@ -153,6 +155,7 @@ impl Lowerer {
             foreign_arms: Default::default(),
             expanding: 0,
             expansion: None,
+            hygienic: Default::default(),
             expanded_tokens: 0,
             budget_hit: false,
             stopped: None,
@@ -694,6 +697,16 @@ impl Lowerer {
         // one or two), and the IR is kept for the whole run.
         let mut stmts = Vec::with_capacity(b.stmts.len());
         for s in &b.stmts {
+            self.stmt(s, &mut stmts);
+        }
+        Block {
+            stmts,
+            close: self.span(b.brace_token.span.close()),
+        }
+    }
+
+    fn stmt(&mut self, s: &syn::Stmt, stmts: &mut Vec<Stmt>) {
+        {
             let attrs: &[syn::Attribute] = match s {
                 syn::Stmt::Local(l) => &l.attrs,
                 syn::Stmt::Macro(m) => &m.attrs,
@@ -701,7 +714,7 @@ impl Lowerer {
                 syn::Stmt::Item(_) => &[],
             };
             if crate::cfg::excluded(attrs) {
-                continue;
+                return;
             }
             match s {
                 syn::Stmt::Local(l) => {
@@ -748,6 +761,9 @@ impl Lowerer {
                         self.lo(m.mac.path.span()),
                         self.hi(m.mac.delimiter.span().close()),
                     );
+                    if self.stmt_expansion(&m.mac, span, stmts) {
+                        return;
+                    }
                     stmts.push(Stmt::Expr {
                         expr: self.mac(&m.mac, span),
                         semi: m.semi_token.is_some(),
@@ -755,10 +771,74 @@ impl Lowerer {
                 }
             }
         }
-        Block {
-            stmts,
-            close: self.span(b.brace_token.span.close()),
+    }
+
+    /// A macro call in statement position whose expansion is statements, not one
+    /// expression: they take the call's place in the block, as rustc puts them, so a `let`
+    /// whose name the call passes in binds for the rest of the block. `false` when it is
+    /// no such call (the caller reads it as an expression).
+    fn stmt_expansion(&mut self, m: &syn::Macro, span: Span, stmts: &mut Vec<Stmt>) -> bool {
+        let path = path_segs(&m.path);
+        let Some(found) = self.macro_named(&path, m) else {
+            return false;
+        };
+        if self.expanding >= MAX_EXPANSION_DEPTH || self.expanded_tokens >= MAX_EXPANSION_TOKENS {
+            return false;
         }
+        let call = m.delimiter.span().join();
+        let Some(tokens) = self.expand_tokens(found, &path[path.len() - 1], &m.tokens, call) else {
+            return false;
+        };
+        // One expression (a `{{ .. }}` body, a call) stays one: `mac` expands it again, its
+        // tokens counted twice.
+        if syn::parse2::<syn::Expr>(tokens.clone()).is_ok() {
+            return false;
+        }
+        let Ok(parsed) = syn::Block::parse_within.parse2(tokens) else {
+            return false;
+        };
+        let outer = self.enter_expansion(m, span);
+        for s in &parsed {
+            self.stmt(s, stmts);
+        }
+        self.leave_expansion(outer);
+        true
+    }
+
+    /// The name a pattern binds: inside an expansion, a lowercase name the macro's own tokens
+    /// bind is the macro's (rustc's hygiene), not the caller's variable of the same name.
+    fn bound_name(&mut self, id: &syn::Ident) -> String {
+        let name = id.to_string();
+        let Some(x) = self.expansion else {
+            return name;
+        };
+        let lowercase = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
+        if !lowercase || self.in_args(id.span()) {
+            return name;
+        }
+        self.hygienic.insert(name.clone());
+        format!("{name}#{}", x.call.lo)
+    }
+
+    /// A path's segments, a one-segment use of a name the macro's own tokens bound renamed
+    /// as `bound_name` renamed it.
+    fn used_path(&self, p: &syn::Path) -> Vec<String> {
+        let mut segs = path_segs(p);
+        if let (Some(x), [one]) = (self.expansion, segs.as_mut_slice()) {
+            if self.hygienic.contains(one.as_str()) && !self.in_args(p.span()) {
+                *one = format!("{one}#{}", x.call.lo);
+            }
+        }
+        segs
+    }
+
+    /// The tokens at `s` are the call's arguments, text the caller wrote.
+    fn in_args(&self, s: proc_macro2::Span) -> bool {
+        let Some(x) = self.expansion else {
+            return false;
+        };
+        let (lo, hi) = (self.lo(s), self.hi(s));
+        x.args.0 <= lo && lo <= hi && hi <= x.args.1 && !(lo == 0 && hi == 0)
     }
 
     fn exprs<'a>(&mut self, es: impl IntoIterator<Item = &'a syn::Expr>) -> Vec<Expr> {
@@ -793,7 +873,7 @@ impl Lowerer {
                 span,
             },
             E::Path(p) => Expr::Path {
-                segs: path_segs(&p.path),
+                segs: self.used_path(&p.path),
                 span,
             },
             E::Lit(l) => Expr::Lit {
@@ -1108,6 +1188,7 @@ impl Lowerer {
     fn enter_expansion(&mut self, m: &syn::Macro, span: Span) -> Option<Expansion> {
         let outer = self.expansion;
         if outer.is_none() {
+            self.hygienic.clear();
             let d = m.delimiter.span();
             self.expansion = Some(Expansion {
                 call: span,
@@ -1163,7 +1244,7 @@ impl Lowerer {
         match p {
             P::Wild(_) => Pat::Wild,
             P::Ident(i) => Pat::Ident(
-                i.ident.to_string(),
+                self.bound_name(&i.ident),
                 i.subpat.as_ref().map(|(_, p)| Box::new(self.pat(p))),
             ),
             P::Lit(l) => Pat::Lit(lit(&l.lit)),

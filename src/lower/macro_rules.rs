@@ -1253,6 +1253,41 @@ mod tests {
         );
     }
 
+    /// The `let` patterns of `main`'s body, as lowered.
+    fn lets_of_main(text: &str) -> Vec<String> {
+        let tree = syn::parse_str::<syn::File>(text).unwrap();
+        let ir = Lowerer::new(crate::source::FileId(0), 0, text).file(&tree);
+        proc_macro2::extra::invalidate_current_thread_spans();
+        let Some(crate::ir::Item::Fn(f)) = ir
+            .items
+            .iter()
+            .find(|i| matches!(i, crate::ir::Item::Fn(f) if f.name == "main"))
+        else {
+            panic!("no main");
+        };
+        f.body
+            .stmts
+            .iter()
+            .filter_map(|s| match s {
+                crate::ir::Stmt::Let {
+                    pat: crate::ir::Pat::Ident(n, _),
+                    ..
+                } => Some(n.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn statements_take_the_calls_place_and_the_bodys_names_are_its_own() {
+        let text = "macro_rules! sock { ($s:ident) => { let $s = socket(); let rc = $s; }; }\n\
+                    fn main() { let rc = 0; sock!(listener); }\n";
+        let lets = lets_of_main(text);
+        assert_eq!(lets.len(), 3, "{lets:?}");
+        assert_eq!(&lets[..2], ["rc", "listener"]);
+        assert!(lets[2].starts_with("rc#"), "{lets:?}");
+    }
+
     #[test]
     fn textual_order_compares_mount_keys() {
         // Defined in a file mounted at byte 10 of the root, before the root's byte 40.
