@@ -32,6 +32,9 @@ pub struct LoadedCrate {
     /// For an unparsed file that calls macros of other files: their bodies, which the demand
     /// rounds search as if they were its text (`name!()` may call a crate function).
     pub macro_bodies: HashMap<PathBuf, String>,
+    /// Names of the `#[macro_export]`ed macros of the tree (not its context's): a bin that
+    /// names one needs its library as context.
+    pub exported_macros: Vec<String>,
     /// Files that were parsed (the others cannot contain anything to report).
     pub parsed: Vec<FileId>,
     /// Parsed files that left functions out (`FileIr::elided`), with them.
@@ -464,6 +467,7 @@ pub fn load_crate(
     let mut too_large = Vec::new();
     let mut mounted = Vec::new();
     let mut macro_bodies = HashMap::new();
+    let mut exported_macros = Vec::new();
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
@@ -597,6 +601,7 @@ pub fn load_crate(
             too_large: &mut too_large,
             diags: &mut diags,
             macro_bodies: &mut macro_bodies,
+            exported_macros: &mut exported_macros,
         },
     );
     let mut root_items = root_id
@@ -624,6 +629,7 @@ pub fn load_crate(
         files: order,
         unparsed,
         macro_bodies,
+        exported_macros,
         parsed: parsed_files,
         elided,
         too_large,

@@ -64,6 +64,7 @@ pub(super) struct Loaded<'a> {
     pub too_large: &'a mut Vec<crate::ir::ElidedFn>,
     pub diags: &'a mut Vec<Diagnostic>,
     pub macro_bodies: &'a mut HashMap<PathBuf, String>,
+    pub exported_macros: &'a mut Vec<String>,
 }
 
 /// What a file needs: to be lowered with macros of other files, or (a scanned file whose
@@ -105,6 +106,11 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>) {
             })
         })
         .collect();
+    out.exported_macros.extend(
+        defs.iter()
+            .filter(|d| d.def.exported && !d.context)
+            .map(|d| d.def.name.clone()),
+    );
     if defs.is_empty() {
         return;
     }
