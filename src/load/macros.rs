@@ -122,15 +122,19 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>) {
         .par_iter()
         .enumerate()
         .filter_map(|(i, m)| {
-            let text = if m.parsed {
-                tree.db.get(m.id).text.clone()
-            } else {
-                read_text(&m.path).ok()?
+            let calls_one = |t: &str| {
+                let called = crate::lower::called_names(t.as_bytes());
+                called
+                    .iter()
+                    .any(|n| defined.contains(n.as_str()))
+                    .then(|| (t.to_string(), called))
             };
-            let called = crate::lower::called_names(text.as_bytes());
-            if !called.iter().any(|n| defined.contains(n.as_str())) {
-                return None;
-            }
+            // A scanned file's text is copied only when it calls one of the macros.
+            let (text, called) = if m.parsed {
+                calls_one(&tree.db.get(m.id).text)?
+            } else {
+                with_text(&m.path, calls_one).ok()??
+            };
             let own = m
                 .macros
                 .as_deref()
