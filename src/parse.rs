@@ -139,7 +139,8 @@ fn parse_in_parts(
     bounds.push(body.len());
     let items: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
     let mut kept = if elide {
-        elidable(bytes, &items)
+        let macros: Vec<&[u8]> = env.macros.iter().map(|m| m.name.as_bytes()).collect();
+        elidable(bytes, &items, &macros)
     } else {
         vec![true; items.len()]
     };
@@ -249,7 +250,8 @@ fn lower_part(lowerer: &mut Lowerer, base: usize, start: usize, text: &str) -> O
 /// - then every function a kept item mentions, again and again (their summaries are read).
 ///
 /// What another file could reach of the rest is checked after the analysis (`FileIr::elided`).
-fn elidable(text: &[u8], items: &[(usize, usize)]) -> Vec<bool> {
+/// `macros`: names of other files' macros the file can call, which may expand to Winsock calls.
+fn elidable<'a>(text: &'a [u8], items: &[(usize, usize)], macros: &[&'a [u8]]) -> Vec<bool> {
     use std::collections::HashMap;
     let n = items.len();
     let names: Vec<Option<(usize, usize)>> = items
@@ -276,6 +278,7 @@ fn elidable(text: &[u8], items: &[(usize, usize)]) -> Vec<bool> {
             b"INVALID_SOCKET",
             b"SOCKET_ERROR",
         ])
+        .chain(macros.iter().copied())
         .collect();
     for (i, &(lo, hi)) in items.iter().enumerate() {
         if names[i].is_none() && starts_with_word(&text[lo..hi], &[b"use", b"extern"]) {
