@@ -231,7 +231,9 @@ fn env_of(
             (true, false) if d.def.exported => Some(lib_name?.to_string()),
             _ => return None,
         };
-        if textual.is_none() && !d.def.exported {
+        // Not visible by name, a macro of the same tree may still be called by the path of
+        // a re-export (`crate::util::name!`).
+        if textual.is_none() && !d.def.exported && !same_tree {
             return None;
         }
         Some(CrateMacro {

@@ -36,7 +36,8 @@ pub struct CrateMacro {
     /// `#[macro_export]`: usable by path (`crate::name!`) and by name wherever.
     pub exported: bool,
     /// Where it is defined in the crate's textual order (`MacroEnv::key`), when its textual
-    /// scope covers the file: it is usable by name after that.
+    /// scope covers the file: it is usable by name after that. Neither this nor `exported`:
+    /// usable by path only (a re-export, `pub(crate) use name;`).
     pub textual: Option<Vec<u32>>,
     /// The crate `$crate` names: `None` for the crate being lowered, else the library's name.
     pub krate: Option<String>,
@@ -177,19 +178,24 @@ pub(crate) fn called_names(text: &[u8]) -> std::collections::BTreeSet<String> {
 pub(super) enum MacroPath<'a> {
     /// `name!`: textual scope first, then exported macros.
     Bare(&'a str),
-    /// `crate::name!` (and `$crate::name!`, which transcription writes as `crate`).
+    /// `crate::name!` (and `$crate::name!`, which transcription writes as `crate`): an
+    /// exported macro, else one a module re-exports (`pub(crate) use name;`, then
+    /// `crate::util::name!`), which is not followed: any definition of the name.
     Crate(&'a str),
-    /// `lib::name!`: an exported macro of the package's library.
+    /// `lib::name!`: an exported macro of the package's library, else a module path as in
+    /// `Crate`.
     Lib(&'a str, &'a str),
 }
 
 impl<'a> MacroPath<'a> {
     pub(super) fn of(segs: &'a [String]) -> Option<MacroPath<'a>> {
+        let keyword = |s: &str| matches!(s, "crate" | "$crate" | "self" | "super");
         match segs {
             [n] => Some(MacroPath::Bare(n)),
-            [c, n] if c == "crate" || c == "$crate" => Some(MacroPath::Crate(n)),
+            [first, .., n] if keyword(first) => Some(MacroPath::Crate(n)),
             [l, n] => Some(MacroPath::Lib(l, n)),
-            _ => None,
+            [.., n] => Some(MacroPath::Crate(n)),
+            [] => None,
         }
     }
 }
@@ -222,6 +228,19 @@ impl Lowerer {
                 .rposition(|m| m.exported && m.name == name && m.krate.as_deref() == krate)
                 .map(Found::Crate)
         };
+        // A definition of the crate by name wherever it is: a path to a re-export.
+        let by_path = |name: &str| {
+            let local = self.macros.get(name).and_then(|defs| {
+                let last = defs.iter().enumerate().max_by_key(|(_, d)| d.at)?;
+                Some(Found::Local(last.0))
+            });
+            local.or_else(|| {
+                env.macros
+                    .iter()
+                    .rposition(|m| m.name == name && m.krate.is_none())
+                    .map(Found::Crate)
+            })
+        };
         match *path {
             MacroPath::Bare(name) => latest_local(name, false)
                 .or_else(|| {
@@ -242,9 +261,14 @@ impl Lowerer {
                         .iter()
                         .rposition(|m| m.exported && m.name == name)
                         .map(Found::Crate)
-                }),
-            MacroPath::Crate(name) => latest_local(name, true).or_else(|| exported(name, None)),
-            MacroPath::Lib(lib, name) => exported(name, Some(lib)),
+                })
+                // Out of textual scope and not exported, a call by name compiles only through
+                // a `use` of a re-export.
+                .or_else(|| by_path(name)),
+            MacroPath::Crate(name) => latest_local(name, true)
+                .or_else(|| exported(name, None))
+                .or_else(|| by_path(name)),
+            MacroPath::Lib(lib, name) => exported(name, Some(lib)).or_else(|| by_path(name)),
         }
     }
 
