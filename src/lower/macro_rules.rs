@@ -182,8 +182,8 @@ pub(super) enum MacroPath<'a> {
     /// exported macro, else one a module re-exports (`pub(crate) use name;`, then
     /// `crate::util::name!`), which is not followed: any definition of the name.
     Crate(&'a str),
-    /// `lib::name!`: an exported macro of the package's library, else a module path as in
-    /// `Crate`.
+    /// `lib::name!`: an exported macro of the package's library. Nothing else: `tracing::debug!`
+    /// inside the crate's own `debug!` is no call of itself.
     Lib(&'a str, &'a str),
 }
 
@@ -194,8 +194,7 @@ impl<'a> MacroPath<'a> {
             [n] => Some(MacroPath::Bare(n)),
             [first, .., n] if keyword(first) => Some(MacroPath::Crate(n)),
             [l, n] => Some(MacroPath::Lib(l, n)),
-            [.., n] => Some(MacroPath::Crate(n)),
-            [] => None,
+            _ => None,
         }
     }
 }
@@ -268,7 +267,7 @@ impl Lowerer {
             MacroPath::Crate(name) => latest_local(name, true)
                 .or_else(|| exported(name, None))
                 .or_else(|| by_path(name)),
-            MacroPath::Lib(lib, name) => exported(name, Some(lib)).or_else(|| by_path(name)),
+            MacroPath::Lib(lib, name) => exported(name, Some(lib)),
         }
     }
 
