@@ -69,7 +69,11 @@ struct LibFacts {
 type DemandNames = (Vec<String>, Vec<(String, Vec<String>)>);
 
 impl LibNames {
-    fn of(model: &crate::resolve::CrateModel, facts: &crate::facts::CrateFacts) -> LibNames {
+    fn of(
+        model: &crate::resolve::CrateModel,
+        exported_macros: &[String],
+        facts: &crate::facts::CrateFacts,
+    ) -> LibNames {
         let (plain, qualified) = demand_names(model, facts);
         let interesting: HashSet<&str> =
             facts.interesting_names.iter().map(String::as_str).collect();
@@ -81,6 +85,8 @@ impl LibNames {
                 names.insert(alias.to_string());
             }
         }
+        // `mylib::start!()` expands in the target to what the library's macro writes.
+        names.extend(exported_macros.iter().cloned());
         LibNames {
             names: names.into_iter().collect(),
             qualified,
@@ -140,7 +146,8 @@ fn run_crate(
             .collect();
         // Context is worth loading only if the crate has functions that reach Winsock.
         let relevant = facts.has_interesting_names();
-        let lib_names = relevant.then(|| LibNames::of(&loaded.model, &facts));
+        let lib_names =
+            relevant.then(|| LibNames::of(&loaded.model, &loaded.exported_macros, &facts));
         (
             loaded.files,
             diags,
@@ -265,7 +272,11 @@ fn load_and_analyze_rounds(
         let more: Vec<PathBuf> = loaded
             .unparsed
             .par_iter()
-            .filter(|p| load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false))
+            .filter(|p| {
+                let bodies = loaded.macro_bodies.get(*p);
+                bodies.is_some_and(|b| names.found_in(b.as_bytes()))
+                    || load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false)
+            })
             .cloned()
             .collect();
         let first_named = plain.first().cloned();
@@ -365,9 +376,9 @@ fn elided_reached(
 ///
 /// Then the target's findings with and without the library are the same: with it, the target's
 /// functions would reach nothing new, and every finding in the library's files is dropped as
-/// context (the library's own run reports them). A macro of the library called in the target
-/// (`mylib::start!()`) is no exception: only a file's own `macro_rules!` are expanded, so its
-/// body is not seen with the library read either; its arguments are the target's own text.
+/// context (the library's own run reports them). A `#[macro_export]`ed macro of the library
+/// counts as one of its names (`LibNames::of`): called in the target (`mylib::start!()`), it
+/// expands there to what the library's macro writes.
 ///
 /// A *bare* target is one file with no items the tree keeps (no `mod`) and nothing parsed (a
 /// typical `tests/x.rs`). Read with the library, such a root stays unparsed unless a demand

@@ -19,6 +19,8 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+mod macros;
+
 pub struct LoadedCrate {
     pub model: CrateModel,
     /// Files of the package's library, read as context: findings there belong to the library's own run.
@@ -27,6 +29,12 @@ pub struct LoadedCrate {
     pub files: Vec<FileId>,
     /// Files of the tree that were only scanned for `mod` declarations, not parsed.
     pub unparsed: Vec<PathBuf>,
+    /// For an unparsed file that calls macros of other files: their bodies, which the demand
+    /// rounds search as if they were its text (`name!()` may call a crate function).
+    pub macro_bodies: HashMap<PathBuf, String>,
+    /// Names of the `#[macro_export]`ed macros of the tree (not its context's): a bin that
+    /// names one needs its library as context.
+    pub exported_macros: Vec<String>,
     /// Files that were parsed (the others cannot contain anything to report).
     pub parsed: Vec<FileId>,
     /// Parsed files that left functions out (`FileIr::elided`), with them.
@@ -154,6 +162,11 @@ struct Pending {
     child_dir: PathBuf,
     /// `child_dir` is known to hold no symbolic link and no `..` (else its parent is).
     child_dir_physical: bool,
+    /// Where the file is in its tree's textual order (`lower::MacroEnv::key`).
+    key: Vec<u32>,
+    /// How much of `key` names the module its `macro_rules!` are scoped to: less than all of it
+    /// when `#[macro_use]` lends them to the module around.
+    scope: usize,
 }
 
 /// What happened to one file of the tree.
@@ -187,6 +200,11 @@ struct Cached {
     parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
     /// Parsed with every function (`parse::parse_whole`), when the driver asked for it.
     parsed_whole: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
+    /// What it defines and mounts of `macro_rules!` (`parse::file_macros`), read with the
+    /// verdict; `None` when the text names neither `macro_rules` nor `macro_use`.
+    macros: std::sync::OnceLock<Option<std::sync::Arc<crate::lower::FileMacros>>>,
+    /// Parsed with other files' macros: whether whole, the macros, and the result.
+    with_macros: std::sync::Mutex<Vec<macros::ParsedWithMacros>>,
     /// Module children of the scanned and of the parsed items, with the directory they were
     /// resolved below.
     children: [std::sync::OnceLock<(PathBuf, std::sync::Arc<Vec<Child>>)>; 2],
@@ -338,6 +356,7 @@ fn visit_file(
         let got = with_text(path, |t| {
             // Files with allow comments are parsed too: the comments' scopes and use are checked.
             let n = crate::scan::worth_parsing(t.as_bytes());
+            let _ = c.macros.set(macros::of_text(t));
             let _ = c.needs_parse.set(n);
             if parse(n) {
                 Err(t.to_string())
@@ -438,6 +457,8 @@ pub fn load_crate(
         decl: None,
         child_dir: root_dir,
         child_dir_physical: true,
+        key: vec![0],
+        scope: 1,
     }];
     seen.insert(input.root.clone().into_os_string());
     if let Some((_, lib)) = &input.lib {
@@ -448,6 +469,8 @@ pub fn load_crate(
                 decl: None,
                 child_dir: lib.parent().map(Path::to_path_buf).unwrap_or_default(),
                 child_dir_physical: true,
+                key: vec![1],
+                scope: 1,
             });
         }
     }
@@ -458,6 +481,9 @@ pub fn load_crate(
     let mut parsed_files = Vec::new();
     let mut elided = Vec::new();
     let mut too_large = Vec::new();
+    let mut mounted = Vec::new();
+    let mut macro_bodies = HashMap::new();
+    let mut exported_macros = Vec::new();
     while !level.is_empty() {
         let results: Vec<_> = level
             .par_iter()
@@ -521,6 +547,21 @@ pub fn load_crate(
             if let Some(decl) = p.decl {
                 decl_target.insert(decl, id);
             }
+            let file_macros = cache.entry(&p.path).macros.get().cloned().flatten();
+            let lends = |decl: Span| {
+                file_macros
+                    .as_ref()
+                    .is_some_and(|m| m.macro_use_mods.contains(&decl.lo))
+            };
+            mounted.push(macros::Mounted {
+                id,
+                path: p.path.clone(),
+                key: p.key.clone(),
+                scope: p.scope,
+                context: p.context,
+                parsed: parsed_files.last() == Some(&id),
+                macros: file_macros.clone(),
+            });
             for kid in kids.iter() {
                 let path = match &kid.target {
                     Target::File(path) if below(path, &input.bound).is_some() => path,
@@ -549,6 +590,12 @@ pub fn load_crate(
                         decl: Some(kid.decl),
                         child_dir: kid.child_dir.clone(),
                         child_dir_physical: kid.child_dir_physical,
+                        key: p.key.iter().copied().chain([kid.decl.lo]).collect(),
+                        scope: if lends(kid.decl) {
+                            p.scope
+                        } else {
+                            p.key.len() + 1
+                        },
                     });
                 }
             }
@@ -556,6 +603,25 @@ pub fn load_crate(
         }
         level = next;
     }
+    macros::expand_crate_macros(
+        &macros::Tree {
+            input,
+            db,
+            cache,
+            whole,
+            mounted: &mounted,
+        },
+        &mut macros::Loaded {
+            parsed: &mut parsed,
+            parsed_files: &mut parsed_files,
+            unparsed: &mut unparsed,
+            elided: &mut elided,
+            too_large: &mut too_large,
+            diags: &mut diags,
+            macro_bodies: &mut macro_bodies,
+            exported_macros: &mut exported_macros,
+        },
+    );
     let mut root_items = root_id
         .and_then(|id| parsed.remove(&id))
         .map(|f| f.items)
@@ -580,6 +646,8 @@ pub fn load_crate(
         context,
         files: order,
         unparsed,
+        macro_bodies,
+        exported_macros,
         parsed: parsed_files,
         elided,
         too_large,

@@ -13,7 +13,9 @@ use syn::spanned::Spanned;
 
 mod known_macros;
 mod macro_rules;
-use macro_rules::{collect_macro_rules, MacroArm};
+pub(crate) use macro_rules::{called_names, scan_file};
+use macro_rules::{collect_macro_rules, LocalMacro, MacroArm, MacroPath};
+pub use macro_rules::{CrateMacro, FileMacroDef, FileMacros, MacroEnv};
 
 pub(crate) struct Lowerer {
     file: FileId,
@@ -22,17 +24,29 @@ pub(crate) struct Lowerer {
     /// Closures of the function being lowered.
     closures: Vec<ClosureIr>,
     nested: Vec<Item>,
-    /// `macro_rules!` defined in this file, by name: expanded at their call sites.
-    macros: std::collections::HashMap<String, Vec<MacroArm>>,
+    /// `macro_rules!` defined in this file, by name, each where it is defined: expanded at
+    /// their call sites.
+    macros: std::collections::HashMap<String, Vec<LocalMacro>>,
+    /// `macro_rules!` of other files of the crate this file can call.
+    crate_macros: std::sync::Arc<MacroEnv>,
+    /// Arms of `crate_macros` lexed so far, by index.
+    foreign_arms: std::collections::HashMap<usize, std::rc::Rc<Vec<MacroArm>>>,
     /// Bare names the file imports well-known macros of other crates under (`known_macros`).
     known_imports: std::collections::HashMap<String, known_macros::Known>,
     expanding: usize,
     /// The outermost macro call being expanded: spans outside its arguments are not the user's.
     expansion: Option<Expansion>,
+    /// Names the macro's own tokens bound in the outermost expansion (`bound_name`).
+    hygienic: std::collections::HashSet<String>,
     /// Tokens all expansions in this file have produced so far (see `MAX_EXPANSION_TOKENS`).
     expanded_tokens: usize,
     /// A macro call in the function being lowered was left unexpanded for the budget.
     budget_hit: bool,
+    /// Why a macro call in the function being lowered was left unexpanded, when another
+    /// bound than the token budget stopped it (depth, matching work).
+    stopped: Option<String>,
+    /// Matching steps this file has left (`macro_rules::MAX_MATCH_WORK`).
+    match_work: usize,
     /// `macro_rules!` of earlier parts of a large file (`rebase`), not expanded in this one.
     other_parts_macros: std::collections::HashSet<String>,
     /// A macro of another part was called in the function being lowered: its name.
@@ -43,6 +57,8 @@ pub(crate) struct Lowerer {
     hi_memo: std::collections::HashMap<usize, usize>,
     /// Byte offset of each line of the text being lowered, when it is ASCII (see `offset`).
     line_starts: Option<Vec<usize>>,
+    /// The last `Span::site` given to a piece of an expansion.
+    next_site: std::cell::Cell<u32>,
 }
 
 /// Where an expansion's tokens may come from: the call's arguments are text the user wrote
@@ -57,6 +73,9 @@ struct Expansion {
 /// grows with the power of its fan-out, so a depth limit alone does not bound the work;
 /// past this, calls stay unexpanded and the function gets a note.
 pub(crate) const MAX_EXPANSION_TOKENS: usize = 200_000;
+
+/// Macro calls expanded inside one another at most; a deeper call stays unexpanded.
+const MAX_EXPANSION_DEPTH: usize = 8;
 
 /// The tokens name a Winsock function (at any depth).
 fn names_winsock(tokens: &TokenStream) -> bool {
@@ -129,21 +148,33 @@ impl Lowerer {
     pub(crate) fn new(file: FileId, base: usize, text: &str) -> Lowerer {
         Lowerer {
             line_starts: ascii_line_starts(text),
+            next_site: Default::default(),
             file,
             base,
             closures: Vec::new(),
             nested: Vec::new(),
             macros: std::collections::HashMap::new(),
+            crate_macros: Default::default(),
+            foreign_arms: Default::default(),
             known_imports: Default::default(),
             expanding: 0,
             expansion: None,
+            hygienic: Default::default(),
             expanded_tokens: 0,
             budget_hit: false,
+            stopped: None,
+            match_work: macro_rules::MAX_MATCH_WORK,
             other_parts_macros: Default::default(),
             other_part_macro_called: None,
             lo_memo: std::collections::HashMap::new(),
             hi_memo: std::collections::HashMap::new(),
         }
+    }
+
+    /// This lowerer, able to expand the macros of other files in `env`.
+    pub(crate) fn with_macros(mut self, env: std::sync::Arc<MacroEnv>) -> Lowerer {
+        self.crate_macros = env;
+        self
     }
 
     fn span(&self, s: proc_macro2::Span) -> Span {
@@ -161,22 +192,24 @@ impl Lowerer {
         Some(self.base + start + at.column)
     }
 
-    /// A span of the file, marked when it was produced by a macro expansion. A range that
-    /// joins tokens of the macro body with the call's arguments (or runs backwards) names
-    /// no text anyone wrote: it becomes the macro call itself.
+    /// A span of the file, marked when it was produced by a macro expansion. Text that is
+    /// not the call's arguments (the macro body's, or a range joining it with them) is no
+    /// text anyone wrote at the call: it becomes the macro call itself, told apart from the
+    /// expansion's other pieces by `Span::site`.
     fn mk(&self, lo: usize, hi: usize) -> Span {
         let Some(x) = self.expansion else {
             return Span::new(self.file, lo, hi);
         };
         let (a_lo, a_hi) = x.args;
-        if a_lo <= lo && lo <= hi && hi <= a_hi {
+        if a_lo <= lo && lo <= hi && hi <= a_hi && !(lo == 0 && hi == 0) {
             return Span::new(self.file, lo, hi);
         }
-        let straddles = |b: usize| lo < b && b < hi;
-        if lo > hi || straddles(a_lo) || straddles(a_hi) || (lo == 0 && hi == 0) {
-            return x.call.in_expansion();
+        let site = self.next_site.get().wrapping_add(1).max(1);
+        self.next_site.set(site);
+        Span {
+            site,
+            ..x.call.in_expansion()
         }
-        Span::new(self.file, lo, hi).in_expansion()
     }
 
     fn span_of<T: Spanned>(&self, t: &T) -> Span {
@@ -217,11 +250,13 @@ impl Lowerer {
         // A macro's tokens carry the spans of the part that defined it, which mean nothing in
         // this one: a part expands only the `macro_rules!` it defines itself.
         // Only one that can call Winsock makes a difference to what is found.
-        for (name, arms) in self.macros.drain() {
-            if arms.iter().any(|a| names_winsock(&a.body)) {
+        for (name, defs) in self.macros.drain() {
+            if defs.iter().any(|d| d.arms.iter().any(|a| a.names_winsock)) {
                 self.other_parts_macros.insert(name);
             }
         }
+        // Lexed on this thread, whose span table each part frees.
+        self.foreign_arms.clear();
     }
 
     /// Trees parsed out of macro tokens are dropped after lowering; their addresses may be reused.
@@ -354,7 +389,9 @@ impl Lowerer {
     }
 
     pub(crate) fn file(&mut self, f: &syn::File) -> FileIr {
-        collect_macro_rules(&f.items, &mut self.macros);
+        let mut macros = std::mem::take(&mut self.macros);
+        collect_macro_rules(self, &f.items, &mut macros);
+        self.macros = macros;
         known_macros::collect_imports(&f.items, &mut self.known_imports);
         FileIr {
             file: self.file,
@@ -511,6 +548,9 @@ impl Lowerer {
             out.push(decl);
             return;
         }
+        if m.ident.is_none() && self.item_expansion(m, out) {
+            return;
+        }
         let name = m
             .mac
             .path
@@ -613,14 +653,17 @@ impl Lowerer {
             }
         };
         let outer_hit = std::mem::take(&mut self.budget_hit);
+        let outer_stopped = self.stopped.take();
         let outer_called = self.other_part_macro_called.take();
         let body = self.block(block);
+        let stopped = std::mem::replace(&mut self.stopped, outer_stopped);
         let incomplete = std::mem::replace(&mut self.budget_hit, outer_hit).then(|| {
             format!(
                 "macro expansion in this file reached its budget of {MAX_EXPANSION_TOKENS} tokens, \
                  so a macro call here was read as an unknown macro"
             )
         });
+        let incomplete = incomplete.or(stopped);
         let called = std::mem::replace(&mut self.other_part_macro_called, outer_called);
         let incomplete = incomplete.or_else(|| {
             called.map(|name| {
@@ -660,8 +703,18 @@ impl Lowerer {
         // one or two), and the IR is kept for the whole run.
         let mut stmts = Vec::with_capacity(b.stmts.len());
         for s in &b.stmts {
-            let desugared = self.desugar_stmt(s);
-            let s = desugared.as_ref().unwrap_or(s);
+            self.stmt(s, &mut stmts);
+        }
+        Block {
+            stmts,
+            close: self.span(b.brace_token.span.close()),
+        }
+    }
+
+    fn stmt(&mut self, s: &syn::Stmt, stmts: &mut Vec<Stmt>) {
+        let desugared = self.desugar_stmt(s);
+        let s = desugared.as_ref().unwrap_or(s);
+        {
             let attrs: &[syn::Attribute] = match s {
                 syn::Stmt::Local(l) => &l.attrs,
                 syn::Stmt::Macro(m) => &m.attrs,
@@ -669,7 +722,7 @@ impl Lowerer {
                 syn::Stmt::Item(_) => &[],
             };
             if crate::cfg::excluded(attrs) {
-                continue;
+                return;
             }
             match s {
                 syn::Stmt::Local(l) => {
@@ -716,6 +769,9 @@ impl Lowerer {
                         self.lo(m.mac.path.span()),
                         self.hi(m.mac.delimiter.span().close()),
                     );
+                    if self.stmt_expansion(&m.mac, span, stmts) {
+                        return;
+                    }
                     stmts.push(Stmt::Expr {
                         expr: self.mac(&m.mac, span),
                         semi: m.semi_token.is_some(),
@@ -727,10 +783,74 @@ impl Lowerer {
                 self.forget_temporaries();
             }
         }
-        Block {
-            stmts,
-            close: self.span(b.brace_token.span.close()),
+    }
+
+    /// A macro call in statement position whose expansion is statements, not one
+    /// expression: they take the call's place in the block, as rustc puts them, so a `let`
+    /// whose name the call passes in binds for the rest of the block. `false` when it is
+    /// no such call (the caller reads it as an expression).
+    fn stmt_expansion(&mut self, m: &syn::Macro, span: Span, stmts: &mut Vec<Stmt>) -> bool {
+        let path = path_segs(&m.path);
+        let Some(found) = self.macro_named(&path, m) else {
+            return false;
+        };
+        if self.expanding >= MAX_EXPANSION_DEPTH || self.expanded_tokens >= MAX_EXPANSION_TOKENS {
+            return false;
         }
+        let call = m.delimiter.span().join();
+        let Some(tokens) = self.expand_tokens(found, &path[path.len() - 1], &m.tokens, call) else {
+            return false;
+        };
+        // One expression (a `{{ .. }}` body, a call) stays one: `mac` expands it again, its
+        // tokens counted twice.
+        if syn::parse2::<syn::Expr>(tokens.clone()).is_ok() {
+            return false;
+        }
+        let Ok(parsed) = syn::Block::parse_within.parse2(tokens) else {
+            return false;
+        };
+        let outer = self.enter_expansion(m, span);
+        for s in &parsed {
+            self.stmt(s, stmts);
+        }
+        self.leave_expansion(outer);
+        true
+    }
+
+    /// The name a pattern binds: inside an expansion, a lowercase name the macro's own tokens
+    /// bind is the macro's (rustc's hygiene), not the caller's variable of the same name.
+    fn bound_name(&mut self, id: &syn::Ident) -> String {
+        let name = id.to_string();
+        let Some(x) = self.expansion else {
+            return name;
+        };
+        let lowercase = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
+        if !lowercase || self.in_args(id.span()) {
+            return name;
+        }
+        self.hygienic.insert(name.clone());
+        format!("{name}#{}", x.call.lo)
+    }
+
+    /// A path's segments, a one-segment use of a name the macro's own tokens bound renamed
+    /// as `bound_name` renamed it.
+    fn used_path(&self, p: &syn::Path) -> Vec<String> {
+        let mut segs = path_segs(p);
+        if let (Some(x), [one]) = (self.expansion, segs.as_mut_slice()) {
+            if self.hygienic.contains(one.as_str()) && !self.in_args(p.span()) {
+                *one = format!("{one}#{}", x.call.lo);
+            }
+        }
+        segs
+    }
+
+    /// The tokens at `s` are the call's arguments, text the caller wrote.
+    fn in_args(&self, s: proc_macro2::Span) -> bool {
+        let Some(x) = self.expansion else {
+            return false;
+        };
+        let (lo, hi) = (self.lo(s), self.hi(s));
+        x.args.0 <= lo && lo <= hi && hi <= x.args.1 && !(lo == 0 && hi == 0)
     }
 
     fn exprs<'a>(&mut self, es: impl IntoIterator<Item = &'a syn::Expr>) -> Vec<Expr> {
@@ -765,7 +885,7 @@ impl Lowerer {
                 span,
             },
             E::Path(p) => Expr::Path {
-                segs: path_segs(&p.path),
+                segs: self.used_path(&p.path),
                 span,
             },
             E::Lit(l) => Expr::Lit {
@@ -1043,27 +1163,27 @@ impl Lowerer {
                 self.other_part_macro_called
                     .get_or_insert_with(|| name.clone());
             }
-            if self.expanding < 8 && self.macros.contains_key(name) {
-                if self.expanded_tokens >= MAX_EXPANSION_TOKENS {
-                    self.budget_hit = true;
-                } else if let Some(expanded) =
-                    self.expand(name, &m.tokens, m.delimiter.span().join())
-                {
-                    let outer = self.expansion;
-                    if outer.is_none() {
-                        let d = m.delimiter.span();
-                        self.expansion = Some(Expansion {
-                            call: span,
-                            args: (self.hi(d.open()), self.lo(d.close())),
-                        });
-                    }
-                    self.expanding += 1;
-                    let e = self.expr(&expanded);
-                    self.expanding -= 1;
-                    self.expansion = outer;
-                    self.forget_temporaries();
-                    return e;
-                }
+        }
+        if let Some(found) = self.macro_named(&path, m) {
+            if self.expanding >= MAX_EXPANSION_DEPTH {
+                self.stopped.get_or_insert_with(|| {
+                    format!(
+                        "macro calls here nest more than {MAX_EXPANSION_DEPTH} expansions deep, so \
+                         the innermost was read as an unknown macro"
+                    )
+                });
+            } else if self.expanded_tokens >= MAX_EXPANSION_TOKENS {
+                self.budget_hit = true;
+            } else if let Some(expanded) = self.expand(
+                found,
+                &path[path.len() - 1],
+                &m.tokens,
+                m.delimiter.span().join(),
+            ) {
+                let outer = self.enter_expansion(m, span);
+                let e = self.expr(&expanded);
+                self.leave_expansion(outer);
+                return e;
             }
         }
         if let Some(e) = self.known_macro_expr(m, span) {
@@ -1074,6 +1194,72 @@ impl Lowerer {
         let args = self.exprs(&args);
         self.forget_temporaries();
         Expr::Macro { path, args, span }
+    }
+
+    /// The `macro_rules!` definition a call names, seen from where the call is (the outermost
+    /// call's place inside an expansion: the expansion's text stands there).
+    fn macro_named(&self, path: &[String], m: &syn::Macro) -> Option<macro_rules::Found> {
+        let at = match self.expansion {
+            Some(x) => x.call.lo as usize,
+            None => self.lo(m.path.span()),
+        };
+        self.find_macro(&MacroPath::of(path)?, at)
+    }
+
+    /// Marks what follows as the expansion of call `m` (unless inside one already); the
+    /// previous state, for `leave_expansion`.
+    fn enter_expansion(&mut self, m: &syn::Macro, span: Span) -> Option<Expansion> {
+        let outer = self.expansion;
+        if outer.is_none() {
+            self.hygienic.clear();
+            let d = m.delimiter.span();
+            self.expansion = Some(Expansion {
+                call: span,
+                args: (self.hi(d.open()), self.lo(d.close())),
+            });
+        }
+        self.expanding += 1;
+        outer
+    }
+
+    fn leave_expansion(&mut self, outer: Option<Expansion>) {
+        self.expanding -= 1;
+        self.expansion = outer;
+        self.forget_temporaries();
+    }
+
+    /// A macro call in item position that expands to items (wrapper functions a macro writes
+    /// for each Winsock call, say): the items, lowered where the call stands. `false` when it
+    /// names no macro that expands here.
+    fn item_expansion(&mut self, m: &syn::ItemMacro, out: &mut Vec<Item>) -> bool {
+        let path = path_segs(&m.mac.path);
+        let Some(found) = self.macro_named(&path, &m.mac) else {
+            return false;
+        };
+        if self.expanding >= MAX_EXPANSION_DEPTH || self.expanded_tokens >= MAX_EXPANSION_TOKENS {
+            return false;
+        }
+        let call = m.mac.delimiter.span().join();
+        let Some(tokens) = self.expand_tokens(found, &path[path.len() - 1], &m.mac.tokens, call)
+        else {
+            return false;
+        };
+        let Ok(file) = syn::parse2::<syn::File>(tokens) else {
+            return false;
+        };
+        let span = self.mk(
+            self.lo(m.mac.path.span()),
+            self.hi(m.mac.delimiter.span().close()),
+        );
+        let outer = self.enter_expansion(&m.mac, span);
+        let mut macros = std::mem::take(&mut self.macros);
+        collect_macro_rules(self, &file.items, &mut macros);
+        self.macros = macros;
+        for item in &file.items {
+            self.item(item, out);
+        }
+        self.leave_expansion(outer);
+        true
     }
 
     fn pat(&mut self, p: &syn::Pat) -> Pat {
@@ -1094,7 +1280,7 @@ impl Lowerer {
                 Pat::Path(vec![i.ident.to_string()])
             }
             P::Ident(i) => Pat::Ident(
-                i.ident.to_string(),
+                self.bound_name(&i.ident),
                 i.subpat.as_ref().map(|(_, p)| Box::new(self.pat(p))),
             ),
             P::Lit(l) => Pat::Lit(lit(&l.lit)),

@@ -5,7 +5,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ir::{ElidedFn, FileIr, Item};
-use crate::lower::Lowerer;
+use crate::lower::{FileMacros, Lowerer, MacroEnv};
 use crate::source::{FileId, Span};
 
 /// Bracket nesting beyond which a file is reported instead of parsed.
@@ -37,12 +37,12 @@ impl Edition {
 /// Parses and lowers a file. In a large file, functions that cannot matter are left out
 /// (`parse_in_parts`); `parse_whole` is the same without that.
 pub fn parse(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
-    parse_with(file, text, true, Edition::default())
+    parse_with(file, text, true, Edition::default(), &Default::default())
 }
 
 /// `parse`, every function of the file lowered.
 pub fn parse_whole(file: FileId, text: &str) -> Result<FileIr, Diagnostic> {
-    parse_with(file, text, false, Edition::default())
+    parse_with(file, text, false, Edition::default(), &Default::default())
 }
 
 /// `parse` (or with `whole`, `parse_whole`) of a file of a crate of `edition`.
@@ -52,7 +52,28 @@ pub fn parse_as(
     whole: bool,
     edition: Edition,
 ) -> Result<FileIr, Diagnostic> {
-    parse_with(file, text, !whole, edition)
+    parse_with(file, text, !whole, edition, &Default::default())
+}
+
+/// `parse_as` of a file that calls `macro_rules!` of other files of its crate, which `env`
+/// holds.
+pub fn parse_with_macros(
+    file: FileId,
+    text: &str,
+    whole: bool,
+    edition: Edition,
+    env: &std::sync::Arc<MacroEnv>,
+) -> Result<FileIr, Diagnostic> {
+    parse_with(file, text, !whole, edition, env)
+}
+
+/// The `macro_rules!` a file defines and the modules it mounts with `#[macro_use]`, read
+/// from its tokens (nothing when they do not lex).
+pub fn file_macros(text: &str) -> FileMacros {
+    let (base, body) = strip_prelude(text);
+    let found = crate::lower::scan_file(body, base);
+    proc_macro2::extra::invalidate_current_thread_spans();
+    found
 }
 
 fn parse_with(
@@ -60,6 +81,7 @@ fn parse_with(
     text: &str,
     elide: bool,
     edition: Edition,
+    env: &std::sync::Arc<MacroEnv>,
 ) -> Result<FileIr, Diagnostic> {
     let (base, body) = strip_prelude(text);
     if let Some(at) = too_deep(body) {
@@ -71,14 +93,16 @@ fn parse_with(
             "nesting exceeds the limit here",
         ));
     }
-    if let Some(ir) = parse_in_parts(file, base, body, elide) {
+    if let Some(ir) = parse_in_parts(file, base, body, elide, env) {
         proc_macro2::extra::invalidate_current_thread_spans();
         return Ok(ir);
     }
     let result = match syn::parse_str::<syn::File>(body) {
         Ok(mut f) => {
             crate::cfg::expand_file(&mut f);
-            Ok(Lowerer::new(file, base, body).file(&f))
+            Ok(Lowerer::new(file, base, body)
+                .with_macros(env.clone())
+                .file(&f))
         }
         Err(e) => {
             let (r, what) = syntax_error(&e);
@@ -96,14 +120,16 @@ fn parse_with(
             if older.is_some() {
                 if let Ok(mut f) = syn::parse_str::<syn::File>(text) {
                     crate::cfg::expand_file(&mut f);
-                    let ir = Lowerer::new(file, base, text).file(&f);
+                    let ir = Lowerer::new(file, base, text)
+                        .with_macros(env.clone())
+                        .file(&f);
                     drop(f);
                     proc_macro2::extra::invalidate_current_thread_spans();
                     return Ok(ir);
                 }
                 proc_macro2::extra::invalidate_current_thread_spans();
             }
-            match parse_recovering(file, base, text) {
+            match parse_recovering(file, base, text, env) {
                 Some(ir) => Ok(ir),
                 None => Err(Diagnostic::input_error(
                     Span::new(file, lo, hi),
@@ -137,7 +163,13 @@ pub const MAX_ITEM_BYTES: usize = 4 << 20;
 /// With `elide`, top-level functions that cannot matter are not parsed at all (`elidable`):
 /// they are listed in `FileIr::elided`, and the driver has the file parsed again without
 /// eliding when another file's code could reach one of them.
-fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<FileIr> {
+fn parse_in_parts(
+    file: FileId,
+    base: usize,
+    body: &str,
+    elide: bool,
+    env: &std::sync::Arc<MacroEnv>,
+) -> Option<FileIr> {
     // A file that defines `macro_rules!` is parsed whole, so that a macro expands wherever the
     // file uses it, unless it is too large for that: then each part expands its own macros.
     let whole_limit = if body.contains("macro_rules") {
@@ -160,7 +192,8 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
     bounds.push(body.len());
     let items: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
     let mut kept = if elide {
-        elidable(bytes, &items)
+        let macros: Vec<&[u8]> = env.macros.iter().map(|m| m.name.as_bytes()).collect();
+        elidable(bytes, &items, &macros)
     } else {
         vec![true; items.len()]
     };
@@ -198,7 +231,7 @@ fn parse_in_parts(file: FileId, base: usize, body: &str, elide: bool) -> Option<
             }
         }
     }
-    let mut lowerer = Lowerer::new(file, base, body);
+    let mut lowerer = Lowerer::new(file, base, body).with_macros(env.clone());
     let mut out = Vec::new();
     let mut elided = Vec::new();
     let mut i = 0;
@@ -297,7 +330,12 @@ fn syntax_error(e: &syn::Error) -> (std::ops::Range<usize>, String) {
 /// code has them) with an item's first word, after a `}` or `;`. A part that does not parse
 /// is tried together with the next one (an item the cut split), then reported alone. `None`
 /// when nothing can be cut or nothing parses: the whole file's error says more then.
-fn parse_recovering(file: FileId, base: usize, body: &str) -> Option<FileIr> {
+fn parse_recovering(
+    file: FileId,
+    base: usize,
+    body: &str,
+    env: &std::sync::Arc<MacroEnv>,
+) -> Option<FileIr> {
     let bytes = body.as_bytes();
     let cuts = if balanced(bytes) {
         item_boundaries(bytes, 0)
@@ -311,7 +349,7 @@ fn parse_recovering(file: FileId, base: usize, body: &str) -> Option<FileIr> {
     bounds.push(0);
     bounds.extend(cuts);
     bounds.push(body.len());
-    let mut lowerer = Lowerer::new(file, base, body);
+    let mut lowerer = Lowerer::new(file, base, body).with_macros(env.clone());
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut parsed_any = false;
@@ -651,7 +689,8 @@ fn line_item_starts(text: &[u8]) -> Vec<usize> {
 /// - then every function a kept item mentions, again and again (their summaries are read).
 ///
 /// What another file could reach of the rest is checked after the analysis (`FileIr::elided`).
-fn elidable(text: &[u8], items: &[(usize, usize)]) -> Vec<bool> {
+/// `macros`: names of other files' macros the file can call, which may expand to Winsock calls.
+fn elidable<'a>(text: &'a [u8], items: &[(usize, usize)], macros: &[&'a [u8]]) -> Vec<bool> {
     use std::collections::HashMap;
     let n = items.len();
     let names: Vec<Option<(usize, usize)>> = items
@@ -678,6 +717,7 @@ fn elidable(text: &[u8], items: &[(usize, usize)]) -> Vec<bool> {
             b"INVALID_SOCKET",
             b"SOCKET_ERROR",
         ])
+        .chain(macros.iter().copied())
         .collect();
     for (i, &(lo, hi)) in items.iter().enumerate() {
         if names[i].is_none() && starts_with_word(&text[lo..hi], &[b"use", b"extern"]) {
@@ -1310,7 +1350,8 @@ type F{i} = fn() -> [u8; 4];
         let cuts = item_boundaries(text.as_bytes(), PART_BYTES);
         assert!(cuts.len() >= 2, "{cuts:?}");
         let file = FileId(0);
-        let parts = parse_in_parts(file, 0, &text, false).expect("every part parses");
+        let parts =
+            parse_in_parts(file, 0, &text, false, &Default::default()).expect("every part parses");
         let whole = Lowerer::new(file, 0, &text).file(&syn::parse_str::<syn::File>(&text).unwrap());
         proc_macro2::extra::invalidate_current_thread_spans();
         assert_eq!(format!("{parts:?}"), format!("{whole:?}"));
@@ -1455,7 +1496,7 @@ type F{i} = fn() -> [u8; 4];
     fn a_part_that_does_not_parse_sends_the_file_to_a_whole_parse() {
         let mut text: String = (0..800).map(varied).collect();
         text.push_str("fn broken( {\n");
-        assert!(parse_in_parts(FileId(0), 0, &text, true).is_none());
+        assert!(parse_in_parts(FileId(0), 0, &text, true, &Default::default()).is_none());
         // The whole parse fails too; item by item, only the broken one is lost.
         let ir = parse(FileId(0), &text).expect("the other items parse");
         assert_eq!(ir.syntax_errors.len(), 1);

@@ -17,6 +17,10 @@ pub struct Span {
     /// The text comes from a macro expansion (a `macro_rules!` body, or a fragment joined
     /// with one), not written by the user at this place: an edit here is never mechanical.
     pub from_expansion: bool,
+    /// Which piece of a macro expansion this is, 0 outside one. Pieces of an expansion are
+    /// shown at the macro call, so this keeps their identities apart: phases after lowering
+    /// tell call sites and values apart by span.
+    pub site: u32,
 }
 
 impl Span {
@@ -26,6 +30,7 @@ impl Span {
             lo: lo as u32,
             hi: hi.max(lo) as u32,
             from_expansion: false,
+            site: 0,
         }
     }
 

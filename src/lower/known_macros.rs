@@ -124,8 +124,8 @@ impl Lowerer {
     fn known_macro(&self, m: &syn::Macro) -> Option<Known> {
         let path = path_segs(&m.path);
         if let [name] = path.as_slice() {
-            // The file's own `macro_rules!` of that name is what a bare call means.
-            if self.macros.contains_key(name) {
+            // A `macro_rules!` of the crate that this call can see is what a bare call means.
+            if self.macro_named(&path, m).is_some() {
                 return None;
             }
             return self.known_imports.get(name).copied();
