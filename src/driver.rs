@@ -227,7 +227,9 @@ fn demand_names(
             (name.clone(), quals.into_iter().collect())
         })
         .collect();
-    (facts.interesting_names.clone(), qualified)
+    let mut plain = facts.interesting_names.clone();
+    plain.extend(facts.unresolved_winsock.iter().cloned());
+    (plain, qualified)
 }
 
 /// Loads a crate (parsing only what can matter), analyzes it, and pulls in the files that mention

@@ -311,7 +311,13 @@ pub const APIS: &[Api] = &[
 
 /// The table's entry for `name`.
 pub fn api(name: &str) -> Option<&'static Api> {
-    APIS.iter().find(|a| a.name == name)
+    // Asked for every word of some large files (`load::macros`): a map, not a scan of the table.
+    static BY_NAME: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static Api>> =
+        std::sync::OnceLock::new();
+    BY_NAME
+        .get_or_init(|| APIS.iter().map(|a| (a.name, a)).collect())
+        .get(name)
+        .copied()
 }
 
 /// The effect of a Winsock call of `name` (`Effect::None` for a name not in the table).

@@ -166,7 +166,7 @@ fn a_loop_that_never_settles_gets_a_note_and_its_leak_is_still_reported() {
     let err = stderr(&o);
     assert_eq!(
         notes(&err),
-        ["note: analysis of `main` stopped: a loop's paths still changed after 4 rounds"],
+        ["note: analysis of `main` stopped: a loop's paths still changed after 8 rounds"],
         "{err}"
     );
     assert!(err.contains("unmatched_wsa_cleanup"), "{err}");

@@ -4,6 +4,7 @@
 use crate::ir::{Block, ClosureIr, Expr, Pat, Stmt};
 use crate::resolve::{Callee, CrateModel, FnDef, FnId, FnKind, Local, Locals};
 use crate::source::Span;
+use crate::winsock::Trigger;
 use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,6 +93,9 @@ pub struct CallGraph<'a> {
     pub ambiguous_methods: HashSet<String>,
     /// The unit of each closure, by (owning function, index in its body).
     pub closure_units: HashMap<(FnId, usize), UnitId>,
+    /// Winsock's own function names (`WSAStartup`, `closesocket`) called through a path that
+    /// resolves to nothing.
+    pub unresolved_winsock: std::collections::BTreeSet<String>,
 }
 
 impl<'a> CallGraph<'a> {
@@ -103,6 +107,7 @@ impl<'a> CallGraph<'a> {
             referenced: HashSet::new(),
             ambiguous_methods: HashSet::new(),
             closure_units: HashMap::new(),
+            unresolved_winsock: Default::default(),
         };
         for f in &model.fns {
             let id = UnitId(g.units.len() as u32);
@@ -184,6 +189,17 @@ impl<'a> CallGraph<'a> {
                 ..
             } = w;
             captured.extend(captures);
+            for t in resolved.values() {
+                // Only names that are Winsock's alone: an unresolved `send` is libc's as
+                // often as not, and would have every file naming `send` read.
+                if let Target::Unknown(name) = t {
+                    let distinctive = crate::winsock::api(name)
+                        .is_some_and(|a| matches!(a.trigger, Trigger::Always | Trigger::WsaPrefix));
+                    if distinctive {
+                        g.unresolved_winsock.insert(name.clone());
+                    }
+                }
+            }
             for (_, t) in &sites {
                 if let Target::Unit(u) = t {
                     g.called.insert(*u);

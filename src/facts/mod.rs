@@ -61,6 +61,10 @@ pub struct CrateFacts {
     /// The crate has guard types (a `Drop` that reaches `WSACleanup`): then every unit is run,
     /// and a value of such a type matters even where nothing names it.
     pub has_guard_types: bool,
+    /// Winsock function names called through a path that does not resolve, as when bindings
+    /// are declared in a module file that was not read (declarations are not calls, so the
+    /// prefilter passes such a file over): files that mention them are read next round.
+    pub unresolved_winsock: Vec<String>,
 }
 
 impl CrateFacts {
@@ -94,7 +98,9 @@ impl CrateFacts {
 
     /// Some function of the crate reaches Winsock, or it has guard types: its callers matter.
     pub fn has_interesting_names(&self) -> bool {
-        !self.interesting_names.is_empty() || !self.interesting_assoc.is_empty()
+        !self.interesting_names.is_empty()
+            || !self.interesting_assoc.is_empty()
+            || !self.unresolved_winsock.is_empty()
     }
 }
 
@@ -367,6 +373,7 @@ pub fn analyze(model: &CrateModel) -> CrateFacts {
     (facts.interesting_names, facts.interesting_assoc) =
         interesting_names(&graph, &reach, &guard_types);
     facts.has_guard_types = !guard_types.is_empty();
+    facts.unresolved_winsock = graph.unresolved_winsock.iter().cloned().collect();
     merge_holds(&mut facts.holds);
     facts.calls.sort();
     facts.calls.dedup();

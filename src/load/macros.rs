@@ -273,8 +273,21 @@ fn env_of(
 }
 
 /// The text names a Winsock function, as a whole word (a macro body may paste the rest of
-/// the call together, so calls are not looked for).
+/// the call together, so calls are not looked for). A name that is also an ordinary word
+/// (`send`, `socket`: libc declares them in every Unix module) counts only beside a word
+/// that names Winsock, as in the prefilter.
 fn names_winsock(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(crate::winsock::is_known_function)
+    use crate::winsock::Trigger;
+    let mut generic = false;
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        match crate::winsock::api(word).map(|a| a.trigger) {
+            Some(Trigger::Always | Trigger::WsaPrefix) => return true,
+            Some(Trigger::WithMarker) => generic = true,
+            _ => {}
+        }
+    }
+    generic && {
+        let lower = text.to_ascii_lowercase();
+        lower.contains("winsock") || lower.contains("ws2_32") || lower.contains("ws2def")
+    }
 }
