@@ -457,6 +457,14 @@ impl Walker<'_, '_> {
         match e {
             Expr::Call { func, args, span } => {
                 let t = match &**func {
+                    // `(|res| res != 0)(rc)`, as a macro pasting a closure argument writes it.
+                    Expr::Closure { index, .. } => {
+                        self.expr(func);
+                        self.closure_unit
+                            .get(&(self.ctx.id, *index))
+                            .map(|u| Target::Unit(*u))
+                            .unwrap_or(Target::Unknown(String::new()))
+                    }
                     Expr::Path { segs, .. } if self.locals.get(segs).is_some() => self
                         .local_target(segs)
                         .unwrap_or(Target::Unknown(String::new())),
