@@ -18,6 +18,11 @@ crate::declare_lint! {
     /// lost, and with a plain graceful close the peer cannot tell a clean end
     /// from a crash. `shutdown(SD_RECEIVE)` alone does not help.
     ///
+    /// ### Known problems
+    /// A `closesocket` inside a `defer!` or guard closure is not seen. Sockets a
+    /// helper returns are followed only when the helper made or accepted them
+    /// itself (a parameter handed back is a new value), and not inside a struct.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn reply(listener: SOCKET, reply: &[u8]) {

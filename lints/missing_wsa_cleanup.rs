@@ -25,6 +25,17 @@ crate::declare_lint! {
     /// whether it succeeded (`Ok`/`Err`, 0/error code, `true`/`false`) are
     /// not reported. A leaked guard (`mem::forget`) is.
     ///
+    /// ### Known problems
+    /// A loop that starts Winsock N times on purpose and cleans up N times in a
+    /// second loop is reported: the analysis does not count iterations. A reference
+    /// moved into a value without a cleaning `Drop` (a plain struct kept in a
+    /// `Vec`) still counts as held where the value goes out of reach.
+    /// `scopeguard::guard_on_unwind` is read as a guard that always runs, so a leak
+    /// on a normal exit past it is missed. State kept in struct fields across
+    /// methods (`new` starts, `close` cleans up) is not followed yet. A bare
+    /// `bail!`/`ensure!` is known only in a file that imports it; elsewhere it is an
+    /// unmodelled macro.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn main() -> io::Result<()> {

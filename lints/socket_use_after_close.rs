@@ -12,6 +12,12 @@ crate::declare_lint! {
     /// number may name another socket (opened by another thread or library),
     /// which then receives the data or gets closed.
     ///
+    /// ### Known problems
+    /// A `closesocket` inside a `defer!` or guard closure is not seen. The
+    /// `windows` crate's `closesocket(SOCKET(raw))` and `s.0` name a different place
+    /// than `s`, so a double close through them is missed. A socket kept in a
+    /// struct field, or returned inside a struct, is not followed.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn serve(listener: SOCKET) {

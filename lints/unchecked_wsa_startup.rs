@@ -10,6 +10,10 @@ crate::declare_lint! {
     /// look at the result cannot know whether it owes a `WSACleanup`, nor
     /// whether the sockets it creates next can work at all.
     ///
+    /// ### Known problems
+    /// A result passed to any macro of another crate that is not modelled counts as
+    /// used: the macro may test it.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn main() {

@@ -15,6 +15,14 @@ crate::declare_lint! {
     /// another component of the process (a library, another thread) still
     /// relies on, tearing Winsock down under it.
     ///
+    /// ### Known problems
+    /// `debug_assert!(rc == 0)` is not a test of the result (release builds drop
+    /// it), so a cleanup after it is reported. An unmodelled macro of another crate
+    /// passed after the last own startup or cleanup may return or test what it is
+    /// given, so findings that hold only on paths through it are not reported.
+    /// With the counted N-startups loop of `missing_wsa_cleanup`, the later rounds
+    /// of the cleanup loop are reported.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn main() {

@@ -15,6 +15,12 @@ crate::declare_lint! {
     /// nothing, and error handling built for network errors sees a different
     /// code.
     ///
+    /// ### Known problems
+    /// A cleanup in a `defer!` or `scopeguard::guard` closure is taken when the
+    /// guard is made, not when it runs: a Winsock call after the guard's scope ends
+    /// is missed. A call after an unmodelled macro of another crate (which might
+    /// have returned) is not reported.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn main() {

@@ -15,6 +15,11 @@ crate::declare_lint! {
     /// `WSA_OPERATION_ABORTED` without signalling. Even when it is not the final
     /// cleanup, the socket outlives the reference that kept Winsock up for it.
     ///
+    /// ### Known problems
+    /// Sockets in struct fields, or returned inside a struct, are not followed; a
+    /// nested pattern (`Some(INVALID_SOCKET)`, `Ok(0)`) does not narrow the value
+    /// inside, so a socket tested that way may still count as open.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn main() {

@@ -11,6 +11,10 @@ crate::declare_lint! {
     /// enough for `WSAGetLastError` to mean anything. The code reported is
     /// stale or zero.
     ///
+    /// ### Known problems
+    /// A crate helper that reads the last error (`io::Error::last_os_error()`,
+    /// `GetLastError`) is not counted yet; only a direct `WSAGetLastError` is.
+    ///
     /// ### Example
     /// ```rust,ignore
     /// fn start() -> Result<(), i32> {
