@@ -17,8 +17,8 @@ use crate::lower::{CrateMacro, FileMacros, MacroEnv};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-/// A parse of a file with macros of other files: whether whole, the macros, the result.
-pub(super) type ParsedWithMacros = (bool, Arc<MacroEnv>, FileId, Result<FileIr, Diagnostic>);
+/// A file read with macros of other files: whether whole, the macros, its id in the store.
+pub(super) type ParsedWithMacros = (bool, Arc<MacroEnv>, FileId);
 
 /// What of `macro_rules!` a file's text has, when it names any. A file too large to parse
 /// whole is not lexed for them either: its macros serve only its own parts.
@@ -175,16 +175,24 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>) {
             let m = &tree.mounted[i];
             let whole = tree.whole.contains(&m.path);
             let c = tree.cache.entry(&m.path);
-            let mut done = c.with_macros.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, _, id, r)) = done.iter().find(|(w, e, _, _)| *w == whole && **e == *env)
-            {
-                return (i, *id, r.clone());
-            }
-            // A scanned file's entry in the store has no text yet: this gives it its text.
-            let id = tree.db.add(m.path.clone(), display_path(&m.path), text);
+            // The same file seen with the same macros (another target of the package) keeps
+            // its id. Its IR is lowered again rather than kept: kept for the whole run, these
+            // IRs were a third of the Winsock-heavy corpus's peak memory.
+            let id = {
+                let mut done = c.with_macros.lock().unwrap_or_else(|e| e.into_inner());
+                match done.iter().find(|(w, e, _)| *w == whole && **e == *env) {
+                    Some((_, _, id)) => *id,
+                    None => {
+                        // A scanned file's entry in the store has no text yet: this gives it
+                        // its text.
+                        let id = tree.db.add(m.path.clone(), display_path(&m.path), text);
+                        done.push((whole, env.clone(), id));
+                        id
+                    }
+                }
+            };
             let src = tree.db.get(id);
             let r = crate::parse::parse_with_macros(id, &src.text, whole, tree.input.edition, &env);
-            done.push((whole, env, id, r.clone()));
             (i, id, r)
         })
         .collect();
