@@ -429,14 +429,17 @@ impl Walker<'_, '_> {
     /// A call of a local: the closure it was bound to, or a value we cannot follow.
     fn local_target(&self, segs: &[String]) -> Option<Target> {
         match self.locals.get(segs)? {
-            Local::Closure(ix) => Some(
-                self.closure_unit
-                    .get(&(self.ctx.id, ix))
-                    .map(|u| Target::Unit(*u))
-                    .unwrap_or(Target::Unknown(segs[0].clone())),
-            ),
+            Local::Closure(ix) => Some(self.closure_target(ix, &segs[0])),
             Local::Value => Some(Target::Unknown(segs[0].clone())),
         }
+    }
+
+    /// A call of closure `ix` of this body: its unit, or (with no unit) a call of `name`.
+    fn closure_target(&self, ix: usize, name: &str) -> Target {
+        self.closure_unit
+            .get(&(self.ctx.id, ix))
+            .map(|u| Target::Unit(*u))
+            .unwrap_or_else(|| Target::Unknown(name.to_string()))
     }
 
     fn closure_args(&mut self, args: &[Expr], use_: ClosureUse) {
@@ -460,10 +463,7 @@ impl Walker<'_, '_> {
                     // `(|res| res != 0)(rc)`, as a macro pasting a closure argument writes it.
                     Expr::Closure { index, .. } => {
                         self.expr(func);
-                        self.closure_unit
-                            .get(&(self.ctx.id, *index))
-                            .map(|u| Target::Unit(*u))
-                            .unwrap_or(Target::Unknown(String::new()))
+                        self.closure_target(*index, "")
                     }
                     Expr::Path { segs, .. } if self.locals.get(segs).is_some() => self
                         .local_target(segs)
