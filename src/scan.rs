@@ -126,6 +126,14 @@ pub fn needs_parse(text: &[u8]) -> bool {
     prefilter(text, false)
 }
 
+/// The text has a word that names Winsock bindings outside comment lines (`MARKERS`), beside
+/// which a generic name (`send`, `socket`) counts as Winsock's. Also true when it has a
+/// call-shaped distinctive name, where the pass stops.
+pub fn has_marker(text: &[u8]) -> bool {
+    let m = main_pass(text, false);
+    m.marker || m.call
+}
+
 /// `needs_parse`, or the text has a `wsa-lint:` allow comment (whose scope and use are checked).
 pub fn worth_parsing(text: &[u8]) -> bool {
     prefilter(text, true)

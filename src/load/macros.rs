@@ -283,7 +283,7 @@ fn env_of(
 /// The text names a Winsock function, as a whole word (a macro body may paste the rest of
 /// the call together, so calls are not looked for). A name that is also an ordinary word
 /// (`send`, `socket`: libc declares them in every Unix module) counts only beside a word
-/// that names Winsock, as in the prefilter.
+/// that names Winsock, as in the prefilter (`scan::has_marker`).
 fn names_winsock(text: &str) -> bool {
     use crate::winsock::Trigger;
     let mut generic = false;
@@ -294,8 +294,5 @@ fn names_winsock(text: &str) -> bool {
             _ => {}
         }
     }
-    generic && {
-        let lower = text.to_ascii_lowercase();
-        lower.contains("winsock") || lower.contains("ws2_32") || lower.contains("ws2def")
-    }
+    generic && crate::scan::has_marker(text.as_bytes())
 }
