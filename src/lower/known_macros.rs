@@ -25,6 +25,9 @@ pub(super) enum Known {
 
 const ERROR_CRATES: &[&str] = &["anyhow", "eyre", "color_eyre"];
 
+/// The last path segment of each known macro (`of_path`), as a glob or `#[macro_use]` brings it in.
+const KNOWN_NAMES: [&str; 3] = ["bail", "ensure", "defer"];
+
 /// The macro a full path names, if it is one of the known ones.
 fn of_path(path: &[String]) -> Option<Known> {
     let path = match path.first().map(String::as_str) {
@@ -55,7 +58,7 @@ pub(super) fn collect_imports(
                 flatten_use(&u.tree, &mut Vec::new(), &mut entries);
                 for e in entries {
                     if e.alias == "*" {
-                        for name in ["bail", "ensure", "defer"] {
+                        for name in KNOWN_NAMES {
                             let mut p = e.path.clone();
                             p.push(name.to_string());
                             if let Some(k) = of_path(&p) {
@@ -70,7 +73,7 @@ pub(super) fn collect_imports(
                 }
             }
             syn::Item::ExternCrate(c) if c.attrs.iter().any(|a| a.path().is_ident("macro_use")) => {
-                for name in ["bail", "ensure", "defer"] {
+                for name in KNOWN_NAMES {
                     if let Some(k) = of_path(&[c.ident.to_string(), name.to_string()]) {
                         out.entry(name.to_string()).or_insert(k);
                     }
