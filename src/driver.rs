@@ -252,8 +252,9 @@ fn load_and_analyze_rounds(
     let mut demand: HashSet<PathBuf> = HashSet::new();
     let mut whole: HashSet<PathBuf> = HashSet::new();
     let mut round = 0;
+    let mut macro_rounds = load::MacroRounds::default();
     loop {
-        let loaded = load::load_crate(input, db, cache, &demand, &whole);
+        let loaded = load::load_crate(input, db, cache, &demand, &whole, &mut macro_rounds);
         if loaded.parsed.is_empty() {
             return (loaded, crate::facts::CrateFacts::default());
         }
@@ -276,7 +277,7 @@ fn load_and_analyze_rounds(
             .par_iter()
             .filter(|p| {
                 let bodies = loaded.macro_bodies.get(*p);
-                bodies.is_some_and(|b| names.found_in(b.as_bytes()))
+                bodies.is_some_and(|b| b.iter().any(|b| names.found_in(b.as_bytes())))
                     || load::with_text(p, |t| names.found_in(t.as_bytes())).unwrap_or(false)
             })
             .cloned()

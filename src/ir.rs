@@ -381,3 +381,21 @@ impl Expr {
 fn is_handle_accessor(name: &str) -> bool {
     matches!(name, "as_raw_socket" | "clone" | "as_raw" | "raw" | "get")
 }
+
+/// What a file defines of `macro_rules!` and mounts with `#[macro_use]`, read from its
+/// tokens without parsing it (`scan::file_macros`); `lower` expands calls with them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileMacros {
+    pub defs: Vec<FileMacroDef>,
+    /// Byte offsets of the names of its `#[macro_use] mod x` declarations.
+    pub macro_use_mods: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMacroDef {
+    pub name: String,
+    /// Byte offset of `macro_rules` in the file.
+    pub at: u32,
+    pub exported: bool,
+    pub text: std::sync::Arc<str>,
+}

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 mod macros;
 
+pub use macros::MacroRounds;
+
 pub struct LoadedCrate {
     pub model: CrateModel,
     /// Files of the package's library, read as context: findings there belong to the library's own run.
@@ -31,7 +33,7 @@ pub struct LoadedCrate {
     pub unparsed: Vec<PathBuf>,
     /// For an unparsed file that calls macros of other files: their bodies, which the demand
     /// rounds search as if they were its text (`name!()` may call a crate function).
-    pub macro_bodies: HashMap<PathBuf, String>,
+    pub macro_bodies: HashMap<PathBuf, Vec<std::sync::Arc<str>>>,
     /// Names of the `#[macro_export]`ed macros of the tree (not its context's): a bin that
     /// names one needs its library as context.
     pub exported_macros: Vec<String>,
@@ -183,6 +185,8 @@ pub struct VisitCache {
     files: std::sync::Mutex<PathMap<std::sync::Arc<Cached>>>,
     /// For a directory: the package it is in.
     packages: std::sync::Mutex<PathMap<Option<PackageLib>>>,
+    /// Files lowered with other files' macros lately.
+    recent: std::sync::Mutex<macros::Recent>,
 }
 
 /// A package (the nearest manifest with a `[package]`): its directory, and its library's crate
@@ -200,14 +204,31 @@ struct Cached {
     parsed: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
     /// Parsed with every function (`parse::parse_whole`), when the driver asked for it.
     parsed_whole: std::sync::OnceLock<(FileId, Result<FileIr, Diagnostic>)>,
-    /// What it defines and mounts of `macro_rules!` (`parse::file_macros`), read with the
-    /// verdict; `None` when the text names neither `macro_rules` nor `macro_use`.
-    macros: std::sync::OnceLock<Option<std::sync::Arc<crate::lower::FileMacros>>>,
-    /// Parsed with other files' macros: whether whole, the macros, and the result.
+    /// Whether the text names a Winsock function (`scan::Verdict::names_winsock`), read with
+    /// the verdict.
+    names_winsock: std::sync::OnceLock<bool>,
+    /// What it defines and mounts of `macro_rules!`, read with the verdict (`macros::of_text`).
+    macros: std::sync::OnceLock<macros::MacroText>,
+    /// Its `macro_rules!` when only their names were read first (`MacroText::Later`), lexed
+    /// once a file of the tree calls one of them.
+    macros_later: std::sync::OnceLock<Option<std::sync::Arc<crate::lower::FileMacros>>>,
+    /// Parsed with other files' macros: whether whole, the macros, and the id.
     with_macros: std::sync::Mutex<Vec<macros::ParsedWithMacros>>,
+    /// What the crate macros ask of its text (`macros::MacroCalls`), once one crate asked.
+    macro_calls: std::sync::OnceLock<std::sync::Arc<macros::MacroCalls>>,
     /// Module children of the scanned and of the parsed items, with the directory they were
     /// resolved below.
     children: [std::sync::OnceLock<(PathBuf, std::sync::Arc<Vec<Child>>)>; 2],
+}
+
+impl Cached {
+    /// The macros the file was lowered with under `id`.
+    fn env_of(&self, id: FileId) -> Option<std::sync::Arc<crate::lower::MacroEnv>> {
+        let done = self.with_macros.lock().unwrap_or_else(|e| e.into_inner());
+        done.iter()
+            .find(|(_, _, i)| *i == id)
+            .map(|(_, e, _)| e.clone())
+    }
 }
 
 impl VisitCache {
@@ -243,6 +264,18 @@ impl VisitCache {
             .unwrap_or_else(|e| e.into_inner())
             .insert(dir.as_os_str().to_owned(), found.clone());
         found
+    }
+
+    fn recent_lowered(&self, id: FileId) -> Option<Result<FileIr, Diagnostic>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+    }
+
+    fn keep_lowered(&self, id: FileId, bytes: usize, r: &Result<FileIr, Diagnostic>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.keep(id, bytes, r);
     }
 
     /// Is the file one of the binding crates' Winsock modules (`winsock::is_binding_file`)?
@@ -355,8 +388,10 @@ fn visit_file(
         // First visit: one read gives the verdict and what it asks for (module items or text).
         let got = with_text(path, |t| {
             // Files with allow comments are parsed too: the comments' scopes and use are checked.
-            let n = crate::scan::worth_parsing(t.as_bytes());
+            let v = crate::scan::verdict(t.as_bytes());
+            let n = v.parse;
             let _ = c.macros.set(macros::of_text(t));
+            let _ = c.names_winsock.set(v.names_winsock);
             let _ = c.needs_parse.set(n);
             if parse(n) {
                 Err(t.to_string())
@@ -437,6 +472,7 @@ pub fn load_crate(
     cache: &VisitCache,
     demand: &std::collections::HashSet<PathBuf>,
     whole: &std::collections::HashSet<PathBuf>,
+    rounds: &mut MacroRounds,
 ) -> LoadedCrate {
     let mut diags = Vec::new();
     let mut problems = Vec::new();
@@ -547,12 +583,13 @@ pub fn load_crate(
             if let Some(decl) = p.decl {
                 decl_target.insert(decl, id);
             }
-            let file_macros = cache.entry(&p.path).macros.get().cloned().flatten();
-            let lends = |decl: Span| {
-                file_macros
-                    .as_ref()
-                    .is_some_and(|m| m.macro_use_mods.contains(&decl.lo))
-            };
+            let file_macros = cache
+                .entry(&p.path)
+                .macros
+                .get()
+                .cloned()
+                .unwrap_or_default();
+            let lends = |decl: Span| file_macros.mounts(decl.lo);
             mounted.push(macros::Mounted {
                 id,
                 path: p.path.clone(),
@@ -621,6 +658,7 @@ pub fn load_crate(
             macro_bodies: &mut macro_bodies,
             exported_macros: &mut exported_macros,
         },
+        rounds,
     );
     let mut root_items = root_id
         .and_then(|id| parsed.remove(&id))

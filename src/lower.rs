@@ -13,9 +13,10 @@ use syn::spanned::Spanned;
 
 mod known_macros;
 mod macro_rules;
-pub(crate) use macro_rules::{called_names, scan_file};
+pub use crate::ir::{FileMacroDef, FileMacros};
+pub(crate) use macro_rules::called_names;
 use macro_rules::{collect_macro_rules, LocalMacro, MacroArm, MacroPath};
-pub use macro_rules::{CrateMacro, FileMacroDef, FileMacros, MacroEnv};
+pub use macro_rules::{CrateMacro, MacroEnv};
 
 pub(crate) struct Lowerer {
     file: FileId,

@@ -5,7 +5,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ir::{ElidedFn, FileIr, Item};
-use crate::lower::{FileMacros, Lowerer, MacroEnv};
+use crate::lower::{Lowerer, MacroEnv};
 use crate::source::{FileId, Span};
 
 /// Bracket nesting beyond which a file is reported instead of parsed.
@@ -65,15 +65,6 @@ pub fn parse_with_macros(
     env: &std::sync::Arc<MacroEnv>,
 ) -> Result<FileIr, Diagnostic> {
     parse_with(file, text, !whole, edition, env)
-}
-
-/// The `macro_rules!` a file defines and the modules it mounts with `#[macro_use]`, read
-/// from its tokens (nothing when they do not lex).
-pub fn file_macros(text: &str) -> FileMacros {
-    let (base, body) = strip_prelude(text);
-    let found = crate::lower::scan_file(body, base);
-    proc_macro2::extra::invalidate_current_thread_spans();
-    found
 }
 
 fn parse_with(

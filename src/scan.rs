@@ -139,12 +139,72 @@ pub fn worth_parsing(text: &[u8]) -> bool {
     prefilter(text, true)
 }
 
+/// The prefilter's verdict on a file, with what the crate macros ask of one it does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// `worth_parsing`.
+    pub parse: bool,
+    /// The text names a Winsock function as a whole word, anywhere (a macro the file calls may
+    /// paste the rest of a call together). A name that is also an ordinary word (`send`,
+    /// `socket`) counts only beside a marker. True of a file to parse, which is not searched on.
+    pub names_winsock: bool,
+}
+
+/// `worth_parsing`, and for a file not worth it whether it names Winsock: the same passes.
+pub fn verdict(text: &[u8]) -> Verdict {
+    const PARSE: Verdict = Verdict {
+        parse: true,
+        names_winsock: true,
+    };
+    let s = searchers();
+    let m = main_pass(text, true);
+    if m.call || m.allow {
+        return PARSE;
+    }
+    let mut named = m.word;
+    for at in s.wsa.find_iter(text) {
+        if call_shaped(text, at, at + 3, true) {
+            return PARSE;
+        }
+        if !named && (at == 0 || !is_ident_byte(text[at - 1])) {
+            let end = at + text[at..].iter().take_while(|&&b| is_ident_byte(b)).count();
+            named = std::str::from_utf8(&text[at..end])
+                .ok()
+                .and_then(winsock::api)
+                .is_some_and(|a| matches!(a.trigger, Trigger::Always | Trigger::WsaPrefix));
+        }
+    }
+    if m.marker {
+        for hit in s.generic.find_iter(text) {
+            if call_shaped(text, hit.start(), hit.end(), false) {
+                return PARSE;
+            }
+            named = named || whole_word(text, hit.start(), hit.end());
+        }
+    }
+    Verdict {
+        parse: false,
+        names_winsock: named,
+    }
+}
+
+/// `Verdict::names_winsock` of any text (a macro's body), conservative where it would parse.
+pub fn names_winsock(text: &[u8]) -> bool {
+    verdict(text).names_winsock
+}
+
+fn whole_word(text: &[u8], start: usize, end: usize) -> bool {
+    !(start > 0 && is_ident_byte(text[start - 1])
+        || text.get(end).is_some_and(|&b| is_ident_byte(b)))
+}
+
 fn prefilter(text: &[u8], allow_counts: bool) -> bool {
     let s = searchers();
     let Main {
         call,
         marker,
         allow,
+        ..
     } = main_pass(text, allow_counts);
     call || allow && allow_counts
         || s.wsa
@@ -161,6 +221,8 @@ struct Main {
     marker: bool,
     /// The allow tag.
     allow: bool,
+    /// A distinctive name as a whole word, call-shaped or not.
+    word: bool,
 }
 
 /// Finds the distinctive calls, the markers and the allow tag in one pass; stops at the first
@@ -178,6 +240,7 @@ fn main_pass(text: &[u8], allow_counts: bool) -> Main {
         call: false,
         marker: false,
         allow: false,
+        word: false,
     };
     for hit in s.main.find_iter(text) {
         let (start, end) = (hit.start(), hit.end());
@@ -187,6 +250,8 @@ fn main_pass(text: &[u8], allow_counts: bool) -> Main {
                     found.call = true;
                     break;
                 }
+                found.word =
+                    found.word || whole_word(text, start, end) && &text[start..end] != DLLMAIN;
                 // The one marker that can start inside a name: `GetAddrInfoW` + `inSock`.
                 if !found.marker
                     && text[end - 1..].starts_with(b"WinSock")
@@ -896,9 +961,148 @@ impl Lexer<'_> {
     }
 }
 
+/// The file-level `macro_rules!` of a file (also those in `#[macro_use]` inline modules) and
+/// its `#[macro_use] mod` declarations, read with the byte lexer: the crate macro table asks
+/// this of every file that defines a macro another file calls, and a token tree of the file
+/// (`proc_macro2`) cost many times more.
+pub fn file_macros(text: &str) -> crate::ir::FileMacros {
+    let mut out = crate::ir::FileMacros::default();
+    let mut lx = Lexer {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    macro_items(&mut lx, text, false, &mut out);
+    out
+}
+
+/// The items up to the end of the text, or (`nested`) to the `}` that closes the module.
+fn macro_items(lx: &mut Lexer<'_>, text: &str, nested: bool, out: &mut crate::ir::FileMacros) {
+    let (mut export, mut macro_use) = (false, false);
+    let mut pending = lx.next();
+    while let Some(t) = pending.take() {
+        match t {
+            Tok::Punct(b'#') => {
+                let mut next = lx.next();
+                if next == Some(Tok::Punct(b'!')) {
+                    next = lx.next();
+                }
+                if next == Some(Tok::Punct(b'[')) {
+                    if let Some(Tok::Ident(s, e)) = lx.next() {
+                        export |= &text[s..e] == "macro_export";
+                        macro_use |= &text[s..e] == "macro_use";
+                    }
+                    close_group(lx, 1);
+                } else {
+                    pending = next;
+                    continue;
+                }
+            }
+            Tok::Ident(s, e) if &text[s..e] == "macro_rules" => {
+                let bang = lx.next();
+                let name = lx.next();
+                let open = lx.next();
+                match (bang, name, open) {
+                    (
+                        Some(Tok::Punct(b'!')),
+                        Some(Tok::Ident(ns, ne)),
+                        Some(Tok::Punct(b'{' | b'(' | b'[')),
+                    ) => {
+                        let body = lx.i;
+                        let end = close_group(lx, 1);
+                        out.defs.push(crate::ir::FileMacroDef {
+                            name: text[ns..ne].to_string(),
+                            at: s as u32,
+                            exported: export,
+                            text: text.get(body..end).unwrap_or_default().into(),
+                        });
+                        (export, macro_use) = (false, false);
+                    }
+                    (_, _, other) => {
+                        // Not a definition (`macro_rules` in an expression, a path): read on.
+                        pending = other;
+                        continue;
+                    }
+                }
+            }
+            Tok::Ident(s, e) if &text[s..e] == "mod" => {
+                let name = lx.next();
+                if let Some(Tok::Ident(ns, _)) = name {
+                    let after = lx.next();
+                    if macro_use {
+                        out.macro_use_mods.push(ns as u32);
+                    }
+                    if after == Some(Tok::Punct(b'{')) {
+                        // An inline `#[macro_use] mod` lends its macros to the rest of the file.
+                        if macro_use {
+                            macro_items(lx, text, true, out);
+                        } else {
+                            close_group(lx, 1);
+                        }
+                    }
+                    (export, macro_use) = (false, false);
+                } else {
+                    pending = name;
+                    continue;
+                }
+            }
+            Tok::Punct(b';') => (export, macro_use) = (false, false),
+            Tok::Punct(b'{') => {
+                close_group(lx, 1);
+                (export, macro_use) = (false, false);
+            }
+            Tok::Punct(b'(' | b'[') => {
+                close_group(lx, 1);
+            }
+            Tok::Punct(b'}') if nested => return,
+            _ => {}
+        }
+        pending = lx.next();
+    }
+}
+
+/// Reads to the bracket that closes `depth` open ones; where it starts (the text's end when
+/// it never closes).
+fn close_group(lx: &mut Lexer<'_>, mut depth: usize) -> usize {
+    while let Some(t) = lx.next() {
+        match t {
+            Tok::Punct(b'{' | b'(' | b'[') => depth += 1,
+            Tok::Punct(b'}' | b')' | b']') => {
+                depth -= 1;
+                if depth == 0 {
+                    return lx.i - 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    lx.b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_read_for_macro_definitions_and_macro_use() {
+        let text = "#![allow(unused)]\n#[macro_use]\nmod macros;\nmod net;\n/// Calls `$f`.\n#[macro_export]\nmacro_rules! ws { ($f:ident) => { $f(\"}\") }; }\nmacro_rules! local [ () => {} ];\nfn f() { macro_rules! inner { () => {} } }\n#[macro_use]\nmod inline { macro_rules! lent { () => {} } }\nmod closed { macro_rules! kept_in { () => {} } }\n// macro_rules! commented { }\n";
+        let f = file_macros(text);
+        assert_eq!(
+            f.macro_use_mods,
+            vec![
+                text.find("macros").unwrap() as u32,
+                text.find("inline").unwrap() as u32
+            ]
+        );
+        let names: Vec<(&str, bool)> = f
+            .defs
+            .iter()
+            .map(|d| (d.name.as_str(), d.exported))
+            .collect();
+        assert_eq!(names, [("ws", true), ("local", false), ("lent", false)]);
+        assert_eq!(f.defs[0].text.trim(), "($f:ident) => { $f(\"}\") };");
+        assert_eq!(f.defs[0].at as usize, text.find("macro_rules! ws").unwrap());
+        assert_eq!(f.defs[1].text.trim(), "() => {}");
+    }
 
     fn mods(text: &str) -> Vec<String> {
         fn walk(items: &[Item], prefix: &str, out: &mut Vec<String>) {

@@ -41,8 +41,9 @@ pub struct CrateMacro {
     pub textual: Option<Vec<u32>>,
     /// The crate `$crate` names: `None` for the crate being lowered, else the library's name.
     pub krate: Option<String>,
-    /// The tokens between the braces of `macro_rules! name { .. }`.
-    pub text: String,
+    /// The tokens between the braces of `macro_rules! name { .. }`, shared by every file
+    /// that sees the definition.
+    pub text: std::sync::Arc<str>,
 }
 
 /// The macros of other files a file can call, and where the file is in the crate's textual
@@ -51,98 +52,6 @@ pub struct CrateMacro {
 pub struct MacroEnv {
     pub key: Vec<u32>,
     pub macros: Vec<CrateMacro>,
-}
-
-/// What a file defines and mounts, read from its tokens without parsing it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FileMacros {
-    pub defs: Vec<FileMacroDef>,
-    /// Byte offsets of the names of its `#[macro_use] mod x` declarations.
-    pub macro_use_mods: Vec<u32>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileMacroDef {
-    pub name: String,
-    /// Byte offset of `macro_rules` in the file.
-    pub at: u32,
-    pub exported: bool,
-    pub text: String,
-}
-
-/// The file-level `macro_rules!` of a file (also those in `#[macro_use]` inline modules) and
-/// its `#[macro_use] mod` declarations. `base`: where `text` starts in the file.
-pub(crate) fn scan_file(text: &str, base: usize) -> FileMacros {
-    let mut out = FileMacros::default();
-    if let Ok(ts) = text.parse::<TokenStream>() {
-        let tts: Vec<TokenTree> = ts.into_iter().collect();
-        scan_items(&tts, text, base, &mut out);
-    }
-    out
-}
-
-fn scan_items(tts: &[TokenTree], text: &str, base: usize, out: &mut FileMacros) {
-    let (mut export, mut macro_use) = (false, false);
-    let mut i = 0;
-    while i < tts.len() {
-        match &tts[i] {
-            TokenTree::Punct(p) if p.as_char() == '#' => {
-                if let Some(TokenTree::Group(g)) = tts.get(i + 1) {
-                    let first = g.stream().into_iter().next();
-                    if let Some(TokenTree::Ident(a)) = first {
-                        export |= a == "macro_export";
-                        macro_use |= a == "macro_use";
-                    }
-                    i += 2;
-                    continue;
-                }
-            }
-            TokenTree::Ident(id) if id == "macro_rules" => {
-                if let (
-                    Some(TokenTree::Punct(bang)),
-                    Some(TokenTree::Ident(name)),
-                    Some(TokenTree::Group(g)),
-                ) = (tts.get(i + 1), tts.get(i + 2), tts.get(i + 3))
-                {
-                    if bang.as_char() == '!' {
-                        let r = g.span().byte_range();
-                        let inner = text.get(r.start + 1..r.end.saturating_sub(1));
-                        out.defs.push(FileMacroDef {
-                            name: name.to_string(),
-                            at: (base + id.span().byte_range().start) as u32,
-                            exported: export,
-                            text: inner.unwrap_or_default().to_string(),
-                        });
-                        (export, macro_use) = (false, false);
-                        i += 4;
-                        continue;
-                    }
-                }
-            }
-            TokenTree::Ident(id) if id == "mod" => {
-                if let Some(TokenTree::Ident(name)) = tts.get(i + 1) {
-                    if macro_use {
-                        out.macro_use_mods
-                            .push((base + name.span().byte_range().start) as u32);
-                        // An inline `#[macro_use] mod` lends its macros to the rest of the file.
-                        if let Some(TokenTree::Group(g)) = tts.get(i + 2) {
-                            let inner: Vec<TokenTree> = g.stream().into_iter().collect();
-                            scan_items(&inner, text, base, out);
-                        }
-                    }
-                    (export, macro_use) = (false, false);
-                    i += 2;
-                    continue;
-                }
-            }
-            TokenTree::Punct(p) if p.as_char() == ';' => (export, macro_use) = (false, false),
-            TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace => {
-                (export, macro_use) = (false, false)
-            }
-            _ => {}
-        }
-        i += 1;
-    }
 }
 
 /// Names of the macros `text` calls (`name!` followed by a delimiter), `macro_rules` aside:
@@ -1233,21 +1142,6 @@ mod tests {
         assert_eq!(expand(rules, "stop").unwrap(), norm("b ()"));
         assert!(expand(rules, "go").is_none());
         assert!(expand("([$x:ident]) => { $x };", "(y)").is_none());
-    }
-
-    #[test]
-    fn files_are_scanned_for_definitions_and_macro_use() {
-        let text = "#[macro_use]\nmod macros;\nmod net;\n#[macro_export]\nmacro_rules! ws { ($f:ident) => { $f() }; }\nmacro_rules! local { () => {} }\nfn f() { macro_rules! inner { () => {} } }\n";
-        let f = scan_file(text, 0);
-        assert_eq!(f.macro_use_mods, vec![text.find("macros").unwrap() as u32]);
-        let names: Vec<(&str, bool)> = f
-            .defs
-            .iter()
-            .map(|d| (d.name.as_str(), d.exported))
-            .collect();
-        assert_eq!(names, [("ws", true), ("local", false)]);
-        assert_eq!(f.defs[0].text.trim(), "($f:ident) => { $f() };");
-        assert_eq!(f.defs[0].at as usize, text.find("macro_rules! ws").unwrap());
     }
 
     #[test]
