@@ -214,6 +214,8 @@ struct Cached {
     macros_later: std::sync::OnceLock<Option<std::sync::Arc<crate::lower::FileMacros>>>,
     /// Parsed with other files' macros: whether whole, the macros, and the id.
     with_macros: std::sync::Mutex<Vec<macros::ParsedWithMacros>>,
+    /// The macros its text calls, hashed (`macros::called_hashes`), read with the verdict.
+    called_hashes: std::sync::OnceLock<std::sync::Arc<[u32]>>,
     /// What the crate macros ask of its text (`macros::MacroCalls`), once one crate asked.
     macro_calls: std::sync::OnceLock<std::sync::Arc<macros::MacroCalls>>,
     /// Module children of the scanned and of the parsed items, with the directory they were
@@ -392,6 +394,7 @@ fn visit_file(
             let n = v.parse;
             let _ = c.macros.set(macros::of_text(t));
             let _ = c.names_winsock.set(v.names_winsock);
+            let _ = c.called_hashes.set(macros::called_hashes(t));
             let _ = c.needs_parse.set(n);
             if parse(n) {
                 Err(t.to_string())

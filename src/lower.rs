@@ -14,7 +14,7 @@ use syn::spanned::Spanned;
 mod known_macros;
 mod macro_rules;
 pub use crate::ir::{FileMacroDef, FileMacros};
-pub(crate) use macro_rules::called_names;
+pub(crate) use macro_rules::{called_names, for_each_called};
 use macro_rules::{collect_macro_rules, LocalMacro, MacroArm, MacroPath};
 pub use macro_rules::{CrateMacro, MacroEnv};
 

@@ -153,6 +153,25 @@ pub(super) struct MacroCalls {
     called: BTreeSet<String>,
 }
 
+/// A name's hash in `called_hashes`.
+fn name_hash(name: &[u8]) -> u32 {
+    // FNV-1a: names are short, and a collision costs only a file read again.
+    name.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The hashes of the macros a text calls, sorted: kept for every file from its first read
+/// (a few bytes each), so that a crate which defines macros reads again only the files that
+/// may call one of them.
+pub(super) fn called_hashes(text: &str) -> Arc<[u32]> {
+    let mut out = Vec::new();
+    crate::lower::for_each_called(text.as_bytes(), |n| out.push(name_hash(n)));
+    out.sort_unstable();
+    out.dedup();
+    out.into()
+}
+
 fn calls_of(tree: &Tree<'_>, m: &Mounted) -> Option<Arc<MacroCalls>> {
     let c = tree.cache.entry(&m.path);
     if let Some(calls) = c.macro_calls.get() {
@@ -245,25 +264,40 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>, rounds:
     {
         return;
     }
-    let calls: Vec<Option<Arc<MacroCalls>>> =
-        tree.mounted.par_iter().map(|m| calls_of(tree, m)).collect();
-    let mut callers: HashMap<&str, usize> = HashMap::new();
-    for c in calls.iter().flatten() {
-        for n in &c.called {
-            *callers.entry(n.as_str()).or_default() += 1;
-        }
+    let hashes: Vec<Arc<[u32]>> = tree
+        .mounted
+        .par_iter()
+        .map(|m| {
+            let c = tree.cache.entry(&m.path);
+            if let Some(h) = c.called_hashes.get() {
+                return h.clone();
+            }
+            let names = calls_of(tree, m).map(|c| {
+                let mut h: Vec<u32> = c.called.iter().map(|n| name_hash(n.as_bytes())).collect();
+                h.sort_unstable();
+                h
+            });
+            c.called_hashes
+                .get_or_init(|| names.unwrap_or_default().into())
+                .clone()
+        })
+        .collect();
+    let mut callers: HashMap<u32, usize> = HashMap::new();
+    for h in hashes.iter().flat_map(|h| h.iter()) {
+        *callers.entry(*h).or_default() += 1;
     }
     let file_macros: Vec<Option<Arc<FileMacros>>> = tree
         .mounted
         .par_iter()
-        .zip(calls.par_iter())
+        .zip(hashes.par_iter())
         .map(|(m, own)| match &m.macros {
             MacroText::None => None,
             MacroText::Lexed(f) => Some(f.clone()),
             MacroText::Later(names, _) => {
-                let by_own = |n: &String| own.as_ref().is_some_and(|c| c.called.contains(n));
+                let by_own = |n: &String| own.binary_search(&name_hash(n.as_bytes())).is_ok();
                 let by_other = |n: &String| {
-                    callers.get(n.as_str()).copied().unwrap_or(0) > usize::from(by_own(n))
+                    let h = name_hash(n.as_bytes());
+                    callers.get(&h).copied().unwrap_or(0) > usize::from(by_own(n))
                 };
                 // Called from another file, or by a scanned file whose own calls may paste a
                 // Winsock name together (`own` below).
@@ -314,13 +348,17 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>, rounds:
         return;
     }
     let defined: HashSet<&str> = defs.iter().map(|d| d.def.name.as_str()).collect();
+    let defined_hashes: HashSet<u32> = defined.iter().map(|n| name_hash(n.as_bytes())).collect();
     let lib_name = tree.input.lib.as_ref().map(|(name, _)| name.as_str());
     let found: Vec<Found> = tree
         .mounted
         .par_iter()
         .enumerate()
         .filter_map(|(i, m)| {
-            let calls = calls[i].as_ref()?;
+            if !hashes[i].iter().any(|h| defined_hashes.contains(h)) {
+                return None;
+            }
+            let calls = calls_of(tree, m)?;
             if !calls.called.iter().any(|n| defined.contains(n.as_str())) {
                 return None;
             }

@@ -58,6 +58,16 @@ pub struct MacroEnv {
 /// a cheap over-approximation by bytes, comments and strings included.
 pub(crate) fn called_names(text: &[u8]) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
+    for_each_called(text, |name| {
+        if let Ok(name) = std::str::from_utf8(name) {
+            out.insert(name.to_string());
+        }
+    });
+    out
+}
+
+/// `called_names`, each name as its bytes, repeated names too.
+pub(crate) fn for_each_called(text: &[u8], mut f: impl FnMut(&[u8])) {
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     for at in memchr::memchr_iter(b'!', text) {
         let mut j = at;
@@ -74,13 +84,10 @@ pub(crate) fn called_names(text: &[u8]) -> std::collections::BTreeSet<String> {
         if !matches!(text.get(k), Some(b'(' | b'[' | b'{')) {
             continue;
         }
-        if let Ok(name) = std::str::from_utf8(&text[j..at]) {
-            if name != "macro_rules" {
-                out.insert(name.to_string());
-            }
+        if &text[j..at] != b"macro_rules" {
+            f(&text[j..at]);
         }
     }
-    out
 }
 
 /// How a call names a macro.
