@@ -555,6 +555,28 @@ Profiled with `perf record` on the whole corpus:
     noise. Resolution now cuts glob and `use` cycles (`resolve::Budget::first_lookup`): on
     recvmsg a `use` that led back to itself spent all 256 steps of a query.
 
+26. Issue 14 (cfg, editions, per-item parse recovery, loops, crate-wide `macro_rules!`) took the
+    Winsock-heavy corpus from 1.6 s to 11.6 s with 1 thread (19.9x the rg floor) and the pinned
+    corpus from 0.19 s to 0.92 s with 2 threads. Nearly all of it was the crate macro table
+    (`load::macros`): each demand round of a crate lowered again every file that calls another
+    file's macro, and read every scanned file of the tree again for the macros it calls; each
+    target of a package (monoio has 13, may 20) did it all again; a second pass per file asked
+    whether its text names Winsock, one `HashMap` lookup per word; and every file naming
+    `macro_rules` or `macro_use` was turned into a proc-macro2 token tree. Now:
+    - a crate keeps its macro-lowered files across its rounds (`load::MacroRounds`), and a
+      bounded cache of 512 KB of text (`macros::Recent`) shares them between the targets of a
+      package: mount keys leave out the number that tells a crate's tree from its library's,
+      so a library file has the same macros in the library's run and as context of each bin;
+    - the prefilter's passes also say whether a file names Winsock (`scan::Verdict`);
+    - the macros each file calls are kept as a few hashes from its first read, and only files
+      that may call a defined macro are read again;
+    - a file that only defines macros (no `#[macro_use] mod`) keeps the names after its
+      `macro_rules!` and is lexed when another file calls one of them, with the byte lexer of
+      the `mod` scan (`scan::file_macros`), not a token tree.
+    Winsock-heavy, 1 thread, the same run: 6.1 s -> 2.4 s, and JSON byte-identical. What is
+    left of the macro table is mostly files lowered twice (once alone, once with the macros of
+    other files), for instance the QoS bindings of `windows`, which call only `w!`.
+
 Tried and dropped: one automaton for the distinctive names, `WSA`, the markers and the allow tag
 together (22 patterns) was slower than two smaller ones; processing files in 64 KB
 blocks to keep them in cache gained nothing measurable here (the L3 cache holds the corpus).
