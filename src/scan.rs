@@ -123,7 +123,7 @@ fn searchers() -> &'static Searchers {
 /// Most files name no Winsock binding; for them only the distinctive names count, since a
 /// generic `connect(` there is not Winsock.
 pub fn needs_parse(text: &[u8]) -> bool {
-    prefilter(text, false)
+    examine(text, false).parse
 }
 
 /// The text has a word that names Winsock bindings outside comment lines (`MARKERS`), beside
@@ -136,7 +136,7 @@ pub fn has_marker(text: &[u8]) -> bool {
 
 /// `needs_parse`, or the text has a `wsa-lint:` allow comment (whose scope and use are checked).
 pub fn worth_parsing(text: &[u8]) -> bool {
-    prefilter(text, true)
+    verdict(text).parse
 }
 
 /// The prefilter's verdict on a file, with what the crate macros ask of one it does not parse.
@@ -152,13 +152,18 @@ pub struct Verdict {
 
 /// `worth_parsing`, and for a file not worth it whether it names Winsock: the same passes.
 pub fn verdict(text: &[u8]) -> Verdict {
+    examine(text, true)
+}
+
+/// The prefilter: `allow_counts`, a file with an allow comment is parsed too.
+fn examine(text: &[u8], allow_counts: bool) -> Verdict {
     const PARSE: Verdict = Verdict {
         parse: true,
         names_winsock: true,
     };
     let s = searchers();
-    let m = main_pass(text, true);
-    if m.call || m.allow {
+    let m = main_pass(text, allow_counts);
+    if m.call || m.allow && allow_counts {
         return PARSE;
     }
     let mut named = m.word;
@@ -174,6 +179,10 @@ pub fn verdict(text: &[u8]) -> Verdict {
                 .is_some_and(|a| matches!(a.trigger, Trigger::Always | Trigger::WsaPrefix));
         }
     }
+    // Every name is made of identifier bytes and a hit counts only at the start of an
+    // identifier, so splitting the names over several searchers finds the same hits as one
+    // searcher over all: a name hidden inside another's match is preceded by an identifier
+    // byte, and no name of one searcher is a prefix of a name of another.
     if m.marker {
         for hit in s.generic.find_iter(text) {
             if call_shaped(text, hit.start(), hit.end(), false) {
@@ -196,21 +205,6 @@ pub fn names_winsock(text: &[u8]) -> bool {
 fn whole_word(text: &[u8], start: usize, end: usize) -> bool {
     !(start > 0 && is_ident_byte(text[start - 1])
         || text.get(end).is_some_and(|&b| is_ident_byte(b)))
-}
-
-fn prefilter(text: &[u8], allow_counts: bool) -> bool {
-    let s = searchers();
-    let Main {
-        call,
-        marker,
-        allow,
-        ..
-    } = main_pass(text, allow_counts);
-    call || allow && allow_counts
-        || s.wsa
-            .find_iter(text)
-            .any(|at| call_shaped(text, at, at + 3, true))
-        || marker && calls(&s.generic, text)
 }
 
 /// What the main pass found.
@@ -272,17 +266,6 @@ fn main_pass(text: &[u8], allow_counts: bool) -> Main {
         }
     }
     found
-}
-
-/// Is there a call-shaped use of one of the searcher's names?
-///
-/// Every name is made of identifier bytes and a hit counts only at the start of an identifier,
-/// so splitting the names over several searchers finds the same hits as one searcher over all:
-/// a name hidden inside another's match is preceded by an identifier byte, and no name of one
-/// searcher is a prefix of a name of another.
-fn calls(ac: &aho_corasick::AhoCorasick, text: &[u8]) -> bool {
-    ac.find_iter(text)
-        .any(|hit| call_shaped(text, hit.start(), hit.end(), false))
 }
 
 /// Is the name found at `start..end` a call (or `DllMain`, or a rename with `as`)?

@@ -269,17 +269,15 @@ pub(super) fn expand_crate_macros(tree: &Tree<'_>, out: &mut Loaded<'_>, rounds:
         .par_iter()
         .map(|m| {
             let c = tree.cache.entry(&m.path);
-            if let Some(h) = c.called_hashes.get() {
-                return h.clone();
-            }
-            let names = calls_of(tree, m).map(|c| {
-                let mut h: Vec<u32> = c.called.iter().map(|n| name_hash(n.as_bytes())).collect();
-                h.sort_unstable();
-                h
+            // Set by the file's first read; read again only if that did not happen.
+            let h = c.called_hashes.get_or_init(|| {
+                if m.parsed {
+                    called_hashes(&tree.db.get(m.id).text)
+                } else {
+                    with_text(&m.path, called_hashes).unwrap_or_default()
+                }
             });
-            c.called_hashes
-                .get_or_init(|| names.unwrap_or_default().into())
-                .clone()
+            h.clone()
         })
         .collect();
     let mut callers: HashMap<u32, usize> = HashMap::new();
